@@ -1,0 +1,208 @@
+// Package contract defines the routing contract that the control plane writes and the data plane
+// follows: a Contract lists every Resource (a Broker or KafkaChannel: where its ingress listens and
+// which topic it writes) and, per resource, every Egress (a Trigger or Subscription: consumer group,
+// subscriber, filter, delivery, order and reply).
+//
+// Everything the data plane needs is resolved here by the control plane — names, URLs, consumer
+// groups, merged delivery settings — so the data plane only obeys. The encoding is JSON; unknown
+// fields are ignored so an older data plane tolerates a newer control plane. See shard.go for how a
+// large contract is split over several ConfigMaps, and status.go for what the data plane reports back.
+package contract
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+)
+
+// SchemaVersion is the version of the contract's shape. It changes only on an incompatible change.
+const SchemaVersion = 1
+
+// Contract is the whole routing state at one generation.
+type Contract struct {
+	// SchemaVersion is SchemaVersion of the writer.
+	SchemaVersion int `json:"schemaVersion"`
+	// Generation increases with every change of content; the data plane reports the one it applied.
+	Generation uint64 `json:"generation"`
+	// Resources are the brokers and channels, sorted by UID.
+	Resources []Resource `json:"resources"`
+}
+
+// Kind names of contract resources and egresses.
+const (
+	KindBroker       = "Broker"
+	KindKafkaChannel = "KafkaChannel"
+	KindTrigger      = "Trigger"
+	KindSubscription = "Subscription"
+)
+
+// Resource is one addressable object that accepts events into one topic.
+type Resource struct {
+	// UID is the Kubernetes UID of the Broker or KafkaChannel.
+	UID       string `json:"uid"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Topic is the Kafka topic events are written to and read from.
+	Topic string `json:"topic"`
+	// BootstrapServers are the Kafka brokers of Topic.
+	BootstrapServers []string `json:"bootstrapServers"`
+	// Auth references the Secret with the Kafka credentials; nil for none.
+	Auth *SecretRef `json:"auth,omitempty"`
+	// Ingress is where the ingress accepts events for this resource; nil for none.
+	Ingress *Ingress `json:"ingress,omitempty"`
+	// Egresses deliver the topic's events; sorted by UID.
+	Egresses []Egress `json:"egresses,omitempty"`
+}
+
+// Ingress says how HTTP requests reach a resource.
+type Ingress struct {
+	// Path is the request path, "/<namespace>/<name>".
+	Path string `json:"path"`
+	// Host, when set, also routes requests whose Host header equals it (channels).
+	Host string `json:"host,omitempty"`
+}
+
+// SecretRef names a Secret.
+type SecretRef struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+// DeliveryOrder is how an egress orders deliveries.
+type DeliveryOrder string
+
+// Delivery orders.
+const (
+	// Unordered delivers up to Egress.MaxInFlight events at once.
+	Unordered DeliveryOrder = "unordered"
+	// Ordered delivers one event at a time per partition.
+	Ordered DeliveryOrder = "ordered"
+	// KeyOrdered delivers in parallel across record keys, one at a time per key.
+	KeyOrdered DeliveryOrder = "key-ordered"
+)
+
+// ReplyKind says where a subscriber's reply goes.
+type ReplyKind string
+
+// Reply kinds.
+const (
+	// ReplyDiscard drops replies.
+	ReplyDiscard ReplyKind = "discard"
+	// ReplyTopic writes replies back onto the resource's topic (Triggers).
+	ReplyTopic ReplyKind = "topic"
+	// ReplyURL posts replies to Reply.URL (Subscriptions with a reply).
+	ReplyURL ReplyKind = "url"
+)
+
+// Reply routes replies.
+type Reply struct {
+	Kind ReplyKind `json:"kind"`
+	// URL is the reply destination for ReplyURL.
+	URL string `json:"url,omitempty"`
+}
+
+// Egress is one subscriber of a resource's topic.
+type Egress struct {
+	// UID is the Kubernetes UID of the Trigger or Subscription.
+	UID       string `json:"uid"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// ConsumerGroup is the Kafka consumer group that tracks this egress's offsets.
+	ConsumerGroup string `json:"consumerGroup"`
+	// Destination is the subscriber URL.
+	Destination string `json:"destination"`
+	// Reply routes the subscriber's replies.
+	Reply Reply `json:"reply"`
+	// DeadLetter is the dead-letter sink URL; empty for none.
+	DeadLetter string `json:"deadLetter,omitempty"`
+	// Delivery holds the merged retry settings.
+	Delivery Delivery `json:"delivery"`
+	// Order is the delivery order; empty means Unordered.
+	Order DeliveryOrder `json:"order,omitempty"`
+	// MaxInFlight bounds concurrent deliveries for Unordered and KeyOrdered; 0 means the
+	// dispatcher's default.
+	MaxInFlight int `json:"maxInFlight,omitempty"`
+	// Filter selects the events to deliver; nil delivers all.
+	Filter *Filter `json:"filter,omitempty"`
+}
+
+// Filter is a Trigger's filter: the legacy exact-match attributes, the SubscriptionsAPI filters,
+// or both (as Knative does, the new filters win when both are set).
+type Filter struct {
+	Attributes map[string]string                   `json:"attributes,omitempty"`
+	Filters    []eventingv1.SubscriptionsAPIFilter `json:"filters,omitempty"`
+}
+
+// BackoffPolicy is linear or exponential, as in Knative's delivery spec.
+type BackoffPolicy string
+
+// Backoff policies.
+const (
+	BackoffLinear      BackoffPolicy = "linear"
+	BackoffExponential BackoffPolicy = "exponential"
+)
+
+// Delivery are the retry settings of Knative's delivery spec, resolved to plain values.
+type Delivery struct {
+	// Retry is the number of retries after the first attempt.
+	Retry int32 `json:"retry,omitempty"`
+	// BackoffPolicy defaults to exponential.
+	BackoffPolicy BackoffPolicy `json:"backoffPolicy,omitempty"`
+	// BackoffDelay is the base delay between attempts.
+	BackoffDelay Duration `json:"backoffDelay,omitempty"`
+	// Timeout bounds each attempt; 0 means the dispatcher's default.
+	Timeout Duration `json:"timeout,omitempty"`
+	// RetryAfterMax caps a subscriber's Retry-After; 0 means Retry-After is ignored.
+	RetryAfterMax Duration `json:"retryAfterMax,omitempty"`
+}
+
+// Duration is a time.Duration written as Go's duration string ("1.5s").
+type Duration time.Duration
+
+// MarshalJSON writes the duration string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a duration string or a number of nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var n int64
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("duration must be a string like \"1s\" or nanoseconds: %s", b)
+		}
+		*d = Duration(n)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("parsing duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Std returns the time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// Marshal encodes a contract.
+func Marshal(c *Contract) ([]byte, error) {
+	return json.Marshal(c)
+}
+
+// Unmarshal decodes a contract, ignoring unknown fields and rejecting a newer schema version.
+func Unmarshal(b []byte) (*Contract, error) {
+	var c Contract
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("decoding contract: %w", err)
+	}
+	if c.SchemaVersion > SchemaVersion {
+		return nil, fmt.Errorf("contract schema version %d is newer than this data plane's %d", c.SchemaVersion, SchemaVersion)
+	}
+	return &c, nil
+}

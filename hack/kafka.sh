@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# kafka.sh installs and runs a real Apache Kafka (KRaft) on 127.0.0.1 for tests and local use.
+#
+#   hack/kafka.sh install            fetch the broker jars from Maven Central into the cache
+#   hack/kafka.sh start [--nodes N]  start N (1 or 3) combined broker/controller nodes; prints
+#                                    shell assignments (KAFKA_BOOTSTRAP_SERVERS=..., KAFKA_VERSION=...)
+#   hack/kafka.sh stop               stop exactly the processes `start` launched and remove their data
+#   hack/kafka.sh status             print the running cluster's bootstrap address, or fail
+#   hack/kafka.sh version            print the pinned Kafka version
+#
+# Everything lives under $KNKAFKA_CACHE (default ~/.cache/knkafka): jars in kafka-<version>/lib, a
+# running cluster's config, data, logs and pids in $KNKAFKA_KAFKA_RUN (default $KNKAFKA_CACHE/run/kafka).
+# Nothing is printed to the terminal but the assignments and progress on stderr; broker logs go to files.
+set -euo pipefail
+
+KAFKA_VERSION=${KAFKA_VERSION:-3.9.1}
+SCALA_VERSION=2.13
+CACHE=${KNKAFKA_CACHE:-$HOME/.cache/knkafka}
+LIB=$CACHE/kafka-$KAFKA_VERSION/lib
+RUN=${KNKAFKA_KAFKA_RUN:-$CACHE/run/kafka}
+JAVA=${KAFKA_JAVA:-java}
+
+log() { echo "[kafka.sh] $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+install() {
+  if [ -f "$LIB/.complete" ]; then return 0; fi
+  command -v mvn >/dev/null || die "mvn not found: Maven is needed to fetch Kafka from Maven Central"
+  command -v "$JAVA" >/dev/null || die "java not found: a JDK 17+ is needed to run Kafka"
+  local dir=$CACHE/kafka-$KAFKA_VERSION
+  mkdir -p "$dir"
+  log "fetching org.apache.kafka $KAFKA_VERSION jars from Maven Central into $LIB"
+  cat >"$dir/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.knkafka</groupId>
+  <artifactId>kafka-runtime</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_$SCALA_VERSION</artifactId><version>$KAFKA_VERSION</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>$KAFKA_VERSION</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>1.7.36</version></dependency>
+  </dependencies>
+</project>
+EOF
+  rm -rf "$LIB"
+  if ! mvn -q -B -f "$dir/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$LIB" -DincludeScope=runtime >"$dir/mvn.log" 2>&1; then
+    tail -20 "$dir/mvn.log" >&2
+    die "mvn dependency:copy-dependencies failed (log: $dir/mvn.log)"
+  fi
+  ls "$LIB"/kafka_$SCALA_VERSION-$KAFKA_VERSION.jar >/dev/null || die "broker jar missing after download"
+  touch "$LIB/.complete"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# write_node_config N PORT CPORT VOTERS DIR writes one node's server.properties and log4j config.
+write_node_config() {
+  local id=$1 port=$2 cport=$3 voters=$4 dir=$5 rf=$6
+  mkdir -p "$dir/data" "$dir/logs"
+  cat >"$dir/server.properties" <<EOF
+process.roles=broker,controller
+node.id=$id
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$dir/data
+num.partitions=1
+offsets.topic.replication.factor=$rf
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=1
+min.insync.replicas=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+delete.topic.enable=true
+log.flush.interval.messages=9223372036854775807
+EOF
+  cat >"$dir/log4j.properties" <<EOF
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.RollingFileAppender
+log4j.appender.file.File=$dir/logs/server.log
+log4j.appender.file.MaxFileSize=20MB
+log4j.appender.file.MaxBackupIndex=2
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka=INFO
+log4j.logger.org.apache.kafka=INFO
+log4j.logger.state.change.logger=WARN
+log4j.logger.kafka.request.logger=WARN
+EOF
+}
+
+java_opts() {
+  local dir=$1 heap=$2
+  echo "-Xms${heap} -Xmx${heap} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError" \
+       "-Djava.awt.headless=true -Dlog4j.configuration=file:$dir/log4j.properties -Dkafka.logs.dir=$dir/logs"
+}
+
+start() {
+  local nodes=1
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --nodes) nodes=$2; shift 2 ;;
+      *) die "unknown flag $1" ;;
+    esac
+  done
+  [ "$nodes" = 1 ] || [ "$nodes" = 3 ] || die "--nodes must be 1 or 3"
+  if [ -f "$RUN/bootstrap" ] && status >/dev/null 2>&1; then
+    die "a cluster is already running from $RUN ($(cat "$RUN/bootstrap")); run '$0 stop' first"
+  fi
+  install
+  rm -rf "$RUN"
+  mkdir -p "$RUN"
+  local cp="$LIB/*" heap=512m rf=1
+  [ "$nodes" = 3 ] && heap=384m && rf=3
+  local ports=() cports=() voters="" i
+  for i in $(seq 1 "$nodes"); do
+    ports+=("$(free_port)"); cports+=("$(free_port)")
+    voters+="${voters:+,}$i@127.0.0.1:${cports[$((i-1))]}"
+  done
+  local cluster_id
+  cluster_id=$("$JAVA" -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
+  [ -n "$cluster_id" ] || die "could not generate a cluster id with kafka.tools.StorageTool"
+  local bootstrap=""
+  for i in $(seq 1 "$nodes"); do
+    local dir=$RUN/node-$i
+    write_node_config "$i" "${ports[$((i-1))]}" "${cports[$((i-1))]}" "$voters" "$dir" "$rf"
+    "$JAVA" -cp "$cp" -Dlog4j.configuration="file:$dir/log4j.properties" kafka.tools.StorageTool format \
+      -t "$cluster_id" -c "$dir/server.properties" >"$dir/logs/format.log" 2>&1 \
+      || { cat "$dir/logs/format.log" >&2; die "formatting node $i failed"; }
+    # shellcheck disable=SC2046
+    nohup "$JAVA" $(java_opts "$dir" "$heap") -cp "$cp" kafka.Kafka "$dir/server.properties" \
+      >"$dir/logs/stdout.log" 2>&1 </dev/null &
+    echo $! >"$dir/pid"
+    bootstrap+="${bootstrap:+,}127.0.0.1:${ports[$((i-1))]}"
+  done
+  echo "$bootstrap" >"$RUN/bootstrap"
+  echo "$KAFKA_VERSION" >"$RUN/version"
+  log "starting Kafka $KAFKA_VERSION ($nodes node(s)) at $bootstrap; logs in $RUN/node-*/logs"
+  local deadline=$((SECONDS + 120))
+  for i in $(seq 1 "$nodes"); do
+    local dir=$RUN/node-$i
+    until grep -q "Kafka Server started" "$dir/logs/server.log" 2>/dev/null; do
+      if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+        tail -30 "$dir/logs/stdout.log" "$dir/logs/server.log" >&2 2>/dev/null || true
+        stop >/dev/null 2>&1 || true
+        die "Kafka node $i exited during start-up"
+      fi
+      if [ $SECONDS -ge $deadline ]; then
+        tail -30 "$dir/logs/server.log" >&2 2>/dev/null || true
+        stop >/dev/null 2>&1 || true
+        die "Kafka node $i did not start within 120 s"
+      fi
+      sleep 0.3
+    done
+  done
+  log "Kafka $KAFKA_VERSION is up at $bootstrap"
+  echo "KAFKA_BOOTSTRAP_SERVERS=$bootstrap"
+  echo "KAFKA_VERSION=$KAFKA_VERSION"
+  echo "KAFKA_NODES=$nodes"
+}
+
+status() {
+  [ -f "$RUN/bootstrap" ] || { log "no cluster recorded in $RUN"; return 1; }
+  local pidf ok=0
+  for pidf in "$RUN"/node-*/pid; do
+    [ -f "$pidf" ] || continue
+    kill -0 "$(cat "$pidf")" 2>/dev/null && ok=1 || { log "node $(dirname "$pidf") is not running"; return 1; }
+  done
+  [ $ok = 1 ] || return 1
+  echo "KAFKA_BOOTSTRAP_SERVERS=$(cat "$RUN/bootstrap")"
+  echo "KAFKA_VERSION=$(cat "$RUN/version")"
+}
+
+stop() {
+  [ -d "$RUN" ] || return 0
+  local pidf pid
+  for pidf in "$RUN"/node-*/pid; do
+    [ -f "$pidf" ] || continue
+    pid=$(cat "$pidf")
+    # Only signal the pid if it is still the java process we started (pids can be reused).
+    if kill -0 "$pid" 2>/dev/null && grep -q "kafka.Kafka" "/proc/$pid/cmdline" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+    fi
+  done
+  local deadline=$((SECONDS + 30))
+  for pidf in "$RUN"/node-*/pid; do
+    [ -f "$pidf" ] || continue
+    pid=$(cat "$pidf")
+    while kill -0 "$pid" 2>/dev/null && grep -q "kafka.Kafka" "/proc/$pid/cmdline" 2>/dev/null; do
+      if [ $SECONDS -ge $deadline ]; then kill -9 "$pid" 2>/dev/null || true; break; fi
+      sleep 0.2
+    done
+  done
+  rm -rf "$RUN"
+  log "stopped"
+}
+
+# kill_node N / start_node N stop and restart one node of a running cluster (fault tests).
+kill_node() {
+  local pid; pid=$(cat "$RUN/node-$1/pid")
+  kill -9 "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+}
+
+start_node() {
+  local dir=$RUN/node-$1 heap=512m
+  [ -f "$RUN/node-2/pid" ] && heap=384m
+  # shellcheck disable=SC2046
+  nohup "$JAVA" $(java_opts "$dir" "$heap") -cp "$LIB/*" kafka.Kafka "$dir/server.properties" \
+    >>"$dir/logs/stdout.log" 2>&1 </dev/null &
+  echo $! >"$dir/pid"
+}
+
+case ${1:-} in
+  install) install ;;
+  start) shift; start "$@" ;;
+  stop) stop ;;
+  status) status ;;
+  version) echo "$KAFKA_VERSION" ;;
+  kill-node) kill_node "$2" ;;
+  start-node) start_node "$2" ;;
+  *) echo "usage: $0 install|start [--nodes 1|3]|stop|status|version|kill-node N|start-node N" >&2; exit 2 ;;
+esac
