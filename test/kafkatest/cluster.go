@@ -101,4 +101,3 @@ func RepoRoot() (string, error) {
 		dir = parent
 	}
 }
-

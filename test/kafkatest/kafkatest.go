@@ -120,7 +120,34 @@ func CreateTopic(t testing.TB, servers []string, partitions int32) string {
 		defer cancel()
 		_, _ = adm.DeleteTopics(ctx, topic)
 	})
+	if err := WaitTopic(ctx, adm, topic, partitions); err != nil {
+		t.Fatal(err)
+	}
 	return topic
+}
+
+// WaitTopic waits until every partition of topic has a leader in the cluster's metadata.
+func WaitTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int32) error {
+	for {
+		details, err := adm.ListTopics(ctx, topic)
+		if err == nil {
+			d := details[topic]
+			led := 0
+			for _, p := range d.Partitions {
+				if p.Err == nil && p.Leader >= 0 {
+					led++
+				}
+			}
+			if d.Err == nil && led == int(partitions) {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("topic %q did not get %d led partitions: %w", topic, partitions, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Admin returns a kadm client for servers, closed when the test ends.

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# test.sh is `make test`: it installs and starts a private real Apache Kafka (hack/kafka.sh), runs
+# every Go test with -race against it, stops Kafka, and exits non-zero when anything failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== $(go version)"
+bash hack/kafka.sh install
+
+# A run directory of our own, so a developer's `hack/kafka.sh start` cluster is left alone.
+run_dir=$(mktemp -d "${TMPDIR:-/tmp}/knkafka-test.XXXXXX")
+export KNKAFKA_KAFKA_RUN=$run_dir/kafka
+cleanup() {
+  bash hack/kafka.sh stop || true
+  rm -rf "$run_dir"
+}
+trap cleanup EXIT
+
+started=$(bash hack/kafka.sh start)
+eval "$started"
+export KAFKA_BOOTSTRAP_SERVERS KAFKA_VERSION
+echo "== testing against Apache Kafka $KAFKA_VERSION (KRaft, 1 node) at $KAFKA_BOOTSTRAP_SERVERS"
+
+go test -race -count=1 -timeout 25m ${GOTEST_FLAGS:-} ./...
+echo "== all tests passed against Apache Kafka $KAFKA_VERSION"
