@@ -6,7 +6,7 @@ GOLANGCI_LINT := $(CACHE)/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
 BINARIES := $(shell go list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./... 2>/dev/null)
 BENCH ?= short
 
-.PHONY: help build test test-unit bench run lint fmt generate verify-codegen clean
+.PHONY: help build test bench run lint fmt generate verify-codegen clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -17,9 +17,6 @@ build: ## build every binary into bin/
 
 test: ## all tests with -race, against a real Kafka (installed and started here, stopped after)
 	bash hack/test.sh
-
-test-unit: ## the tests that need no Kafka or Kubernetes (fast)
-	go test -race -short ./...
 
 bench: ## benchmarks (BENCH=short|full); results under test/bench/results
 	bash hack/bench.sh $(BENCH)

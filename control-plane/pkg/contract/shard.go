@@ -187,3 +187,17 @@ func decompress(data []byte) (*Contract, error) {
 	}
 	return Unmarshal(b)
 }
+
+// Where the control plane publishes the contract in Kubernetes: an index ConfigMap named
+// ConfigMapName and shard ConfigMaps ShardName(ConfigMapName, n), all in the system namespace and
+// labelled ConfigMapLabel=true so the data plane can watch just them.
+const (
+	ConfigMapName  = "knkafka-contract"
+	ConfigMapLabel = "knkafka.dev/contract"
+	// IndexKey is the data key of the index ConfigMap: the Index as JSON.
+	IndexKey = "index.json"
+	// ShardKey is the binaryData key of a shard ConfigMap: the shard's gzip-compressed JSON.
+	ShardKey = "contract.json.gz"
+	// ShardGenerationKey is the data key of a shard ConfigMap that holds its generation.
+	ShardGenerationKey = "generation"
+)

@@ -1,0 +1,58 @@
+// Command knkafka-dataplane runs the data plane: the ingress, the dispatcher, or both, following
+// a contract file or the contract ConfigMaps.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"knkafka.dev/data-plane/pkg/dataplane"
+)
+
+func main() {
+	var cfg dataplane.Config
+	role := flag.String("role", "all", "ingress, dispatcher or all")
+	servers := flag.String("bootstrap-servers", "", "override every resource's Kafka bootstrap servers (comma-separated)")
+	flag.StringVar(&cfg.IngressAddr, "ingress-addr", ":8080", "ingress listen address")
+	flag.StringVar(&cfg.AdminAddr, "admin-addr", ":9090", "status, metrics and health listen address")
+	flag.StringVar(&cfg.ContractFile, "contract", "", "follow this contract file instead of the Kubernetes ConfigMaps")
+	flag.StringVar(&cfg.Kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig (empty: in-cluster)")
+	flag.StringVar(&cfg.Namespace, "namespace", envOr("SYSTEM_NAMESPACE", "knative-eventing"), "namespace of the contract ConfigMaps")
+	flag.IntVar(&cfg.MaxInFlight, "max-in-flight", 0, "default in-flight deliveries per unordered egress (0: built-in default)")
+	flag.Parse()
+	cfg.Ingress = *role == "all" || *role == "ingress"
+	cfg.Dispatcher = *role == "all" || *role == "dispatcher"
+	if *servers != "" {
+		cfg.BootstrapServers = strings.Split(*servers, ",")
+	}
+	logger, err := zap.NewProduction()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cfg.Logger = logger
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err = dataplane.Run(ctx, cfg)
+	stop()
+	if err != nil {
+		logger.Error("data plane stopped", zap.Error(err))
+	}
+	_ = logger.Sync()
+	if err != nil {
+		os.Exit(1)
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,131 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"go.uber.org/zap"
+)
+
+// attempt is the outcome of one HTTP exchange.
+type attempt struct {
+	// status is the response status; 0 when there was no response.
+	status int
+	// err is nil for a 2xx response.
+	err error
+	// permanent marks errors no retry can fix (a malformed URL, an unencodable event).
+	permanent bool
+	// body is the start of a non-2xx response body, at most Sender.maxErrorDataBytes long.
+	body []byte
+	// retryAfter is the response's Retry-After header.
+	retryAfter string
+	// reply is the event in a 2xx response body, when asked for and valid.
+	reply *event.Event
+}
+
+// attempt makes one request bounded by timeout and reads what the response is needed for. The
+// body is always closed; it is drained (up to maxDrainBytes) so the connection can be reused.
+func (s *Sender) attempt(ctx context.Context, r request, timeout time.Duration) attempt {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	req, err := s.newRequest(ctx, r)
+	if err != nil {
+		return attempt{err: err, permanent: true}
+	}
+	start := time.Now()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.metrics.attempt(r.egress, r.role, 0, time.Since(start))
+		return attempt{err: fmt.Errorf("sending event: %w", err)}
+	}
+	defer func() {
+		_, _ = io.CopyN(io.Discard, resp.Body, maxDrainBytes)
+		_ = resp.Body.Close()
+	}()
+
+	a := attempt{status: resp.StatusCode}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		a.err = fmt.Errorf("unexpected response status %d", resp.StatusCode)
+		a.retryAfter = resp.Header.Get(headerRetryAfter)
+		if s.maxErrorDataBytes > 0 {
+			// A read error leaves what was read: the error data is best effort.
+			a.body, _ = io.ReadAll(io.LimitReader(resp.Body, int64(s.maxErrorDataBytes)))
+		}
+	} else if r.role == roleSubscriber {
+		a.reply = s.readReply(ctx, r, resp)
+	}
+	s.metrics.attempt(r.egress, r.role, resp.StatusCode, time.Since(start))
+	return a
+}
+
+// newRequest builds a binary-mode POST of r.event with the spec's headers.
+func (s *Sender) newRequest(ctx context.Context, r request) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("building request to %q: %w", r.url, err)
+	}
+	if err := cehttp.WriteRequest(ctx, binding.ToMessage(r.event), req); err != nil {
+		return nil, fmt.Errorf("encoding event %q: %w", r.event.ID(), err)
+	}
+	for k, vs := range r.header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if r.namespace != "" {
+		req.Header.Set(headerKnNamespace, r.namespace)
+	}
+	if r.role == roleSubscriber {
+		// Knative asks every subscriber for a reply, whether or not one will be routed.
+		req.Header.Set(headerPrefer, "reply")
+	}
+	return req, nil
+}
+
+// errReplyTooLarge reports a 2xx body over maxReplyBytes.
+var errReplyTooLarge = errors.New("reply body exceeds the size limit")
+
+// readReply returns the CloudEvent in a 2xx response, or nil when there is none. A body that is
+// not a valid event (or too large) still counts as delivered: it is logged and dropped.
+func (s *Sender) readReply(ctx context.Context, r request, resp *http.Response) *event.Event {
+	msg := cehttp.NewMessage(resp.Header, nil)
+	if msg.ReadEncoding() == binding.EncodingUnknown {
+		return nil // not an event: a plain acknowledgement
+	}
+	ev, err := s.parseReply(ctx, msg, resp.Body)
+	if err != nil {
+		s.logger.Info("dropping invalid reply",
+			zap.String("egress", r.egress), zap.String("url", r.url), zap.Int("code", resp.StatusCode),
+			zap.Error(err))
+		return nil
+	}
+	return ev
+}
+
+func (s *Sender) parseReply(ctx context.Context, msg *cehttp.Message, body io.Reader) (*event.Event, error) {
+	b, err := io.ReadAll(io.LimitReader(body, maxReplyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading reply body: %w", err)
+	}
+	if len(b) > maxReplyBytes {
+		return nil, errReplyTooLarge
+	}
+	msg.BodyReader = io.NopCloser(bytes.NewReader(b))
+	ev, err := binding.ToEvent(ctx, msg)
+	if err != nil {
+		return nil, fmt.Errorf("decoding reply: %w", err)
+	}
+	if err := ev.Validate(); err != nil {
+		return nil, fmt.Errorf("validating reply: %w", err)
+	}
+	return ev, nil
+}

@@ -1,0 +1,145 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"go.uber.org/zap"
+
+	"knkafka.dev/control-plane/pkg/contract"
+)
+
+// role says whom an attempt addresses, for metrics and logs.
+type role string
+
+const (
+	roleSubscriber role = "subscriber"
+	roleDeadLetter role = "dead_letter"
+	roleReply      role = "reply"
+)
+
+// request is everything one series of attempts needs.
+type request struct {
+	event     *event.Event
+	url       string
+	delivery  contract.Delivery
+	header    http.Header
+	namespace string
+	egress    string
+	role      role
+}
+
+// Deliver posts e to t.URL with t's retries and, when they are exhausted, posts e with the error
+// extensions to t.DeadLetter. If ctx ends first, Deliver returns promptly with Outcome Failed and
+// Err == ctx.Err(); the caller must not commit the event then.
+func (s *Sender) Deliver(ctx context.Context, e *event.Event, t Target) Result {
+	res, last := s.send(ctx, request{
+		event: e, url: t.URL, delivery: t.Delivery, header: t.Header,
+		namespace: t.Namespace, egress: t.Egress, role: roleSubscriber,
+	})
+	switch {
+	case res.Outcome == Delivered:
+	case ctx.Err() != nil:
+		res.Outcome, res.Err = Failed, ctx.Err()
+	case t.DeadLetter == "":
+		s.logger.Warn("delivery failed, no dead letter sink",
+			zap.String("egress", t.Egress), zap.String("url", t.URL), zap.Int("code", res.StatusCode),
+			zap.Int("attempts", res.Attempts), zap.Error(res.Err))
+	default:
+		res = s.deadLetter(ctx, e, t, res, last)
+	}
+	s.metrics.outcome(t.Egress, res.Outcome)
+	return res
+}
+
+// deadLetter posts e with the error extensions of the subscriber's last attempt to t.DeadLetter
+// and folds the outcome into the subscriber's result.
+func (s *Sender) deadLetter(ctx context.Context, e *event.Event, t Target, res Result, last attempt) Result {
+	dres, _ := s.send(ctx, request{
+		event: s.withErrorExtensions(e, t.URL, last), url: t.DeadLetter, delivery: t.Delivery, header: t.Header,
+		namespace: t.Namespace, egress: t.Egress, role: roleDeadLetter,
+	})
+	switch {
+	case dres.Outcome == Delivered:
+		res.Outcome = DeadLettered
+	case ctx.Err() != nil:
+		res.Outcome, res.Err = Failed, ctx.Err()
+	default:
+		res.Outcome = Failed
+		res.Err = fmt.Errorf("sending to dead letter sink: %w (after subscriber failed: %w)", dres.Err, res.Err)
+		s.logger.Warn("delivery and dead letter failed",
+			zap.String("egress", t.Egress), zap.String("url", t.URL), zap.Int("code", res.StatusCode),
+			zap.String("deadLetter", t.DeadLetter), zap.Int("deadLetterCode", dres.StatusCode),
+			zap.Error(res.Err))
+	}
+	return res
+}
+
+// Send posts e to url with d's retries but without dead-lettering; it is used for replies to a
+// reply URL, where a failed reply is retried on its own. h (may be nil) holds extra headers, e.g.
+// Kn-Namespace and trace context. Send does not ask for nor parse a reply: Result.Reply is nil.
+func (s *Sender) Send(ctx context.Context, e *event.Event, url string, d contract.Delivery, h http.Header) Result {
+	res, _ := s.send(ctx, request{event: e, url: url, delivery: d, header: h, role: roleReply})
+	if res.Outcome != Delivered && ctx.Err() != nil {
+		res.Err = ctx.Err()
+	}
+	return res
+}
+
+// send makes the first attempt and up to r.delivery.Retry retries. It returns the result and the
+// last attempt, whose status and body feed the dead-letter extensions.
+func (s *Sender) send(ctx context.Context, r request) (Result, attempt) {
+	retries := int(max(r.delivery.Retry, 0))
+	timeout := r.delivery.Timeout.Std()
+	if timeout <= 0 {
+		timeout = s.timeout
+	}
+	var (
+		res  Result
+		last attempt
+	)
+	for n := 0; ; n++ {
+		if n > 0 {
+			if err := s.sleep(ctx, s.wait(r.delivery, n, last)); err != nil {
+				res.Outcome, res.Err = Failed, ctx.Err()
+				if res.Err == nil { // a test sleeper may fail on its own
+					res.Err = err
+				}
+				return res, last
+			}
+		}
+		last = s.attempt(ctx, r, timeout)
+		res.Attempts++
+		res.StatusCode = last.status
+		if last.err == nil {
+			// Delivered even if ctx ended meanwhile: the destination has the event.
+			res.Outcome, res.Reply, res.Err = Delivered, last.reply, nil
+			return res, last
+		}
+		if ctx.Err() != nil {
+			res.Outcome, res.Err = Failed, ctx.Err()
+			return res, last
+		}
+		res.Err = last.err
+		if last.permanent || !IsRetryable(last.status, last.err) || n >= retries {
+			res.Outcome = Failed
+			return res, last
+		}
+		s.logger.Debug("delivery attempt failed, retrying",
+			zap.String("egress", r.egress), zap.String("url", r.url), zap.Int("code", last.status),
+			zap.Int("attempt", n+1), zap.Error(last.err))
+	}
+}
+
+// wait is the delay before retry n: the backoff, or the subscriber's Retry-After on 429/503
+// bounded by RetryAfterMax when that is longer.
+func (s *Sender) wait(d contract.Delivery, n int, last attempt) time.Duration {
+	w := Backoff(d.BackoffPolicy, d.BackoffDelay.Std(), n)
+	if ra := retryAfter(last.status, last.retryAfter, d.RetryAfterMax.Std(), s.now()); ra > w {
+		w = ra
+	}
+	return w
+}

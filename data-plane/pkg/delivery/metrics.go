@@ -1,0 +1,68 @@
+package delivery
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the Sender's Prometheus collectors.
+type metrics struct {
+	// attempts counts HTTP exchanges by egress, role (subscriber, dead_letter, reply) and response
+	// code ("0" when there was no response).
+	attempts *prometheus.CounterVec
+	// latency observes each exchange's duration by egress and role.
+	latency *prometheus.HistogramVec
+	// outcomes counts Deliver results by egress and outcome.
+	outcomes *prometheus.CounterVec
+}
+
+func newMetrics(r prometheus.Registerer) *metrics {
+	m := &metrics{
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "knkafka", Subsystem: "dispatch", Name: "requests_total",
+			Help: "HTTP requests made to deliver events, by egress, role and response code (0 for no response).",
+		}, []string{"egress", "role", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "knkafka", Subsystem: "dispatch", Name: "latency_seconds",
+			Help:    "Duration of HTTP requests made to deliver events, by egress and role.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14), // 5ms to ~41s
+		}, []string{"egress", "role"}),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "knkafka", Subsystem: "dispatch", Name: "events_total",
+			Help: "Events dispatched, by egress and outcome (delivered, dead_lettered, failed).",
+		}, []string{"egress", "outcome"}),
+	}
+	if r != nil {
+		m.attempts = register(r, m.attempts)
+		m.latency = register(r, m.latency)
+		m.outcomes = register(r, m.outcomes)
+	}
+	return m
+}
+
+// register registers c with r, or returns the equal collector r already has.
+func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
+	if err := r.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		// A conflicting collector of another shape: keep ours unregistered rather than fail
+		// delivery over metrics.
+	}
+	return c
+}
+
+func (m *metrics) attempt(egress string, r role, code int, d time.Duration) {
+	m.attempts.WithLabelValues(egress, string(r), strconv.Itoa(code)).Inc()
+	m.latency.WithLabelValues(egress, string(r)).Observe(d.Seconds())
+}
+
+func (m *metrics) outcome(egress string, o Outcome) {
+	m.outcomes.WithLabelValues(egress, o.String()).Inc()
+}

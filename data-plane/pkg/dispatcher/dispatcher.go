@@ -1,0 +1,247 @@
+// Package dispatcher moves events from Kafka to subscribers: for every egress (Trigger or
+// Subscription) of the routing contract it consumes the resource's topic under the egress's
+// consumer group, filters, delivers through a delivery.Sender, routes replies, and commits the
+// contiguous prefix of completed offsets.
+//
+// A Dispatcher follows the contract diff by diff (Apply) and reports per egress whether it really
+// serves it (Status). Inside, each egress is a source feeding a lane:
+//
+//   - source.go: groupSource, a franz-go group consumer (cooperative-sticky, no autocommit) that
+//     fixes the start offsets of new partitions and hands records to its lane.
+//   - lane.go: lane, the per-egress work: ordering (ordered, unordered, key-ordered), the in-flight
+//     bound, buffering bounded by pausing fetches, the offsets.Tracker per partition, periodic
+//     commits, and revocation that commits what is complete and never touches the partition again.
+//   - process.go: processor, one record's path: decode, filter, deliver, reply.
+//
+// The source and the lane meet only through the partitionSink and upstream interfaces, so a
+// reader shared by many egresses can later feed the same lanes.
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kzap"
+	"go.uber.org/zap"
+
+	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/data-plane/pkg/delivery"
+)
+
+// Dispatcher runs the egresses of the contract it was last given.
+type Dispatcher struct {
+	logger  *zap.Logger
+	sender  *delivery.Sender
+	cfg     config
+	metrics *metrics
+
+	mu        sync.Mutex
+	running   map[string]*egress // by egress UID
+	producers map[string]*kgo.Client
+	closed    bool
+	closeOnce sync.Once
+	closeDone chan struct{}
+}
+
+// New returns a Dispatcher that delivers through sender and logs to logger (nil for none).
+func New(logger *zap.Logger, sender *delivery.Sender, opts ...Option) *Dispatcher {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.registry == nil {
+		cfg.registry = prometheus.NewRegistry()
+	}
+	return &Dispatcher{
+		logger:    logger,
+		sender:    sender,
+		cfg:       cfg,
+		metrics:   newMetrics(cfg.registry),
+		running:   map[string]*egress{},
+		producers: map[string]*kgo.Client{},
+		closeDone: make(chan struct{}),
+	}
+}
+
+type wanted struct {
+	res  *contract.Resource
+	eg   *contract.Egress
+	hash string
+}
+
+// Apply makes the running egresses those of c: an egress whose UID and hash (its config and its
+// resource's topic and cluster) are unchanged keeps running untouched; a changed one is stopped
+// and started again; a removed one is stopped after committing its completed work; a new one is
+// started. Stops happen before starts (in parallel, bounded by ctx); starts return at once and
+// Status tells when they serve. An error lists egresses that could not be started.
+func (d *Dispatcher) Apply(ctx context.Context, c *contract.Contract) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return errors.New("dispatcher is closed")
+	}
+	want := map[string]wanted{}
+	if c != nil {
+		for i := range c.Resources {
+			res := &c.Resources[i]
+			for j := range res.Egresses {
+				eg := &res.Egresses[j]
+				want[eg.UID] = wanted{res: res, eg: eg, hash: egressHash(res, eg)}
+			}
+		}
+	}
+	var stopping []*egress
+	for uid, e := range d.running {
+		if w, ok := want[uid]; !ok || w.hash != e.hash {
+			stopping = append(stopping, e)
+			delete(d.running, uid)
+		}
+	}
+	stopAll(ctx, stopping)
+
+	var errs []error
+	for uid, w := range want {
+		if _, ok := d.running[uid]; ok {
+			continue
+		}
+		e, err := d.startEgress(w)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("egress %s/%s (%s): %w", w.eg.Namespace, w.eg.Name, uid, err))
+		}
+		d.running[uid] = e
+	}
+	return errors.Join(errs...)
+}
+
+func stopAll(ctx context.Context, es []*egress) {
+	var wg sync.WaitGroup
+	for _, e := range es {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.stop(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+// startEgress starts w. When w cannot run it returns an egress that only reports why.
+func (d *Dispatcher) startEgress(w wanted) (*egress, error) {
+	label := w.eg.Namespace + "/" + w.eg.Name
+	logger := d.logger.With(zap.String("egress", label), zap.String("resource", w.res.Namespace+"/"+w.res.Name))
+	e := &egress{uid: w.eg.UID, hash: w.hash, logger: logger}
+	fail := func(err error) (*egress, error) {
+		// No hash: the next Apply tries again (a Secret may have appeared meanwhile).
+		e.invalid, e.hash = err.Error(), ""
+		return e, err
+	}
+	switch {
+	case w.eg.ConsumerGroup == "":
+		return fail(errors.New("no consumer group"))
+	case w.eg.Destination == "":
+		return fail(errors.New("no destination"))
+	case w.res.Topic == "":
+		return fail(errors.New("resource has no topic"))
+	case len(w.res.BootstrapServers) == 0:
+		return fail(errors.New("resource has no bootstrap servers"))
+	case w.eg.Reply.Kind == contract.ReplyURL && w.eg.Reply.URL == "":
+		return fail(errors.New("reply kind url without a url"))
+	}
+	var kopts []kgo.Opt
+	if d.cfg.kafkaOpts != nil {
+		var err error
+		if kopts, err = d.cfg.kafkaOpts(w.res); err != nil {
+			return fail(fmt.Errorf("kafka client options: %w", err))
+		}
+	}
+	var replies producer
+	if w.eg.Reply.Kind == contract.ReplyTopic {
+		p, err := d.producer(w.res, kopts)
+		if err != nil {
+			return fail(err)
+		}
+		replies = p
+	}
+	e.metrics = d.metrics.forEgress(label)
+	e.proc = newProcessor(logger, w.res, w.eg, label, d.sender, replies, e.metrics)
+	e.src = newGroupSource(logger, w.res.Topic, w.eg.ConsumerGroup, w.res.BootstrapServers, kopts, &d.cfg)
+	order := w.eg.Order
+	if order == "" {
+		order = contract.Unordered
+	}
+	e.lane = newLane(logger, order, e.proc, e.src, e.metrics, &d.cfg, w.eg.MaxInFlight)
+	e.src.sink = e.lane
+	e.start()
+	logger.Info("egress started", zap.String("group", w.eg.ConsumerGroup), zap.String("topic", w.res.Topic),
+		zap.String("order", string(order)))
+	return e, nil
+}
+
+// producer returns the reply producer of res's cluster, shared by the egresses of that cluster.
+func (d *Dispatcher) producer(res *contract.Resource, kopts []kgo.Opt) (*kgo.Client, error) {
+	key := strings.Join(res.BootstrapServers, ",")
+	if res.Auth != nil {
+		key += "|" + res.Auth.Namespace + "/" + res.Auth.Name
+	}
+	if p, ok := d.producers[key]; ok {
+		return p, nil
+	}
+	p, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(res.BootstrapServers...),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.WithLogger(kzap.New(d.logger.Named("kgo"), kzap.Level(kgo.LogLevelWarn))),
+	}, kopts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("reply producer: %w", err)
+	}
+	d.producers[key] = p
+	return p, nil
+}
+
+// Status reports, per egress UID of the last applied contract, whether this dispatcher serves it:
+// Ready once its consumer group is joined and the start offsets of its partitions are fixed.
+func (d *Dispatcher) Status() map[string]contract.ServingStatus {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]contract.ServingStatus, len(d.running))
+	for uid, e := range d.running {
+		out[uid] = e.status()
+	}
+	return out
+}
+
+// Close stops every egress — committing completed work and leaving the groups — within ctx, and
+// closes the reply producers. It is idempotent; later calls wait for the first.
+func (d *Dispatcher) Close(ctx context.Context) error {
+	d.closeOnce.Do(func() {
+		d.mu.Lock()
+		d.closed = true
+		es := make([]*egress, 0, len(d.running))
+		for _, e := range d.running {
+			es = append(es, e)
+		}
+		d.running = map[string]*egress{}
+		ps := d.producers
+		d.producers = map[string]*kgo.Client{}
+		d.mu.Unlock()
+		stopAll(ctx, es)
+		for _, p := range ps {
+			p.Close()
+		}
+		close(d.closeDone)
+	})
+	select {
+	case <-d.closeDone:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,103 @@
+package dispatcher
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"knkafka.dev/control-plane/pkg/contract"
+)
+
+// egressHash identifies what an egress's running lane and source depend on: the egress itself
+// and its resource's topic and Kafka cluster. An unchanged hash keeps the egress running.
+func egressHash(res *contract.Resource, eg *contract.Egress) string {
+	b, err := json.Marshal(struct {
+		Egress  *contract.Egress
+		Topic   string
+		Servers []string
+		Auth    *contract.SecretRef
+	}{eg, res.Topic, res.BootstrapServers, res.Auth})
+	if err != nil {
+		// The contract is plain data; Marshal cannot fail on it.
+		panic(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// egress runs one egress: a groupSource feeding a lane.
+type egress struct {
+	uid     string
+	hash    string
+	logger  *zap.Logger
+	src     *groupSource
+	lane    *lane
+	proc    *processor
+	metrics *egressMetrics
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	cl     *kgo.Client // set when run returns
+	ready  atomic.Bool
+	stopMu sync.Mutex
+	// invalid, when set, is why the egress cannot run; nothing else is started.
+	invalid string
+}
+
+func (e *egress) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.done = make(chan struct{})
+	go func() {
+		defer close(e.done)
+		e.cl = e.src.run(ctx)
+	}()
+}
+
+// status is Ready once the source joined the group with every start offset fixed and the lane
+// committed the resolved ones; it stays Ready afterwards (later rebalances resume from commits).
+func (e *egress) status() contract.ServingStatus {
+	if e.invalid != "" {
+		return contract.ServingStatus{Reason: ReasonInvalidEgress, Message: e.invalid}
+	}
+	if e.ready.Load() {
+		return contract.ServingStatus{Ready: true}
+	}
+	settled, reason, msg := e.src.phase()
+	if !settled {
+		return contract.ServingStatus{Reason: reason, Message: msg}
+	}
+	if n := e.lane.unsettled(); n > 0 {
+		return contract.ServingStatus{Reason: ReasonFixingOffsets, Message: "committing the start offsets of new partitions"}
+	}
+	e.ready.Store(true)
+	return contract.ServingStatus{Ready: true}
+}
+
+// stop stops fetching, lets in-flight deliveries drain, commits what is complete and leaves the
+// consumer group. It is idempotent.
+func (e *egress) stop(ctx context.Context) {
+	e.stopMu.Lock()
+	defer e.stopMu.Unlock()
+	if e.cancel == nil {
+		return
+	}
+	e.cancel()
+	e.cancel = nil
+	<-e.done
+	// Still a group member: commit under the current generation before leaving. A rebalance
+	// during this waits in the revoke callback (the lane serializes them).
+	e.lane.close(ctx)
+	if e.cl != nil {
+		e.cl.Close()
+	}
+	e.proc.close()
+	e.metrics.forget()
+	e.logger.Info("egress stopped")
+}

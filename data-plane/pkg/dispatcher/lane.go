@@ -1,0 +1,530 @@
+package dispatcher
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/data-plane/pkg/dispatcher/offsets"
+)
+
+// A source and a lane talk through two small interfaces, so that a lane does not care whether its
+// records come from its own consumer group client (groupSource, today) or from a reader shared by
+// many lanes (the shared-reads plan of docs/DESIGN.md §3):
+//
+//   - partitionSink is the lane as a source sees it: which partitions the egress now owns and from
+//     which offset, their records in offset order, and which partitions it lost.
+//   - upstream is the source as a lane sees it: commit offsets under the egress's consumer group,
+//     and pause or resume fetching a partition whose buffer is full.
+
+// partitionSink receives the records of the partitions assigned to one egress.
+type partitionSink interface {
+	// assign hands over partitions with the offset consumption starts at. unsettled partitions
+	// have no committed offset yet: their start was resolved (the end of the partition) and the
+	// lane commits it at once, so that a restart or another replica starts there too.
+	assign(starts []partitionStart)
+	// push hands over records of one assigned partition, in offset order, with the partition's
+	// high watermark. It never blocks; the lane pauses the partition when its buffer is full.
+	push(topic string, partition int32, recs []*kgo.Record, highWatermark int64)
+	// revoke takes partitions away: the lane stops their work, gives in-flight deliveries the
+	// drain timeout, and — unless lost — commits what is complete before it returns. It never
+	// commits those partitions again.
+	revoke(ctx context.Context, tps map[string][]int32, lost bool)
+}
+
+// upstream is what a lane needs from its source.
+type upstream interface {
+	// commit commits offsets (the next offset to consume) under the egress's consumer group.
+	commit(ctx context.Context, offsets map[string]map[int32]int64) error
+	pause(topic string, partition int32)
+	resume(topic string, partition int32)
+}
+
+// recordProcessor handles one record and reports whether its offset may be committed (false
+// only when ctx ended the work); *processor is the real one.
+type recordProcessor interface {
+	process(ctx context.Context, r *kgo.Record) bool
+}
+
+// partitionStart is one assigned partition and its start offset.
+type partitionStart struct {
+	topic     string
+	partition int32
+	offset    int64
+	unsettled bool
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// lane is the per-egress half of the dispatcher: it orders records, bounds what is in flight and
+// buffered, delivers through a processor, tracks completed offsets per partition and commits the
+// contiguous completed prefix.
+type lane struct {
+	logger      *zap.Logger
+	order       contract.DeliveryOrder
+	proc        recordProcessor
+	up          upstream
+	metrics     *egressMetrics
+	maxBuffered int
+	drain       time.Duration
+	interval    time.Duration
+	retry       time.Duration
+	// slots bounds deliveries in flight across the egress for Unordered and KeyOrdered.
+	slots chan struct{}
+
+	mu     sync.Mutex
+	parts  map[topicPartition]*partition
+	closed bool
+
+	// commitMu serializes commits with each other and with revocation, so that a periodic
+	// commit that read a partition's offset before it was revoked finishes before revoke
+	// returns — and therefore before another member can own the partition.
+	commitMu sync.Mutex
+	// revokeMu makes revocations and close run one at a time, so that kgo's revoke callback
+	// waits for a close that is committing the same partitions.
+	revokeMu   sync.Mutex
+	commitNow  chan struct{}
+	stopCommit context.CancelFunc
+	commitDone chan struct{}
+}
+
+func newLane(logger *zap.Logger, order contract.DeliveryOrder, proc recordProcessor, up upstream, m *egressMetrics, cfg *config, maxInFlight int) *lane {
+	if maxInFlight <= 0 {
+		maxInFlight = cfg.maxInFlight
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &lane{
+		logger:      logger,
+		order:       order,
+		proc:        proc,
+		up:          up,
+		metrics:     m,
+		maxBuffered: max(cfg.maxBuffered, 1),
+		drain:       cfg.drainTimeout,
+		interval:    cfg.commitInterval,
+		retry:       cfg.retryInterval,
+		slots:       make(chan struct{}, maxInFlight),
+		parts:       map[topicPartition]*partition{},
+		commitNow:   make(chan struct{}, 1),
+		stopCommit:  cancel,
+		commitDone:  make(chan struct{}),
+	}
+	go l.commitLoop(ctx)
+	return l
+}
+
+// partition is the lane's state for one assigned partition.
+type partition struct {
+	tp     topicPartition
+	ctx    context.Context // ends deliveries: cancelled when the drain timeout passes
+	cancel context.CancelFunc
+	stop   chan struct{} // closed when no new record may start
+	wake   chan struct{} // capacity 1: records were queued
+	wg     sync.WaitGroup
+
+	mu        sync.Mutex
+	tracker   *offsets.Tracker
+	queue     []*kgo.Record
+	committed int64 // last committed offset; -1 before the first commit
+	hwm       int64
+	paused    bool
+	keys      map[string][]*kgo.Record // KeyOrdered: records waiting behind a key in flight
+}
+
+func (l *lane) assign(starts []partitionStart) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
+	unsettled := false
+	for _, s := range starts {
+		tp := topicPartition{s.topic, s.partition}
+		if _, ok := l.parts[tp]; ok {
+			l.logger.Warn("partition assigned twice; keeping the running one",
+				zap.String("topic", s.topic), zap.Int32("partition", s.partition))
+			continue
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		p := &partition{
+			tp:        tp,
+			ctx:       ctx,
+			cancel:    cancel,
+			stop:      make(chan struct{}),
+			wake:      make(chan struct{}, 1),
+			tracker:   offsets.New(s.offset),
+			committed: s.offset,
+			hwm:       s.offset,
+			keys:      map[string][]*kgo.Record{},
+		}
+		if s.unsettled {
+			p.committed = -1
+			unsettled = true
+		}
+		l.parts[tp] = p
+		p.wg.Add(1)
+		go l.work(p)
+	}
+	if unsettled {
+		l.requestCommit()
+	}
+}
+
+// unsettled counts partitions whose start offset is not committed yet.
+func (l *lane) unsettled() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, p := range l.parts {
+		p.mu.Lock()
+		if p.committed < 0 {
+			n++
+		}
+		p.mu.Unlock()
+	}
+	return n
+}
+
+func (l *lane) push(topic string, partition int32, recs []*kgo.Record, hwm int64) {
+	l.mu.Lock()
+	p := l.parts[topicPartition{topic, partition}]
+	l.mu.Unlock()
+	if p == nil {
+		return // not ours (any more)
+	}
+	p.mu.Lock()
+	for _, r := range recs {
+		if r.Offset < p.tracker.Next() && p.tracker.Outstanding() == 0 {
+			// kgo moved back: the committed offset was out of range and consumption reset to
+			// the start of the partition. Track from here.
+			l.logger.Warn("partition offset reset", zap.String("topic", topic),
+				zap.Int32("partition", partition), zap.Int64("offset", r.Offset),
+				zap.Int64("expected", p.tracker.Next()))
+			p.tracker = offsets.New(r.Offset)
+			p.committed = min(p.committed, r.Offset)
+		}
+		if err := p.tracker.Add(r.Offset); err != nil {
+			// Cannot happen with kgo, which returns each record of an assignment once.
+			l.logger.Error("skipping a record below the partition's position", zap.String("topic", topic),
+				zap.Int32("partition", partition), zap.Int64("offset", r.Offset), zap.Error(err))
+			continue
+		}
+		p.queue = append(p.queue, r)
+	}
+	p.hwm = max(p.hwm, hwm)
+	pause := !p.paused && p.tracker.Outstanding() >= l.maxBuffered
+	if pause {
+		p.paused = true
+	}
+	p.mu.Unlock()
+	if pause {
+		l.up.pause(topic, partition)
+	}
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// work starts the deliveries of one partition in offset order, as its order allows.
+func (l *lane) work(p *partition) {
+	defer p.wg.Done()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-p.wake:
+		}
+		for {
+			p.mu.Lock()
+			if len(p.queue) == 0 {
+				p.queue = nil
+				p.mu.Unlock()
+				break
+			}
+			r := p.queue[0]
+			p.queue[0] = nil
+			p.queue = p.queue[1:]
+			p.mu.Unlock()
+			if !l.start(p, r) {
+				return
+			}
+		}
+	}
+}
+
+// start delivers r, or hands it to a goroutine, per the lane's order. It returns false when the
+// partition is stopping.
+func (l *lane) start(p *partition, r *kgo.Record) bool {
+	select {
+	case <-p.stop:
+		return false
+	default:
+	}
+	switch {
+	case l.order == contract.Ordered:
+		// One in flight per partition: deliver right here, in the partition's goroutine.
+		l.deliver(p, r)
+		return true
+	case l.order == contract.KeyOrdered && r.Key != nil:
+		key := string(r.Key)
+		p.mu.Lock()
+		if waiting, busy := p.keys[key]; busy {
+			p.keys[key] = append(waiting, r)
+			p.mu.Unlock()
+			return true
+		}
+		p.keys[key] = nil
+		p.mu.Unlock()
+		if !l.acquire(p) {
+			return false
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer l.release()
+			l.runKey(p, key, r)
+		}()
+		return true
+	default:
+		// Unordered, and KeyOrdered records without a key: a record without a partitionkey
+		// promises no order, so each is its own key.
+		if !l.acquire(p) {
+			return false
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer l.release()
+			l.deliver(p, r)
+		}()
+		return true
+	}
+}
+
+// runKey delivers r and then the records that queued behind its key, one at a time.
+func (l *lane) runKey(p *partition, key string, r *kgo.Record) {
+	for {
+		l.deliver(p, r)
+		p.mu.Lock()
+		waiting := p.keys[key]
+		stopped := false
+		select {
+		case <-p.stop:
+			stopped = true
+		default:
+		}
+		if len(waiting) == 0 || stopped {
+			delete(p.keys, key)
+			p.mu.Unlock()
+			return
+		}
+		r = waiting[0]
+		waiting[0] = nil
+		p.keys[key] = waiting[1:]
+		p.mu.Unlock()
+	}
+}
+
+func (l *lane) acquire(p *partition) bool {
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	case <-p.stop:
+		return false
+	}
+}
+
+func (l *lane) release() { <-l.slots }
+
+// deliver processes one record and marks it done unless the partition's context ended it.
+func (l *lane) deliver(p *partition, r *kgo.Record) {
+	l.metrics.inFlight.Inc()
+	completed := l.proc.process(p.ctx, r)
+	l.metrics.inFlight.Dec()
+	if !completed {
+		return
+	}
+	p.mu.Lock()
+	if err := p.tracker.Done(r.Offset); err != nil {
+		l.logger.Error("marking an offset done", zap.String("topic", r.Topic),
+			zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
+	}
+	resume := p.paused && p.tracker.Outstanding() <= l.maxBuffered/2
+	if resume {
+		p.paused = false
+	}
+	p.mu.Unlock()
+	if resume {
+		l.up.resume(p.tp.topic, p.tp.partition)
+	}
+}
+
+func (l *lane) requestCommit() {
+	select {
+	case l.commitNow <- struct{}{}:
+	default:
+	}
+}
+
+func (l *lane) commitLoop(ctx context.Context) {
+	defer close(l.commitDone)
+	t := time.NewTicker(l.interval)
+	defer t.Stop()
+	// retry is set while a start offset is not committed yet: readiness waits for it, so it is
+	// retried sooner than the commit interval.
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-l.commitNow:
+		case <-retry:
+		}
+		l.commit(ctx, nil)
+		retry = nil
+		if l.unsettled() > 0 {
+			retry = time.After(l.retry)
+		}
+	}
+}
+
+// commit commits the completed prefix of the given partitions, or of all assigned partitions
+// when ps is nil, where it advanced. It also refreshes the lag gauge.
+func (l *lane) commit(ctx context.Context, ps []*partition) {
+	final := ps != nil
+	l.commitMu.Lock()
+	defer l.commitMu.Unlock()
+	if ps == nil {
+		l.mu.Lock()
+		for _, p := range l.parts {
+			ps = append(ps, p)
+		}
+		l.mu.Unlock()
+	}
+	var lag int64
+	offs := map[string]map[int32]int64{}
+	var advanced []*partition
+	for _, p := range ps {
+		p.mu.Lock()
+		c := p.tracker.Committable()
+		lag += max(p.hwm-c, 0)
+		if c > p.committed {
+			if offs[p.tp.topic] == nil {
+				offs[p.tp.topic] = map[int32]int64{}
+			}
+			offs[p.tp.topic][p.tp.partition] = c
+			advanced = append(advanced, p)
+		}
+		p.mu.Unlock()
+	}
+	l.metrics.lag.Set(float64(lag))
+	if len(advanced) == 0 {
+		return
+	}
+	if err := l.up.commit(ctx, offs); err != nil {
+		if ctx.Err() == nil {
+			l.logger.Warn("committing offsets; retrying at the next interval", zap.Any("offsets", offs), zap.Error(err))
+		}
+		return
+	}
+	if final {
+		l.logger.Info("committed offsets of partitions leaving this member", zap.Any("offsets", offs))
+	}
+	for _, p := range advanced {
+		p.mu.Lock()
+		p.committed = max(p.committed, offs[p.tp.topic][p.tp.partition])
+		p.mu.Unlock()
+	}
+}
+
+func (l *lane) revoke(ctx context.Context, tps map[string][]int32, lost bool) {
+	l.revokeMu.Lock()
+	defer l.revokeMu.Unlock()
+	l.commitMu.Lock()
+	var ps []*partition
+	l.mu.Lock()
+	for t, parts := range tps {
+		for _, n := range parts {
+			tp := topicPartition{t, n}
+			if p, ok := l.parts[tp]; ok {
+				ps = append(ps, p)
+				delete(l.parts, tp)
+			}
+		}
+	}
+	l.mu.Unlock()
+	l.commitMu.Unlock()
+	if len(ps) == 0 {
+		return
+	}
+	l.stopPartitions(ps, lost)
+	if !lost {
+		// The partitions left l.parts above, so the commit loop no longer sees them; this is
+		// their last commit.
+		l.commit(ctx, ps)
+	}
+	for _, p := range ps {
+		p.mu.Lock()
+		paused := p.paused
+		p.mu.Unlock()
+		if paused {
+			// Pausing outlives the assignment in kgo: undo it, or the partition would stay
+			// paused when it comes back to this member.
+			l.up.resume(p.tp.topic, p.tp.partition)
+		}
+	}
+}
+
+// stopPartitions stops starting new records, gives in-flight deliveries the drain timeout (none
+// when the partitions were lost), then cancels them and waits.
+func (l *lane) stopPartitions(ps []*partition, lost bool) {
+	for _, p := range ps {
+		close(p.stop)
+	}
+	done := make(chan struct{})
+	go func() {
+		for _, p := range ps {
+			p.wg.Wait()
+		}
+		close(done)
+	}()
+	if !lost && l.drain > 0 {
+		t := time.NewTimer(l.drain)
+		select {
+		case <-done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	for _, p := range ps {
+		p.cancel()
+	}
+	<-done
+}
+
+// close stops every partition, commits what is complete and stops the commit loop. The lane
+// accepts no assignment afterwards.
+func (l *lane) close(ctx context.Context) {
+	l.commitMu.Lock()
+	l.mu.Lock()
+	l.closed = true
+	tps := map[string][]int32{}
+	for tp := range l.parts {
+		tps[tp.topic] = append(tps[tp.topic], tp.partition)
+	}
+	l.mu.Unlock()
+	l.commitMu.Unlock()
+	l.revoke(ctx, tps, false)
+	l.stopCommit()
+	<-l.commitDone
+	l.metrics.lag.Set(0)
+}

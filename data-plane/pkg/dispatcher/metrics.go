@@ -1,0 +1,81 @@
+package dispatcher
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Outcomes counted by the dispatched metric, besides delivery's Outcome names.
+const (
+	outcomeFiltered    = "filtered"
+	outcomeUndecodable = "undecodable"
+	outcomeReplyFailed = "reply_failed"
+)
+
+// metrics are the dispatcher's Prometheus collectors, labelled by egress ("namespace/name", the
+// label delivery's metrics use too).
+type metrics struct {
+	dispatched *prometheus.CounterVec
+	inFlight   *prometheus.GaugeVec
+	lag        *prometheus.GaugeVec
+}
+
+func newMetrics(r prometheus.Registerer) *metrics {
+	return &metrics{
+		dispatched: register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "knkafka", Subsystem: "dispatcher", Name: "events_total",
+			Help: "Records handled per egress by outcome: delivered, dead_lettered, failed, filtered, undecodable, reply_failed.",
+		}, []string{"egress", "outcome"})),
+		inFlight: register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "knkafka", Subsystem: "dispatcher", Name: "in_flight",
+			Help: "Records being delivered per egress.",
+		}, []string{"egress"})),
+		lag: register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "knkafka", Subsystem: "dispatcher", Name: "consumer_lag",
+			Help: "Records between the committable offset and the last fetched high watermark, summed over the egress's partitions on this replica (approximate).",
+		}, []string{"egress"})),
+	}
+}
+
+// register registers c with r, or reuses the collector r already holds under the same name.
+func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
+	if err := r.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err) // a name clash with a different collector type is a programming error
+	}
+	return c
+}
+
+// egressMetrics are the collectors of one egress.
+type egressMetrics struct {
+	label    string
+	all      *metrics
+	inFlight prometheus.Gauge
+	lag      prometheus.Gauge
+}
+
+func (m *metrics) forEgress(label string) *egressMetrics {
+	return &egressMetrics{
+		label:    label,
+		all:      m,
+		inFlight: m.inFlight.WithLabelValues(label),
+		lag:      m.lag.WithLabelValues(label),
+	}
+}
+
+func (m *egressMetrics) outcome(o string) {
+	m.all.dispatched.WithLabelValues(m.label, o).Inc()
+}
+
+// forget drops the egress's series once it stopped.
+func (m *egressMetrics) forget() {
+	m.all.inFlight.DeleteLabelValues(m.label)
+	m.all.lag.DeleteLabelValues(m.label)
+	m.all.dispatched.DeletePartialMatch(prometheus.Labels{"egress": m.label})
+}

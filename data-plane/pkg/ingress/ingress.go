@@ -1,0 +1,273 @@
+// Package ingress is the multi-tenant HTTP ingress of brokers and channels: an Ingress accepts
+// CloudEvents over HTTP (binary, structured and batch mode, CloudEvents 1.0 and 0.3), routes each
+// request by path or Host through the live routing.Table to its resource's topic and answers 202
+// only once Kafka acknowledged the record with acks=all.
+//
+// Apply follows the contract: it swaps an immutable snapshot (routing table, producer clients,
+// per-resource metrics) through an atomic pointer, so routing a request takes no lock, and it
+// keeps one kgo producer client per Kafka cluster (routing.ProducerKey), creating and closing
+// clients as the contract's set of clusters changes. Status reports per resource whether the
+// ingress really serves it.
+//
+// Files: ingress.go (lifecycle, Apply, Status), handler.go (HTTP), producer.go (Kafka clients and
+// topic checks), metrics.go (Prometheus).
+package ingress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/data-plane/pkg/routing"
+)
+
+// Option configures an Ingress.
+type Option func(*config)
+
+type config struct {
+	linger             time.Duration
+	produceTimeout     time.Duration
+	maxRequestBytes    int64
+	maxBufferedBytes   int64
+	topicCheckInterval time.Duration
+	registry           prometheus.Registerer
+}
+
+// Linger sets how long a producer waits for more records before sending a batch, overriding
+// franz-go's default of 10ms.
+func Linger(d time.Duration) Option { return func(c *config) { c.linger = d } }
+
+// ProduceTimeout bounds how long a request waits for Kafka to acknowledge its records before the
+// ingress answers 503, overriding the default 10s.
+func ProduceTimeout(d time.Duration) Option { return func(c *config) { c.produceTimeout = d } }
+
+// MaxRequestBytes caps the request body; larger requests are answered 413. It overrides the
+// default 8 MiB.
+func MaxRequestBytes(n int64) Option { return func(c *config) { c.maxRequestBytes = n } }
+
+// MaxBufferedBytes caps the record bytes each producer client holds while waiting for Kafka,
+// overriding the default 256 MiB; a request that finds the buffer full waits for room until its
+// ProduceTimeout.
+func MaxBufferedBytes(n int64) Option { return func(c *config) { c.maxBufferedBytes = n } }
+
+// TopicCheckInterval sets how often the ingress asks Kafka whether its resources' topics exist,
+// for Status, overriding the default 10s. A check also runs after every Apply.
+func TopicCheckInterval(d time.Duration) Option {
+	return func(c *config) { c.topicCheckInterval = d }
+}
+
+// WithRegistry registers the ingress's metrics with r instead of a private registry.
+func WithRegistry(r prometheus.Registerer) Option { return func(c *config) { c.registry = r } }
+
+// Ingress is an http.Handler that writes CloudEvents into the topics of the resources of the
+// contract it was last given. Create it with New.
+type Ingress struct {
+	logger  *zap.Logger
+	cfg     config
+	metrics *metrics
+
+	// snap is what the request path reads; nil until the first Apply.
+	snap   atomic.Pointer[snapshot]
+	closed atomic.Bool
+
+	// mu serializes Apply and Close.
+	mu sync.Mutex
+
+	probe     chan struct{}
+	stopProbe context.CancelFunc
+	probeDone chan struct{}
+}
+
+// snapshot is one immutable generation of routing state.
+type snapshot struct {
+	table *routing.Table
+	// producers are keyed by routing.ProducerKey; a key whose client could not be created is
+	// missing here and present in failed.
+	producers map[string]*producer
+	failed    map[string]error
+	// metrics are keyed by resource UID.
+	metrics map[string]*resourceMetrics
+}
+
+// New returns an Ingress that serves nothing until Apply gives it a contract.
+func New(logger *zap.Logger, opts ...Option) *Ingress {
+	cfg := config{
+		linger:             10 * time.Millisecond,
+		produceTimeout:     10 * time.Second,
+		maxRequestBytes:    8 << 20,
+		maxBufferedBytes:   256 << 20,
+		topicCheckInterval: 10 * time.Second,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.registry == nil {
+		cfg.registry = prometheus.NewRegistry()
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	i := &Ingress{
+		logger:    logger,
+		cfg:       cfg,
+		metrics:   newMetrics(cfg.registry),
+		probe:     make(chan struct{}, 1),
+		stopProbe: cancel,
+		probeDone: make(chan struct{}),
+	}
+	go i.probeTopics(ctx)
+	return i
+}
+
+// Apply makes c the contract the ingress serves. The routing table is swapped atomically; a
+// producer client is created for every Kafka cluster new in c and the clients of clusters no
+// longer in c are flushed (bounded by ctx) and closed. c must not be modified afterwards.
+//
+// A cluster whose client cannot be created is reported in the returned error and in Status; the
+// rest of c is applied anyway.
+func (i *Ingress) Apply(ctx context.Context, c *contract.Contract) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.closed.Load() {
+		return errors.New("applying contract: ingress is closed")
+	}
+	old := i.snap.Load()
+	if old == nil {
+		old = &snapshot{}
+	}
+	next := &snapshot{
+		table:     routing.NewTable(c),
+		producers: map[string]*producer{},
+		failed:    map[string]error{},
+		metrics:   map[string]*resourceMetrics{},
+	}
+	var errs []error
+	for _, route := range next.table.Routes() {
+		r := route.Resource
+		next.metrics[r.UID] = i.metrics.forResource(r)
+		key := route.ProducerKey
+		if _, ok := next.producers[key]; ok {
+			continue
+		}
+		if _, ok := next.failed[key]; ok {
+			continue
+		}
+		if p, ok := old.producers[key]; ok {
+			next.producers[key] = p
+			continue
+		}
+		p, err := i.newProducer(r)
+		if err != nil {
+			err = fmt.Errorf("creating kafka producer for %v: %w", r.BootstrapServers, err)
+			i.logger.Error("Cannot create a Kafka producer", zap.String("resource", r.Namespace+"/"+r.Name), zap.Error(err))
+			next.failed[key] = err
+			errs = append(errs, err)
+			continue
+		}
+		next.producers[key] = p
+	}
+	i.snap.Store(next)
+
+	kept := make(map[string]bool, len(next.metrics))
+	for _, m := range next.metrics {
+		kept[m.key()] = true
+	}
+	for _, m := range old.metrics {
+		if !kept[m.key()] {
+			i.metrics.forget(m)
+		}
+	}
+	for key, p := range old.producers {
+		if _, ok := next.producers[key]; !ok {
+			p.close(ctx)
+		}
+	}
+	select {
+	case i.probe <- struct{}{}:
+	default:
+	}
+	i.logger.Info("Applied contract", zap.Uint64("generation", next.table.Generation()),
+		zap.Int("resources", len(next.table.Routes())), zap.Int("producers", len(next.producers)))
+	return errors.Join(errs...)
+}
+
+// Status reports, per resource UID, whether the ingress serves it: ready once its producer
+// client exists and its topic is known to exist; otherwise a Reason and Message say why not.
+func (i *Ingress) Status() map[string]contract.ServingStatus {
+	s := i.snap.Load()
+	if s == nil {
+		return map[string]contract.ServingStatus{}
+	}
+	out := make(map[string]contract.ServingStatus, len(s.table.Routes()))
+	for _, route := range s.table.Routes() {
+		r := route.Resource
+		p, ok := s.producers[route.ProducerKey]
+		if !ok {
+			msg := "no Kafka producer"
+			if err := s.failed[route.ProducerKey]; err != nil {
+				msg = err.Error()
+			}
+			out[r.UID] = contract.ServingStatus{Reason: "ProducerUnavailable", Message: msg}
+			continue
+		}
+		out[r.UID] = p.topicStatus(r.Topic)
+	}
+	return out
+}
+
+// Close stops accepting events, flushes what the producers hold (bounded by ctx) and closes
+// them. It is idempotent; requests served after Close are answered 503.
+func (i *Ingress) Close(ctx context.Context) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.closed.Swap(true) {
+		return nil
+	}
+	i.stopProbe()
+	<-i.probeDone
+	var errs []error
+	if s := i.snap.Load(); s != nil {
+		for _, p := range s.producers {
+			if err := p.close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// probeTopics checks, after each Apply and every TopicCheckInterval, which topics exist.
+func (i *Ingress) probeTopics(ctx context.Context) {
+	defer close(i.probeDone)
+	t := time.NewTicker(i.cfg.topicCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-i.probe:
+		case <-t.C:
+		}
+		s := i.snap.Load()
+		if s == nil {
+			continue
+		}
+		topics := map[*producer][]string{}
+		for _, route := range s.table.Routes() {
+			if p, ok := s.producers[route.ProducerKey]; ok {
+				topics[p] = append(topics[p], route.Resource.Topic)
+			}
+		}
+		for p, ts := range topics {
+			p.checkTopics(ctx, i.cfg.produceTimeout, ts)
+		}
+	}
+}
