@@ -6,9 +6,9 @@ package contract
 type Status struct {
 	// Generation is the generation of the last contract applied.
 	Generation uint64 `json:"generation"`
-	// Ingresses are keyed by resource UID.
+	// Ingresses are keyed by resource UID; nil when the instance does not run the ingress.
 	Ingresses map[string]ServingStatus `json:"ingresses"`
-	// Egresses are keyed by egress UID.
+	// Egresses are keyed by egress UID; nil when the instance does not run the dispatcher.
 	Egresses map[string]ServingStatus `json:"egresses"`
 }
 

@@ -221,8 +221,8 @@ func (s *server) close(ctx context.Context) error {
 
 // Status reports the applied generation and what each role serves.
 func (s *server) Status() contract.Status {
-	st := contract.Status{Generation: s.generation.Load(),
-		Ingresses: map[string]contract.ServingStatus{}, Egresses: map[string]contract.ServingStatus{}}
+	// A role this instance does not run stays nil, so readers know it has no say on it.
+	st := contract.Status{Generation: s.generation.Load()}
 	if s.ingress != nil {
 		st.Ingresses = s.ingress.Status()
 	}
