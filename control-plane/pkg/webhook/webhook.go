@@ -1,0 +1,55 @@
+// Package webhook builds knkafka's admission controllers: NewDefaultingController defaults
+// KafkaChannels, NewValidationController validates KafkaChannels and the Kafka annotations of Triggers
+// (through Trigger, a wrapper that checks only what is ours to check). control-plane/cmd/webhook runs
+// them with Knative's sharedmain.
+//
+// Knative webhooks update configurations that already exist: the deployment must create the Secret
+// SecretName, the MutatingWebhookConfiguration DefaultingWebhookName and the
+// ValidatingWebhookConfiguration ValidationWebhookName. The names are those of Knative's Kafka
+// broker, so switching to knkafka takes over its webhook configurations instead of leaving them behind.
+package webhook
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	"knative.dev/pkg/configmap"
+	"knative.dev/pkg/controller"
+	"knative.dev/pkg/webhook/resourcesemantics"
+	"knative.dev/pkg/webhook/resourcesemantics/defaulting"
+	"knative.dev/pkg/webhook/resourcesemantics/validation"
+
+	messagingv1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
+)
+
+const (
+	// SecretName is the Secret holding the webhook's serving certificate.
+	SecretName = "kafka-webhook-eventing-certs" //nolint:gosec // G101: a Secret's name, not a credential
+	// DefaultingWebhookName is the MutatingWebhookConfiguration the defaulting controller keeps.
+	DefaultingWebhookName = "defaulting.webhook.kafka.eventing.knative.dev"
+	// ValidationWebhookName is the ValidatingWebhookConfiguration the validation controller keeps.
+	ValidationWebhookName = "validation.webhook.kafka.eventing.knative.dev"
+)
+
+// NewDefaultingController returns the admission controller that defaults KafkaChannels
+// (partitions, replication factor, retention, the subscribable duck annotation) on /defaulting.
+func NewDefaultingController(ctx context.Context, _ configmap.Watcher) *controller.Impl {
+	types := map[schema.GroupVersionKind]resourcesemantics.GenericCRD{
+		messagingv1beta1.SchemeGroupVersion.WithKind("KafkaChannel"): &messagingv1beta1.KafkaChannel{},
+	}
+	return defaulting.NewAdmissionController(ctx, DefaultingWebhookName, "/defaulting", types, withoutChange, true)
+}
+
+// NewValidationController returns the admission controller on /resource-validation that validates
+// KafkaChannels and the delivery-order annotation of Triggers. Unknown fields are tolerated so a
+// Trigger written by a newer Knative still passes through.
+func NewValidationController(ctx context.Context, _ configmap.Watcher) *controller.Impl {
+	types := map[schema.GroupVersionKind]resourcesemantics.GenericCRD{
+		messagingv1beta1.SchemeGroupVersion.WithKind("KafkaChannel"): &messagingv1beta1.KafkaChannel{},
+		eventingv1.SchemeGroupVersion.WithKind("Trigger"):            &Trigger{},
+	}
+	return validation.NewAdmissionController(ctx, ValidationWebhookName, "/resource-validation", types, withoutChange, false)
+}
+
+func withoutChange(ctx context.Context) context.Context { return ctx }

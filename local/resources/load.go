@@ -1,0 +1,246 @@
+// Package resources reads the Knative objects of the local mode from a folder of YAML files —
+// Brokers, Triggers, KafkaChannels, Subscriptions and the kafka-*-config ConfigMaps, the same kinds
+// and shapes users apply to a cluster — into a Set. Load reports every bad file with its path and
+// reason, so the caller can keep running the last good Set.
+package resources
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/types"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	messagingv1 "knative.dev/eventing/pkg/apis/messaging/v1"
+	"knative.dev/pkg/apis"
+
+	messagingv1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
+)
+
+// Set is the objects read from a folder. Objects get deterministic UIDs derived from their kind,
+// namespace and name, so consumer groups (which embed a Subscription's UID) survive restarts.
+type Set struct {
+	Brokers       []*eventingv1.Broker
+	Triggers      []*eventingv1.Trigger
+	Channels      []*messagingv1beta1.KafkaChannel
+	Subscriptions []*messagingv1.Subscription
+	ConfigMaps    []*corev1.ConfigMap
+}
+
+// FileError says why one file was not read.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func (e *FileError) Error() string { return e.Path + ": " + e.Err.Error() }
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+var decoder = func() runtime.Decoder {
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		corev1.AddToScheme, eventingv1.AddToScheme, messagingv1.AddToScheme, messagingv1beta1.AddToScheme,
+	} {
+		if err := add(scheme); err != nil {
+			panic(err) // the schemes are static; failing here is a programming error
+		}
+	}
+	return serializer.NewCodecFactory(scheme, serializer.EnableStrict).UniversalDeserializer()
+}()
+
+// Load reads every *.yaml and *.yml file of dir (not recursively). The Set holds the objects of
+// the files that were read; the error joins a *FileError for each file that was not.
+func Load(dir string) (*Set, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading resources folder: %w", err)
+	}
+	set := &Set{}
+	var errs []error
+	for _, entry := range entries {
+		name := entry.Name()
+		if entry.IsDir() || strings.HasPrefix(name, ".") || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		part := &Set{}
+		if err := part.readFile(path); err != nil {
+			errs = append(errs, &FileError{Path: path, Err: err})
+			continue
+		}
+		set.add(part)
+	}
+	if err := set.checkDuplicates(); err != nil {
+		errs = append(errs, err)
+	}
+	set.sort()
+	return set, errors.Join(errs...)
+}
+
+func (s *Set) readFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(f))
+	for doc := 1; ; doc++ {
+		raw, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("document %d: %w", doc, err)
+		}
+		if len(bytes.TrimSpace(raw)) == 0 || isOnlyComments(raw) {
+			continue
+		}
+		obj, gvk, err := decoder.Decode(raw, nil, nil)
+		if err != nil {
+			return fmt.Errorf("document %d: %w", doc, err)
+		}
+		if err := s.addObject(obj); err != nil {
+			return fmt.Errorf("document %d (%s): %w", doc, gvk.Kind, err)
+		}
+	}
+}
+
+func isOnlyComments(raw []byte) bool {
+	for _, line := range bytes.Split(raw, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) > 0 && line[0] != '#' && !bytes.Equal(line, []byte("---")) {
+			return false
+		}
+	}
+	return true
+}
+
+// validatable is a Knative object with defaults and validation.
+type validatable interface {
+	apis.Defaultable
+	apis.Validatable
+}
+
+func (s *Set) addObject(obj runtime.Object) error {
+	ctx := context.Background()
+	switch o := obj.(type) {
+	case *eventingv1.Broker:
+		// Knative would default the class to its channel-based broker; here every broker is Kafka.
+		if o.Annotations[eventingv1.BrokerClassAnnotationKey] == "" {
+			if o.Annotations == nil {
+				o.Annotations = map[string]string{}
+			}
+			o.Annotations[eventingv1.BrokerClassAnnotationKey] = "Kafka"
+		}
+		return s.prepare(ctx, o, &o.ObjectMeta.Namespace, o.Name, "Broker", &o.UID, func() { s.Brokers = append(s.Brokers, o) })
+	case *eventingv1.Trigger:
+		return s.prepare(ctx, o, &o.ObjectMeta.Namespace, o.Name, "Trigger", &o.UID, func() { s.Triggers = append(s.Triggers, o) })
+	case *messagingv1beta1.KafkaChannel:
+		return s.prepare(ctx, o, &o.ObjectMeta.Namespace, o.Name, "KafkaChannel", &o.UID, func() { s.Channels = append(s.Channels, o) })
+	case *messagingv1.Subscription:
+		return s.prepare(ctx, o, &o.ObjectMeta.Namespace, o.Name, "Subscription", &o.UID, func() { s.Subscriptions = append(s.Subscriptions, o) })
+	case *corev1.ConfigMap:
+		if o.Name == "" {
+			return errors.New("metadata.name is required")
+		}
+		if o.Namespace == "" {
+			o.Namespace = "knative-eventing"
+		}
+		o.UID = uid("ConfigMap", o.Namespace, o.Name)
+		s.ConfigMaps = append(s.ConfigMaps, o)
+		return nil
+	default:
+		return fmt.Errorf("kind %T is not supported here (Broker, Trigger, KafkaChannel, Subscription, ConfigMap are)", obj)
+	}
+}
+
+// prepare defaults and validates a Knative object the way the webhooks would, then keeps it.
+func (s *Set) prepare(ctx context.Context, o validatable, namespace *string, name, kind string, id *types.UID, keep func()) error {
+	if name == "" {
+		return errors.New("metadata.name is required")
+	}
+	if *namespace == "" {
+		*namespace = "default"
+	}
+	o.SetDefaults(ctx)
+	if err := o.Validate(ctx); err != nil {
+		return fmt.Errorf("%s %s/%s is invalid: %w", kind, *namespace, name, err)
+	}
+	*id = uid(kind, *namespace, name)
+	keep()
+	return nil
+}
+
+// uid derives a stable, UUID-shaped UID from an object's identity.
+func uid(kind, namespace, name string) types.UID {
+	h := sha256.Sum256([]byte(kind + "/" + namespace + "/" + name))
+	h[6] = h[6]&0x0f | 0x50 // version 5 shape
+	h[8] = h[8]&0x3f | 0x80
+	return types.UID(fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16]))
+}
+
+func (s *Set) add(o *Set) {
+	s.Brokers = append(s.Brokers, o.Brokers...)
+	s.Triggers = append(s.Triggers, o.Triggers...)
+	s.Channels = append(s.Channels, o.Channels...)
+	s.Subscriptions = append(s.Subscriptions, o.Subscriptions...)
+	s.ConfigMaps = append(s.ConfigMaps, o.ConfigMaps...)
+}
+
+func (s *Set) checkDuplicates() error {
+	seen := map[types.UID]bool{}
+	var errs []error
+	check := func(kind, ns, name string, id types.UID) {
+		if seen[id] {
+			errs = append(errs, fmt.Errorf("%s %s/%s is defined more than once", kind, ns, name))
+		}
+		seen[id] = true
+	}
+	for _, o := range s.Brokers {
+		check("Broker", o.Namespace, o.Name, o.UID)
+	}
+	for _, o := range s.Triggers {
+		check("Trigger", o.Namespace, o.Name, o.UID)
+	}
+	for _, o := range s.Channels {
+		check("KafkaChannel", o.Namespace, o.Name, o.UID)
+	}
+	for _, o := range s.Subscriptions {
+		check("Subscription", o.Namespace, o.Name, o.UID)
+	}
+	for _, o := range s.ConfigMaps {
+		check("ConfigMap", o.Namespace, o.Name, o.UID)
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Set) sort() {
+	sort.Slice(s.Brokers, func(i, j int) bool { return s.Brokers[i].UID < s.Brokers[j].UID })
+	sort.Slice(s.Triggers, func(i, j int) bool { return s.Triggers[i].UID < s.Triggers[j].UID })
+	sort.Slice(s.Channels, func(i, j int) bool { return s.Channels[i].UID < s.Channels[j].UID })
+	sort.Slice(s.Subscriptions, func(i, j int) bool { return s.Subscriptions[i].UID < s.Subscriptions[j].UID })
+	sort.Slice(s.ConfigMaps, func(i, j int) bool { return s.ConfigMaps[i].UID < s.ConfigMaps[j].UID })
+}
+
+// ConfigMap returns the ConfigMap namespace/name of the set.
+func (s *Set) ConfigMap(namespace, name string) (*corev1.ConfigMap, bool) {
+	for _, cm := range s.ConfigMaps {
+		if cm.Namespace == namespace && cm.Name == name {
+			return cm, true
+		}
+	}
+	return nil, false
+}
