@@ -94,7 +94,7 @@ func Version() string {
 
 // TopicName returns a topic name unique to this test run.
 func TopicName(t testing.TB) string {
-	name := strings.NewReplacer("/", ".", " ", "_", "#", "_").Replace(t.Name())
+	name := strings.NewReplacer("/", ".", " ", "_", "#", "_", ",", "_", "=", "_", "(", "_", ")", "_", "'", "_", "\"", "_").Replace(t.Name())
 	if len(name) > 150 {
 		name = name[:150]
 	}

@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubefake "k8s.io/client-go/kubernetes/fake"
 
 	"knkafka.dev/control-plane/pkg/contract"
 )
@@ -92,5 +95,35 @@ func TestReaderFailsWhenAnInstanceDoesNotAnswer(t *testing.T) {
 	}
 	if _, err := NewReader(Static(), 0).Status(context.Background()); err == nil {
 		t.Error("no error with no data-plane instance at all")
+	}
+}
+
+func TestFromEndpointSlicesListsReadyPodsOnce(t *testing.T) {
+	yes, no := true, false
+	client := kubefake.NewClientset(
+		&discoveryv1.EndpointSlice{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "knative-eventing", Name: "ingress-abc",
+				Labels: map[string]string{discoveryv1.LabelServiceName: "kafka-broker-ingress"}},
+			Endpoints: []discoveryv1.Endpoint{
+				{Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &yes}},
+				{Addresses: []string{"10.0.0.2"}, Conditions: discoveryv1.EndpointConditions{Ready: &no}},
+			},
+		},
+		&discoveryv1.EndpointSlice{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "knative-eventing", Name: "dispatcher-abc",
+				Labels: map[string]string{discoveryv1.LabelServiceName: "kafka-broker-dispatcher"}},
+			Endpoints: []discoveryv1.Endpoint{
+				{Addresses: []string{"10.0.0.3"}},
+				{Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &yes}},
+			},
+		},
+	)
+	got, err := FromEndpointSlices(client, "knative-eventing", []string{"kafka-broker-ingress", "kafka-broker-dispatcher"}, 9090)(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"http://10.0.0.1:9090", "http://10.0.0.3:9090"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

@@ -1,0 +1,23 @@
+// Command controller runs knkafka's reconcilers: Kafka-class Brokers, their Triggers and
+// KafkaChannels, which share one contract store and one view of the data plane.
+package main
+
+import (
+	"knative.dev/pkg/injection/sharedmain"
+	"knative.dev/pkg/signals"
+
+	"knkafka.dev/control-plane/pkg/reconciler/broker"
+	"knkafka.dev/control-plane/pkg/reconciler/trigger"
+)
+
+func main() {
+	shared := &collaborators{}
+	sharedmain.MainWithContext(signals.NewContext(), "knkafka-controller",
+		withCollaborators(shared, broker.NewController, func(c *collaborators) broker.Deps {
+			return broker.Deps{Kafka: c.kafka, Contract: c.store, DataPlane: c.dataPlane, IngressHost: c.brokerIngressHost}
+		}),
+		withCollaborators(shared, trigger.NewController, func(c *collaborators) trigger.Deps {
+			return trigger.Deps{Kafka: c.kafka, Contract: c.store, DataPlane: c.dataPlane}
+		}),
+	)
+}

@@ -1,0 +1,101 @@
+package kafka
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kzap"
+	"go.uber.org/zap"
+)
+
+// Clients caches one Kafka client per cluster, keyed by its bootstrap servers (order and blanks
+// do not matter), so reconcilers do not dial a cluster on every pass. It is safe for concurrent
+// use.
+type Clients struct {
+	log  *zap.Logger
+	opts []kgo.Opt
+
+	mu      sync.Mutex
+	clients map[string]*kgo.Client
+	closed  bool
+}
+
+// NewClients returns an empty cache whose clients log to log (nil discards) and are built with
+// opts in addition to the seed brokers.
+func NewClients(log *zap.Logger, opts ...kgo.Opt) *Clients {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Clients{log: log, opts: opts, clients: map[string]*kgo.Client{}}
+}
+
+// Get returns the admin client of the cluster with the given bootstrap servers, creating it on
+// first use. The client belongs to the cache: do not close it.
+func (c *Clients) Get(servers []string) (*kadm.Client, error) {
+	cl, err := c.client(servers)
+	if err != nil {
+		return nil, err
+	}
+	return kadm.NewClient(cl), nil
+}
+
+// Admin returns an Admin of the cluster with the given bootstrap servers.
+func (c *Clients) Admin(servers []string) (*Admin, error) {
+	cl, err := c.client(servers)
+	if err != nil {
+		return nil, err
+	}
+	return NewAdmin(cl, c.log), nil
+}
+
+func (c *Clients) client(servers []string) (*kgo.Client, error) {
+	seeds := normalize(servers)
+	if len(seeds) == 0 {
+		return nil, errors.New("no bootstrap servers")
+	}
+	key := strings.Join(seeds, ",")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, kgo.ErrClientClosed
+	}
+	if cl, ok := c.clients[key]; ok {
+		return cl, nil
+	}
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(seeds...),
+		kgo.WithLogger(kzap.New(c.log.With(zap.String("bootstrapServers", key)))),
+	}, c.opts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	c.clients[key] = cl
+	return cl, nil
+}
+
+// Close closes every cached client; Get fails afterwards. It is idempotent.
+func (c *Clients) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, cl := range c.clients {
+		cl.Close()
+		delete(c.clients, k)
+	}
+	c.closed = true
+}
+
+func normalize(servers []string) []string {
+	out := make([]string, 0, len(servers))
+	for _, s := range servers {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}

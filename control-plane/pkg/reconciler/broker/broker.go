@@ -1,0 +1,331 @@
+// Package broker reconciles Kafka-class Knative Brokers: it reads the broker config ConfigMap,
+// makes sure the broker's topic exists, publishes the broker's entry in the routing contract and
+// marks the Broker Ready — with its address — once the data plane serves that entry. Reconciler
+// holds the logic; NewController wires it to informers and to the collaborators in Deps.
+package broker
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	eventinglisters "knative.dev/eventing/pkg/client/listers/eventing/v1"
+	duckv1 "knative.dev/pkg/apis/duck/v1"
+	"knative.dev/pkg/controller"
+	"knative.dev/pkg/logging"
+	pkgreconciler "knative.dev/pkg/reconciler"
+	"knative.dev/pkg/resolver"
+	"knative.dev/pkg/tracker"
+
+	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/control-plane/pkg/contractbuild"
+	"knkafka.dev/control-plane/pkg/kafka"
+)
+
+// Kafka is the part of a Kafka cluster the Broker reconciler uses.
+type Kafka interface {
+	EnsureTopic(ctx context.Context, spec kafka.TopicSpec) error
+	TopicExists(ctx context.Context, name string) (bool, error)
+	DeleteTopic(ctx context.Context, name string) error
+	DeleteConsumerGroups(ctx context.Context, groups ...string) error
+}
+
+// KafkaFunc returns the cluster with the given bootstrap servers.
+type KafkaFunc func(servers []string) (Kafka, error)
+
+// KafkaFrom serves clusters from a client cache.
+func KafkaFrom(clients *kafka.Clients) KafkaFunc {
+	return func(servers []string) (Kafka, error) {
+		admin, err := clients.Admin(servers)
+		if err != nil {
+			return nil, err
+		}
+		return admin, nil
+	}
+}
+
+// ContractStore holds the routing contract's resources.
+type ContractStore interface {
+	// SetResource sets a resource's entry (r.Egresses is ignored).
+	SetResource(r contract.Resource)
+	// DeleteResource removes a resource with its egresses.
+	DeleteResource(uid string)
+	// Published is the contract generation in which uid's current entry was published; false
+	// while it is not published yet.
+	Published(uid string) (generation uint64, ok bool)
+}
+
+// DataPlane reports what the data plane serves.
+type DataPlane interface {
+	Status(ctx context.Context) (contract.Status, error)
+}
+
+// Reasons of conditions and events.
+const (
+	ReasonConfigMapNotFound      = "ConfigMapNotFound"
+	ReasonConfigInvalid          = "ConfigInvalid"
+	ReasonKafkaUnavailable       = "KafkaUnavailable"
+	ReasonTopicCreateFailed      = "TopicCreateFailed"
+	ReasonTopicNotFound          = "TopicNotFound"
+	ReasonTopicPartitions        = "TopicPartitionsMismatch"
+	ReasonDeadLetterSinkFailed   = "Unable to get the dead letter sink's URI" // as Knative's MT broker
+	ReasonContractNotPublished   = "ContractNotPublished"
+	ReasonDataPlaneUnreachable   = "DataPlaneUnreachable"
+	ReasonContractNotApplied     = "ContractNotApplied"
+	ReasonIngressNotReady        = "IngressNotReady"
+	ReasonTopicNotDeleted        = "TopicNotDeleted"
+	ReasonConsumerGroupsNotEmpty = "ConsumerGroupsNotEmpty"
+)
+
+// Reconciler reconciles Kafka-class Brokers.
+type Reconciler struct {
+	configMaps  corelisters.ConfigMapLister
+	triggers    eventinglisters.TriggerLister
+	kafka       KafkaFunc
+	contract    ContractStore
+	dataPlane   DataPlane
+	resolver    *resolver.URIResolver
+	tracker     tracker.Interface
+	ingressHost string
+	// pollInterval is how soon a Broker is looked at again while the data plane catches up.
+	pollInterval time.Duration
+}
+
+// ReconcileKind makes b's topic and contract entry match b, and reports b Ready once served.
+func (r *Reconciler) ReconcileKind(ctx context.Context, b *eventingv1.Broker) pkgreconciler.Event {
+	// 1. Read the broker config ConfigMap.                     → ConfigParsed
+	// 2. Create the topic, or check that the external one exists. → TopicReady
+	// 3. Resolve the dead-letter sink (Triggers inherit it).   → DeadLetterSinkResolved
+	// 4. Set the broker's contract entry.
+	// 5. Wait until the data plane serves it, then publish the address. → DataPlaneAvailable, Addressable
+	b.Status.InitializeConditions()
+	cfg, cfgNamespace, event := r.config(b)
+	if event != nil {
+		return event
+	}
+	if event := r.topic(ctx, b, cfg); event != nil {
+		return event
+	}
+	if event := r.deadLetterSink(ctx, b); event != nil {
+		return event
+	}
+	r.contract.SetResource(contractbuild.BrokerResource(b, cfg, cfgNamespace))
+	return r.served(ctx, b)
+}
+
+func (r *Reconciler) config(b *eventingv1.Broker) (contractbuild.BrokerConfig, string, pkgreconciler.Event) {
+	namespace, name, err := contractbuild.BrokerConfigMapRef(b)
+	if err != nil {
+		conditions(b).MarkFalse(ConditionConfigParsed, ReasonConfigInvalid, "%v", err)
+		return contractbuild.BrokerConfig{}, "", pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonConfigInvalid, "%v", err)
+	}
+	ref := tracker.Reference{APIVersion: "v1", Kind: "ConfigMap", Namespace: namespace, Name: name}
+	if err := r.tracker.TrackReference(ref, b); err != nil {
+		return contractbuild.BrokerConfig{}, "", fmt.Errorf("tracking ConfigMap %s/%s: %w", namespace, name, err)
+	}
+	cm, err := r.configMaps.ConfigMaps(namespace).Get(name)
+	if apierrors.IsNotFound(err) {
+		conditions(b).MarkFalse(ConditionConfigParsed, ReasonConfigMapNotFound, "ConfigMap %s/%s does not exist", namespace, name)
+		return contractbuild.BrokerConfig{}, "", pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonConfigMapNotFound,
+			"ConfigMap %s/%s does not exist", namespace, name)
+	} else if err != nil {
+		return contractbuild.BrokerConfig{}, "", fmt.Errorf("getting ConfigMap %s/%s: %w", namespace, name, err)
+	}
+	cfg, err := contractbuild.ParseBrokerConfig(cm.Data)
+	if err != nil {
+		conditions(b).MarkFalse(ConditionConfigParsed, ReasonConfigInvalid, "ConfigMap %s/%s: %v", namespace, name, err)
+		return contractbuild.BrokerConfig{}, "", pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonConfigInvalid,
+			"ConfigMap %s/%s: %v", namespace, name, err)
+	}
+	conditions(b).MarkTrue(ConditionConfigParsed)
+	return cfg, namespace, nil
+}
+
+// topic returns an event for what the user must fix and an event wrapped in an error (logged,
+// recorded and retried with backoff) for what may pass.
+func (r *Reconciler) topic(ctx context.Context, b *eventingv1.Broker, cfg contractbuild.BrokerConfig) pkgreconciler.Event {
+	topic := contractbuild.BrokerTopic(b)
+	cluster, err := r.kafka(cfg.BootstrapServers)
+	if err != nil {
+		conditions(b).MarkFalse(ConditionTopicReady, ReasonKafkaUnavailable, "%v", err)
+		return retry(ReasonKafkaUnavailable, "connecting to Kafka %v: %v", cfg.BootstrapServers, err)
+	}
+	if _, external := contractbuild.ExternalTopic(b); external {
+		exists, err := cluster.TopicExists(ctx, topic)
+		switch {
+		case err != nil:
+			conditions(b).MarkFalse(ConditionTopicReady, ReasonKafkaUnavailable, "checking topic %q: %v", topic, err)
+			return retry(ReasonKafkaUnavailable, "checking topic %q: %v", topic, err)
+		case !exists:
+			conditions(b).MarkFalse(ConditionTopicReady, ReasonTopicNotFound, "external topic %q does not exist", topic)
+			return retry(ReasonTopicNotFound, "external topic %q does not exist", topic)
+		}
+		conditions(b).MarkTrueWithReason(ConditionTopicReady, "TopicExternal", "using existing topic %q", topic)
+		return nil
+	}
+	spec := kafka.TopicSpec{Name: topic, Partitions: cfg.TopicPartitions, ReplicationFactor: cfg.TopicReplicationFactor}
+	if len(cfg.TopicConfig) > 0 {
+		spec.Config = make(map[string]*string, len(cfg.TopicConfig))
+		for k, v := range cfg.TopicConfig {
+			spec.Config[k] = &v
+		}
+	}
+	if err := cluster.EnsureTopic(ctx, spec); err != nil {
+		switch {
+		case kafka.IsPartitionsMismatch(err):
+			conditions(b).MarkFalse(ConditionTopicReady, ReasonTopicPartitions, "%v", err)
+			return pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonTopicPartitions, "%v", err)
+		case kafka.IsInvalidTopicSpec(err), kafka.IsUnauthorized(err):
+			conditions(b).MarkFalse(ConditionTopicReady, ReasonTopicCreateFailed, "%v", err)
+			return pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonTopicCreateFailed, "%v", err)
+		default:
+			conditions(b).MarkFalse(ConditionTopicReady, ReasonTopicCreateFailed, "%v", err)
+			return retry(ReasonTopicCreateFailed, "%v", err)
+		}
+	}
+	conditions(b).MarkTrueWithReason(ConditionTopicReady, "TopicCreated", "topic %q", topic)
+	return nil
+}
+
+func (r *Reconciler) deadLetterSink(ctx context.Context, b *eventingv1.Broker) pkgreconciler.Event {
+	if b.Spec.Delivery == nil || b.Spec.Delivery.DeadLetterSink == nil {
+		b.Status.MarkDeadLetterSinkNotConfigured()
+		return nil
+	}
+	uri, err := r.resolver.URIFromDestinationV1(ctx, *b.Spec.Delivery.DeadLetterSink, b)
+	if err != nil {
+		b.Status.MarkDeadLetterSinkResolvedFailed(ReasonDeadLetterSinkFailed, "%v", err)
+		return retry("DeadLetterSinkResolveFailed", "resolving the dead-letter sink: %v", err)
+	}
+	b.Status.MarkDeadLetterSinkResolvedSucceeded(eventingduckv1.DeliveryStatus{DeadLetterSinkURI: uri})
+	return nil
+}
+
+// served marks b available and addressable once every ingress instance applied the contract
+// generation holding b's current entry and reports b's ingress ready; until then it requeues b.
+func (r *Reconciler) served(ctx context.Context, b *eventingv1.Broker) pkgreconciler.Event {
+	uid := string(b.UID)
+	generation, ok := r.contract.Published(uid)
+	if !ok {
+		conditions(b).MarkUnknown(ConditionDataPlaneAvailable, ReasonContractNotPublished, "the broker's contract entry is not published yet")
+		return controller.NewRequeueAfter(r.pollInterval)
+	}
+	status, err := r.dataPlane.Status(ctx)
+	if err != nil {
+		logging.FromContext(ctx).Desugar().Info("data plane status unavailable", zap.String("resource", uid), zap.Error(err))
+		conditions(b).MarkUnknown(ConditionDataPlaneAvailable, ReasonDataPlaneUnreachable, "%v", err)
+		return controller.NewRequeueAfter(r.pollInterval)
+	}
+	if status.Generation < generation {
+		conditions(b).MarkUnknown(ConditionDataPlaneAvailable, ReasonContractNotApplied,
+			"the data plane applied contract generation %d; the broker is in generation %d", status.Generation, generation)
+		return controller.NewRequeueAfter(r.pollInterval)
+	}
+	if ingress := status.Ingresses[uid]; !ingress.Ready {
+		reason, message := ingress.Reason, ingress.Message
+		if reason == "" {
+			reason, message = ReasonIngressNotReady, "the ingress does not serve the broker yet"
+		}
+		conditions(b).MarkUnknown(ConditionDataPlaneAvailable, reason, "%s", message)
+		return controller.NewRequeueAfter(r.pollInterval)
+	}
+	conditions(b).MarkTrue(ConditionDataPlaneAvailable)
+	url := contractbuild.BrokerAddress(b, r.ingressHost)
+	b.Status.SetAddress(&duckv1.Addressable{URL: url})
+	b.Status.Addresses = []duckv1.Addressable{*b.Status.Address}
+	return nil
+}
+
+// FinalizeKind removes b's contract entry, the consumer groups of its Triggers and — unless it
+// is external — its topic.
+func (r *Reconciler) FinalizeKind(ctx context.Context, b *eventingv1.Broker) pkgreconciler.Event {
+	// 1. Remove the broker and its egresses from the contract.
+	// 2. Find the Kafka cluster; without a usable config there is nothing we can delete.
+	// 3. Delete its Triggers' consumer groups, once the data plane left them.
+	// 4. Delete its topic unless external.
+	r.contract.DeleteResource(string(b.UID))
+	log := logging.FromContext(ctx).Desugar().With(zap.String("resource", string(b.UID)))
+	cluster, ok, err := ClusterFor(r.configMaps, r.kafka, b)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		log.Warn("broker config is gone or invalid: leaving its topic and consumer groups in Kafka",
+			zap.String("topic", contractbuild.BrokerTopic(b)))
+		controller.GetEventRecorder(ctx).Eventf(b, corev1.EventTypeWarning, ReasonTopicNotDeleted,
+			"the broker config is gone or invalid: topic %q and its consumer groups are left in Kafka", contractbuild.BrokerTopic(b))
+		return nil
+	}
+	if event := r.deleteTriggerGroups(ctx, b, cluster); event != nil {
+		return event
+	}
+	if _, external := contractbuild.ExternalTopic(b); external {
+		return nil
+	}
+	topic := contractbuild.BrokerTopic(b)
+	if err := cluster.DeleteTopic(ctx, topic); err != nil {
+		return fmt.Errorf("deleting topic %q: %w", topic, err)
+	}
+	return nil
+}
+
+// ClusterFor returns the Kafka cluster of b's config ConfigMap; false when the ConfigMap is gone or
+// invalid, so there is no cluster to talk to.
+func ClusterFor(configMaps corelisters.ConfigMapLister, kafkaFor KafkaFunc, b *eventingv1.Broker) (Kafka, bool, error) {
+	namespace, name, err := contractbuild.BrokerConfigMapRef(b)
+	if err != nil {
+		return nil, false, nil
+	}
+	cm, err := configMaps.ConfigMaps(namespace).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, fmt.Errorf("getting ConfigMap %s/%s: %w", namespace, name, err)
+	}
+	cfg, err := contractbuild.ParseBrokerConfig(cm.Data)
+	if err != nil {
+		return nil, false, nil
+	}
+	cluster, err := kafkaFor(cfg.BootstrapServers)
+	if err != nil {
+		return nil, false, fmt.Errorf("connecting to Kafka %v: %w", cfg.BootstrapServers, err)
+	}
+	return cluster, true, nil
+}
+
+func (r *Reconciler) deleteTriggerGroups(ctx context.Context, b *eventingv1.Broker, cluster Kafka) pkgreconciler.Event {
+	triggers, err := r.triggers.Triggers(b.Namespace).List(labels.Everything())
+	if err != nil {
+		return fmt.Errorf("listing triggers: %w", err)
+	}
+	var groups []string
+	for _, t := range triggers {
+		if t.Spec.Broker == b.Name {
+			groups = append(groups, contractbuild.TriggerConsumerGroup(t))
+		}
+	}
+	slices.Sort(groups)
+	err = cluster.DeleteConsumerGroups(ctx, groups...)
+	switch {
+	case err == nil:
+		return nil
+	case kafka.IsGroupNotEmpty(err):
+		// The data plane has not applied the contract without this broker yet.
+		return controller.NewRequeueAfter(r.pollInterval)
+	default:
+		return fmt.Errorf("deleting the consumer groups of the broker's triggers: %w", err)
+	}
+}
+
+// retry is an event that is recorded and also retried with backoff.
+func retry(reason, format string, args ...any) error {
+	return fmt.Errorf("%w", pkgreconciler.NewEvent(corev1.EventTypeWarning, reason, format, args...))
+}

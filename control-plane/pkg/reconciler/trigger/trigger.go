@@ -1,0 +1,236 @@
+// Package trigger reconciles Triggers of Kafka-class Brokers: it resolves the subscriber and the
+// dead-letter sink, sets the Trigger's egress in the routing contract (consumer group, filter,
+// merged delivery, order) and marks the Trigger Ready once the data plane's consumer group for it
+// has joined. Reconciler holds the logic; NewController wires it to informers and to Deps.
+package trigger
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	eventinglisters "knative.dev/eventing/pkg/client/listers/eventing/v1"
+	"knative.dev/pkg/apis"
+	"knative.dev/pkg/controller"
+	"knative.dev/pkg/logging"
+	pkgreconciler "knative.dev/pkg/reconciler"
+	"knative.dev/pkg/resolver"
+
+	"knkafka.dev/control-plane/pkg/apis/eventing"
+	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/control-plane/pkg/contractbuild"
+	"knkafka.dev/control-plane/pkg/kafka"
+	"knkafka.dev/control-plane/pkg/reconciler/broker"
+)
+
+// ContractStore holds the routing contract's egresses.
+type ContractStore interface {
+	// SetEgress sets an egress of the resource resourceUID.
+	SetEgress(resourceUID string, e contract.Egress)
+	// DeleteEgress removes an egress.
+	DeleteEgress(resourceUID, egressUID string)
+	// Published is the contract generation in which uid's current entry was published; false
+	// while it is not published yet.
+	Published(uid string) (generation uint64, ok bool)
+}
+
+// DataPlane reports what the data plane serves.
+type DataPlane interface {
+	Status(ctx context.Context) (contract.Status, error)
+}
+
+// Reasons of conditions and events; the resolution ones are those of Knative's MT broker.
+const (
+	ReasonBrokerDoesNotExist    = "BrokerDoesNotExist"
+	ReasonFailedToGetBroker     = "FailedToGetBroker"
+	ReasonSubscriberFailed      = "Unable to get the Subscriber's URI"
+	ReasonDeadLetterSinkFailed  = "Unable to get the dead letter sink's URI"
+	ReasonInvalidConfiguration  = "InvalidConfiguration"
+	ReasonContractNotPublished  = "ContractNotPublished"
+	ReasonDataPlaneUnreachable  = "DataPlaneUnreachable"
+	ReasonContractNotApplied    = "ContractNotApplied"
+	ReasonConsumerGroupNotReady = "ConsumerGroupNotReady"
+)
+
+// Reconciler reconciles Triggers of Kafka-class Brokers.
+type Reconciler struct {
+	brokers    eventinglisters.BrokerLister
+	configMaps corelisters.ConfigMapLister
+	kafka      broker.KafkaFunc
+	contract   ContractStore
+	dataPlane  DataPlane
+	resolver   *resolver.URIResolver
+	// pollInterval is how soon a Trigger is looked at again while the data plane catches up.
+	pollInterval time.Duration
+}
+
+// ReconcileKind sets t's egress and reports t Ready once the data plane serves it.
+func (r *Reconciler) ReconcileKind(ctx context.Context, t *eventingv1.Trigger) pkgreconciler.Event {
+	// 1. Find the broker; wait for it to be Ready.                    → BrokerReady
+	// 2. Resolve the subscriber.                                      → SubscriberResolved
+	// 3. Resolve the dead-letter sink: the trigger's, else the broker's. → DeadLetterSinkResolved
+	// 4. Build the egress (delivery merged over the broker's) and set it.
+	// 5. Wait until the data plane's consumer group serves it.        → SubscriptionReady
+	t.Status.InitializeConditions()
+	b, event := r.broker(t)
+	if b == nil {
+		return event
+	}
+	subscriber, event := r.subscriber(ctx, t)
+	if event != nil {
+		return event
+	}
+	deadLetter, event := r.deadLetterSink(ctx, t, b)
+	if event != nil {
+		return event
+	}
+	egress, err := contractbuild.TriggerEgress(t, b, subscriber, deadLetter)
+	if err != nil {
+		t.Status.MarkNotSubscribed(ReasonInvalidConfiguration, "%v", err)
+		return pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonInvalidConfiguration, "%v", err)
+	}
+	r.contract.SetEgress(string(b.UID), egress)
+	// The knative.dev/dependency annotation is not supported: there is nothing to wait for.
+	t.Status.MarkDependencySucceeded()
+	return r.served(ctx, t)
+}
+
+// broker returns t's broker once it is Ready; nil, with t's BrokerReady condition saying why,
+// otherwise. A broker change requeues its triggers, so waiting needs no requeue.
+func (r *Reconciler) broker(t *eventingv1.Trigger) (*eventingv1.Broker, pkgreconciler.Event) {
+	b, err := r.brokers.Brokers(t.Namespace).Get(t.Spec.Broker)
+	if apierrors.IsNotFound(err) {
+		t.Status.MarkBrokerFailed(ReasonBrokerDoesNotExist, "Broker %q does not exist", t.Spec.Broker)
+		return nil, nil
+	} else if err != nil {
+		t.Status.MarkBrokerFailed(ReasonFailedToGetBroker, "Failed to get broker %q: %v", t.Spec.Broker, err)
+		return nil, fmt.Errorf("getting broker %q: %w", t.Spec.Broker, err)
+	}
+	if !isKafka(b) {
+		// Only possible in a race with a class change; the controller filters such triggers out.
+		return nil, nil
+	}
+	ready := b.Status.GetTopLevelCondition()
+	t.Status.PropagateBrokerCondition(ready)
+	if ready == nil || !ready.IsTrue() || !b.DeletionTimestamp.IsZero() {
+		return nil, nil
+	}
+	return b, nil
+}
+
+func (r *Reconciler) subscriber(ctx context.Context, t *eventingv1.Trigger) (*apis.URL, pkgreconciler.Event) {
+	uri, err := r.resolver.URIFromDestinationV1(ctx, t.Spec.Subscriber, t)
+	if err != nil {
+		t.Status.SubscriberURI = nil
+		t.Status.MarkSubscriberResolvedFailed(ReasonSubscriberFailed, "%v", err)
+		return nil, retry("SubscriberResolveFailed", "resolving the subscriber: %v", err)
+	}
+	t.Status.SubscriberURI = uri
+	t.Status.MarkSubscriberResolvedSucceeded()
+	return uri, nil
+}
+
+func (r *Reconciler) deadLetterSink(ctx context.Context, t *eventingv1.Trigger, b *eventingv1.Broker) (*apis.URL, pkgreconciler.Event) {
+	if t.Spec.Delivery != nil && t.Spec.Delivery.DeadLetterSink != nil {
+		uri, err := r.resolver.URIFromDestinationV1(ctx, *t.Spec.Delivery.DeadLetterSink, t)
+		if err != nil {
+			t.Status.DeliveryStatus = eventingduckv1.DeliveryStatus{}
+			t.Status.MarkDeadLetterSinkResolvedFailed(ReasonDeadLetterSinkFailed, "%v", err)
+			return nil, retry("DeadLetterSinkResolveFailed", "resolving the dead-letter sink: %v", err)
+		}
+		t.Status.DeliveryStatus = eventingduckv1.DeliveryStatus{DeadLetterSinkURI: uri}
+		t.Status.MarkDeadLetterSinkResolvedSucceeded()
+		return uri, nil
+	}
+	if uri := b.Status.DeadLetterSinkURI; uri != nil {
+		t.Status.DeliveryStatus = eventingduckv1.DeliveryStatus{DeadLetterSinkURI: uri}
+		t.Status.MarkDeadLetterSinkResolvedSucceeded()
+		return uri, nil
+	}
+	t.Status.DeliveryStatus = eventingduckv1.DeliveryStatus{}
+	t.Status.MarkDeadLetterSinkNotConfigured()
+	return nil, nil
+}
+
+// served marks t subscribed once every data-plane instance applied the contract generation
+// holding t's current egress and reports that egress ready — its consumer group joined and its
+// start offsets fixed, so no event sent from now on is missed. Until then it requeues t.
+func (r *Reconciler) served(ctx context.Context, t *eventingv1.Trigger) pkgreconciler.Event {
+	uid := string(t.UID)
+	generation, ok := r.contract.Published(uid)
+	if !ok {
+		t.Status.MarkSubscribedUnknown(ReasonContractNotPublished, "the trigger's contract entry is not published yet")
+		return controller.NewRequeueAfter(r.pollInterval)
+	}
+	status, err := r.dataPlane.Status(ctx)
+	if err != nil {
+		logging.FromContext(ctx).Desugar().Info("data plane status unavailable", zap.String("egress", uid), zap.Error(err))
+		t.Status.MarkSubscribedUnknown(ReasonDataPlaneUnreachable, "%v", err)
+		return controller.NewRequeueAfter(r.pollInterval)
+	}
+	if status.Generation < generation {
+		t.Status.MarkSubscribedUnknown(ReasonContractNotApplied,
+			"the data plane applied contract generation %d; the trigger is in generation %d", status.Generation, generation)
+		return controller.NewRequeueAfter(r.pollInterval)
+	}
+	if egress := status.Egresses[uid]; !egress.Ready {
+		reason, message := egress.Reason, egress.Message
+		if reason == "" {
+			reason, message = ReasonConsumerGroupNotReady, "the dispatcher does not serve the trigger yet"
+		}
+		t.Status.MarkSubscribedUnknown(reason, "%s", message)
+		return controller.NewRequeueAfter(r.pollInterval)
+	}
+	t.Status.PropagateSubscriptionCondition(&apis.Condition{Type: apis.ConditionReady, Status: corev1.ConditionTrue})
+	return nil
+}
+
+// FinalizeKind removes t's egress and deletes its consumer group.
+func (r *Reconciler) FinalizeKind(ctx context.Context, t *eventingv1.Trigger) pkgreconciler.Event {
+	// 1. Find the broker; without it the egress went with the broker's entry and the broker's
+	//    finalizer deleted the group.
+	// 2. Remove the egress from the contract.
+	// 3. Delete the consumer group once the data plane left it.
+	b, err := r.brokers.Brokers(t.Namespace).Get(t.Spec.Broker)
+	if apierrors.IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("getting broker %q: %w", t.Spec.Broker, err)
+	}
+	r.contract.DeleteEgress(string(b.UID), string(t.UID))
+	cluster, ok, err := broker.ClusterFor(r.configMaps, r.kafka, b)
+	if err != nil {
+		return err
+	}
+	group := contractbuild.TriggerConsumerGroup(t)
+	if !ok {
+		logging.FromContext(ctx).Desugar().Warn("broker config is gone or invalid: leaving the trigger's consumer group in Kafka",
+			zap.String("egress", string(t.UID)), zap.String("group", group))
+		return nil
+	}
+	err = cluster.DeleteConsumerGroups(ctx, group)
+	switch {
+	case err == nil:
+		return nil
+	case kafka.IsGroupNotEmpty(err):
+		// The data plane has not applied the contract without this trigger yet.
+		return controller.NewRequeueAfter(r.pollInterval)
+	default:
+		return fmt.Errorf("deleting consumer group %q: %w", group, err)
+	}
+}
+
+func isKafka(b *eventingv1.Broker) bool {
+	return b.Annotations[eventingv1.BrokerClassAnnotationKey] == eventing.BrokerClass
+}
+
+// retry is an event that is recorded and also retried with backoff.
+func retry(reason, format string, args ...any) error {
+	return fmt.Errorf("%w", pkgreconciler.NewEvent(corev1.EventTypeWarning, reason, format, args...))
+}
