@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -60,8 +61,21 @@ func (a *Admin) EnsureTopic(ctx context.Context, spec TopicSpec) error {
 	}
 }
 
+// checkPartitions checks an existing topic's partition count. The controller said the topic
+// exists, but a broker's metadata lags a creation by a moment (it answers
+// UNKNOWN_TOPIC_OR_PARTITION meanwhile), so that answer is retried for a bounded time.
 func (a *Admin) checkPartitions(ctx context.Context, spec TopicSpec) error {
+	const settle = 10 * time.Second
+	deadline := time.Now().Add(settle)
 	partitions, err := a.partitions(ctx, spec.Name)
+	for errors.Is(err, kerr.UnknownTopicOrPartition) && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		partitions, err = a.partitions(ctx, spec.Name)
+	}
 	if err != nil {
 		return err
 	}
