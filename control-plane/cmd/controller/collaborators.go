@@ -17,7 +17,6 @@ import (
 	"knkafka.dev/control-plane/pkg/contractstore"
 	"knkafka.dev/control-plane/pkg/dataplanestatus"
 	"knkafka.dev/control-plane/pkg/kafka"
-	"knkafka.dev/control-plane/pkg/reconciler/broker"
 )
 
 // collaborators are built once, on the first controller's construction (when the injected
@@ -26,7 +25,7 @@ type collaborators struct {
 	once              sync.Once
 	store             *contractstore.Store
 	dataPlane         *dataplanestatus.Reader
-	kafka             broker.KafkaFunc
+	kafka             *kafka.Clients
 	brokerIngressHost string
 }
 
@@ -67,7 +66,7 @@ func (c *collaborators) init(ctx context.Context) {
 		<-ctx.Done()
 		clients.Close()
 	}()
-	c.kafka = broker.KafkaFrom(clients)
+	c.kafka = clients
 	c.brokerIngressHost = os.Getenv("BROKER_INGRESS_HOST")
 }
 

@@ -7,6 +7,7 @@ import (
 	"knative.dev/pkg/signals"
 
 	"knkafka.dev/control-plane/pkg/reconciler/broker"
+	"knkafka.dev/control-plane/pkg/reconciler/kafkachannel"
 	"knkafka.dev/control-plane/pkg/reconciler/trigger"
 )
 
@@ -14,10 +15,13 @@ func main() {
 	shared := &collaborators{}
 	sharedmain.MainWithContext(signals.NewContext(), "knkafka-controller",
 		withCollaborators(shared, broker.NewController, func(c *collaborators) broker.Deps {
-			return broker.Deps{Kafka: c.kafka, Contract: c.store, DataPlane: c.dataPlane, IngressHost: c.brokerIngressHost}
+			return broker.Deps{Kafka: broker.KafkaFrom(c.kafka), Contract: c.store, DataPlane: c.dataPlane, IngressHost: c.brokerIngressHost}
 		}),
 		withCollaborators(shared, trigger.NewController, func(c *collaborators) trigger.Deps {
-			return trigger.Deps{Kafka: c.kafka, Contract: c.store, DataPlane: c.dataPlane}
+			return trigger.Deps{Kafka: broker.KafkaFrom(c.kafka), Contract: c.store, DataPlane: c.dataPlane}
+		}),
+		withCollaborators(shared, kafkachannel.NewController, func(c *collaborators) kafkachannel.Deps {
+			return kafkachannel.Deps{Kafka: kafkachannel.KafkaFrom(c.kafka), Contract: c.store, DataPlane: c.dataPlane}
 		}),
 	)
 }

@@ -1,0 +1,86 @@
+package kafkachannel
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+	"k8s.io/client-go/tools/cache"
+	kubeclient "knative.dev/pkg/client/injection/kube/client"
+	configmapinformer "knative.dev/pkg/client/injection/kube/informers/core/v1/configmap"
+	serviceinformer "knative.dev/pkg/client/injection/kube/informers/core/v1/service"
+	"knative.dev/pkg/configmap"
+	"knative.dev/pkg/controller"
+	"knative.dev/pkg/logging"
+	"knative.dev/pkg/resolver"
+	"knative.dev/pkg/system"
+
+	messagingv1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
+	kafkachannelinformer "knkafka.dev/control-plane/pkg/client/injection/informers/messaging/v1beta1/kafkachannel"
+	kafkachannelreconciler "knkafka.dev/control-plane/pkg/client/injection/reconciler/messaging/v1beta1/kafkachannel"
+	"knkafka.dev/control-plane/pkg/contractbuild"
+)
+
+// Deps are the collaborators of the KafkaChannel reconciler.
+type Deps struct {
+	// Kafka returns the cluster of the channels' bootstrap servers (see KafkaFrom).
+	Kafka KafkaFunc
+	// Contract receives the channels' contract entries and their subscribers' egresses.
+	Contract ContractStore
+	// DataPlane tells when the data plane serves a channel and its subscribers.
+	DataPlane DataPlane
+	// PollInterval is how often a channel is checked while the data plane catches up; 0 means 1s.
+	PollInterval time.Duration
+}
+
+// NewController returns the KafkaChannel controller. It requeues a channel when a Service it owns
+// changes, and every channel when kafka-channel-config (in the system namespace) changes.
+func NewController(ctx context.Context, _ configmap.Watcher, deps Deps) *controller.Impl {
+	channelInformer := kafkachannelinformer.Get(ctx)
+	serviceInformer := serviceinformer.Get(ctx)
+	configMapInformer := configmapinformer.Get(ctx)
+	r := &Reconciler{
+		configMaps:      configMapInformer.Lister(),
+		services:        serviceInformer.Lister(),
+		kube:            kubeclient.Get(ctx),
+		kafka:           deps.Kafka,
+		contract:        deps.Contract,
+		dataPlane:       deps.DataPlane,
+		systemNamespace: SystemNamespace(),
+		pollInterval:    deps.PollInterval,
+	}
+	if r.pollInterval <= 0 {
+		r.pollInterval = time.Second
+	}
+	impl := kafkachannelreconciler.NewImpl(ctx, r)
+	r.resolver = resolver.NewURIResolverFromTracker(ctx, impl.Tracker)
+
+	addHandler(ctx, channelInformer.Informer(), controller.HandleAll(impl.Enqueue))
+	addHandler(ctx, serviceInformer.Informer(), cache.FilteringResourceEventHandler{
+		FilterFunc: controller.FilterController(&messagingv1beta1.KafkaChannel{}),
+		Handler:    controller.HandleAll(impl.EnqueueControllerOf),
+	})
+	addHandler(ctx, configMapInformer.Informer(), cache.FilteringResourceEventHandler{
+		FilterFunc: controller.FilterWithNameAndNamespace(r.systemNamespace, contractbuild.ChannelConfigMapName),
+		Handler:    controller.HandleAll(func(any) { impl.GlobalResync(channelInformer.Informer()) }),
+	})
+	return impl
+}
+
+// SystemNamespace is the namespace of kafka-channel-config and of the channel ingress: the
+// SYSTEM_NAMESPACE environment variable (as knative.dev/pkg/system reads it), knative-eventing
+// when unset.
+func SystemNamespace() string {
+	if ns := os.Getenv(system.NamespaceEnvKey); ns != "" {
+		return ns
+	}
+	return contractbuild.ChannelConfigMapNS
+}
+
+// addHandler adds h to informer; failing to is a programming error (the informer already stopped).
+func addHandler(ctx context.Context, informer cache.SharedInformer, h cache.ResourceEventHandler) {
+	if _, err := informer.AddEventHandler(h); err != nil {
+		logging.FromContext(ctx).Desugar().Fatal("adding an informer event handler", zap.Error(err))
+	}
+}

@@ -1,0 +1,312 @@
+// Package kafkachannel reconciles KafkaChannels: it reads the kafka-channel-config ConfigMap,
+// makes sure the channel's topic exists with the spec's retention, keeps the <name>-kn-channel
+// ExternalName Service that gives the channel its host name, publishes the channel's contract
+// entry with one egress per subscriber, and reports the channel addressable — and each subscriber
+// ready — once the data plane serves them. Reconciler holds the logic (this file: the checklist,
+// config and topic; service.go: the Service; subscribers.go: egresses and readiness);
+// NewController wires it to informers and to the collaborators in Deps.
+package kafkachannel
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"knative.dev/pkg/apis"
+	"knative.dev/pkg/controller"
+	"knative.dev/pkg/logging"
+	pkgreconciler "knative.dev/pkg/reconciler"
+	"knative.dev/pkg/resolver"
+
+	messagingv1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
+	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/control-plane/pkg/contractbuild"
+	"knkafka.dev/control-plane/pkg/kafka"
+)
+
+// Kafka is the part of a Kafka cluster the KafkaChannel reconciler uses.
+type Kafka interface {
+	EnsureTopic(ctx context.Context, spec kafka.TopicSpec) error
+	// UpdateTopicConfig sets each of configs whose value on the topic differs and reports whether
+	// it changed anything.
+	UpdateTopicConfig(ctx context.Context, topic string, configs map[string]string) (bool, error)
+	DeleteTopic(ctx context.Context, name string) error
+	DeleteConsumerGroups(ctx context.Context, groups ...string) error
+}
+
+// KafkaFunc returns the cluster with the given bootstrap servers.
+type KafkaFunc func(servers []string) (Kafka, error)
+
+// ContractStore holds the routing contract's resources and egresses.
+type ContractStore interface {
+	// SetResource sets a resource's entry (r.Egresses is ignored).
+	SetResource(r contract.Resource)
+	// DeleteResource removes a resource with its egresses.
+	DeleteResource(uid string)
+	// SetEgress sets an egress of the resource resourceUID.
+	SetEgress(resourceUID string, e contract.Egress)
+	// DeleteEgress removes an egress.
+	DeleteEgress(resourceUID, egressUID string)
+	// Published is the contract generation in which uid's current entry was published; false
+	// while it is not published yet.
+	Published(uid string) (generation uint64, ok bool)
+}
+
+// DataPlane reports what the data plane serves.
+type DataPlane interface {
+	Status(ctx context.Context) (contract.Status, error)
+}
+
+// Reasons of conditions and events.
+const (
+	ReasonConfigMapNotFound      = "ConfigMapNotFound"
+	ReasonConfigInvalid          = "ConfigInvalid"
+	ReasonKafkaUnavailable       = "KafkaUnavailable"
+	ReasonRetentionInvalid       = "RetentionInvalid"
+	ReasonTopicCreateFailed      = "TopicCreateFailed"
+	ReasonTopicPartitions        = "TopicPartitionsMismatch"
+	ReasonTopicConfigFailed      = "TopicConfigUpdateFailed"
+	ReasonTopicConfigUpdated     = "TopicConfigUpdated"
+	ReasonServiceFailed          = "ChannelServiceFailed"
+	ReasonServiceNotOwned        = "ChannelServiceNotOwned"
+	ReasonDeadLetterSinkFailed   = "DeadLetterSinkResolveFailed"
+	ReasonContractNotPublished   = "ContractNotPublished"
+	ReasonDataPlaneUnreachable   = "DataPlaneUnreachable"
+	ReasonContractNotApplied     = "ContractNotApplied"
+	ReasonIngressNotReady        = "IngressNotReady"
+	ReasonConsumerGroupNotReady  = "ConsumerGroupNotReady"
+	ReasonTopicNotDeleted        = "TopicNotDeleted"
+	ReasonConsumerGroupsNotEmpty = "ConsumerGroupsNotEmpty"
+)
+
+// retentionKey is the topic config spec.retentionDuration sets.
+const retentionKey = "retention.ms"
+
+// Reconciler reconciles KafkaChannels.
+type Reconciler struct {
+	configMaps corelisters.ConfigMapLister
+	services   corelisters.ServiceLister
+	kube       kubernetes.Interface
+	kafka      KafkaFunc
+	contract   ContractStore
+	dataPlane  DataPlane
+	resolver   *resolver.URIResolver
+	// systemNamespace holds kafka-channel-config and the kafka-channel-ingress Service.
+	systemNamespace string
+	// pollInterval is how soon a channel is looked at again while the data plane catches up.
+	pollInterval time.Duration
+	// egresses remembers which egresses this process set for each channel (see setContract).
+	egresses egressLedger
+}
+
+// ReconcileKind makes kc's topic, Service and contract entries match kc, and reports kc and its
+// subscribers ready once served.
+func (r *Reconciler) ReconcileKind(ctx context.Context, kc *messagingv1beta1.KafkaChannel) pkgreconciler.Event {
+	// 1. Read kafka-channel-config.                                     → ConfigParsed
+	// 2. Create the topic; align its retention with the spec.           → TopicReady
+	// 3. Create or repair the <name>-kn-channel ExternalName Service.   → ChannelServiceReady
+	// 4. Resolve the channel's dead-letter sink.                        → DeadLetterSinkResolved
+	// 5. Set the contract entry and one egress per subscriber; delete the egresses of
+	//    subscribers that left.
+	// 6. Report each subscriber ready once the dispatcher serves it.    → status.subscribers
+	// 7. Publish the address once the ingress serves the channel.       → DataPlaneAvailable, Addressable
+	kc.Status.InitializeConditions()
+	cfg, event := r.config(kc)
+	if event != nil {
+		return event
+	}
+	if event := r.topic(ctx, kc, cfg); event != nil {
+		return event
+	}
+	if event := r.service(ctx, kc); event != nil {
+		return event
+	}
+	deadLetter, event := r.deadLetterSink(ctx, kc)
+	if event != nil {
+		return event
+	}
+	buildErrs := r.setContract(ctx, kc, cfg, deadLetter)
+	view := r.observe(ctx, kc)
+	subscribersPending := r.subscribers(kc, buildErrs, view)
+	if !r.served(kc, view) || subscribersPending {
+		return controller.NewRequeueAfter(r.pollInterval)
+	}
+	return nil
+}
+
+// config reads kafka-channel-config. A missing or invalid ConfigMap is the user's to fix; its
+// watch requeues every channel when it changes.
+func (r *Reconciler) config(kc *messagingv1beta1.KafkaChannel) (contractbuild.ChannelConfig, pkgreconciler.Event) {
+	namespace, name := r.systemNamespace, contractbuild.ChannelConfigMapName
+	cm, err := r.configMaps.ConfigMaps(namespace).Get(name)
+	if apierrors.IsNotFound(err) {
+		kc.Status.MarkConfigFailed(ReasonConfigMapNotFound, "ConfigMap %s/%s does not exist", namespace, name)
+		return contractbuild.ChannelConfig{}, pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonConfigMapNotFound,
+			"ConfigMap %s/%s does not exist", namespace, name)
+	} else if err != nil {
+		return contractbuild.ChannelConfig{}, fmt.Errorf("getting ConfigMap %s/%s: %w", namespace, name, err)
+	}
+	cfg, err := contractbuild.ParseChannelConfig(cm.Data)
+	if err != nil {
+		kc.Status.MarkConfigFailed(ReasonConfigInvalid, "ConfigMap %s/%s: %v", namespace, name, err)
+		return contractbuild.ChannelConfig{}, pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonConfigInvalid,
+			"ConfigMap %s/%s: %v", namespace, name, err)
+	}
+	if cfg.AuthSecretName != "" && cfg.AuthSecretNamespace == "" {
+		cfg.AuthSecretNamespace = namespace
+	}
+	kc.Status.MarkConfigParsed()
+	return cfg, nil
+}
+
+// topic creates kc's topic with the spec's partitions, replication and retention, and brings an
+// existing topic's retention.ms in line with the spec (partitions and replication are immutable).
+// It returns an event for what the user must fix and an event wrapped in an error (recorded and
+// retried with backoff) for what may pass.
+func (r *Reconciler) topic(ctx context.Context, kc *messagingv1beta1.KafkaChannel, cfg contractbuild.ChannelConfig) pkgreconciler.Event {
+	topic := contractbuild.ChannelTopic(kc)
+	retention, err := kc.RetentionDuration()
+	if err != nil {
+		kc.Status.MarkTopicFailed(ReasonRetentionInvalid, "%v", err)
+		return pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonRetentionInvalid, "%v", err)
+	}
+	retentionMs := strconv.FormatInt(retention.Milliseconds(), 10)
+	cluster, err := r.kafka(cfg.BootstrapServers)
+	if err != nil {
+		kc.Status.MarkTopicFailed(ReasonKafkaUnavailable, "%v", err)
+		return retry(ReasonKafkaUnavailable, "connecting to Kafka %v: %v", cfg.BootstrapServers, err)
+	}
+	spec := kafka.TopicSpec{
+		Name:              topic,
+		Partitions:        kc.Spec.NumPartitions,
+		ReplicationFactor: kc.Spec.ReplicationFactor,
+		Config:            map[string]*string{retentionKey: &retentionMs},
+	}
+	if err := cluster.EnsureTopic(ctx, spec); err != nil {
+		switch {
+		case kafka.IsPartitionsMismatch(err):
+			kc.Status.MarkTopicFailed(ReasonTopicPartitions, "%v", err)
+			return pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonTopicPartitions, "%v", err)
+		case kafka.IsInvalidTopicSpec(err), kafka.IsUnauthorized(err):
+			kc.Status.MarkTopicFailed(ReasonTopicCreateFailed, "%v", err)
+			return pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonTopicCreateFailed, "%v", err)
+		default:
+			kc.Status.MarkTopicFailed(ReasonTopicCreateFailed, "%v", err)
+			return retry(ReasonTopicCreateFailed, "%v", err)
+		}
+	}
+	changed, err := cluster.UpdateTopicConfig(ctx, topic, map[string]string{retentionKey: retentionMs})
+	if err != nil {
+		kc.Status.MarkTopicFailed(ReasonTopicConfigFailed, "%v", err)
+		return retry(ReasonTopicConfigFailed, "%v", err)
+	}
+	if changed {
+		controller.GetEventRecorder(ctx).Eventf(kc, corev1.EventTypeNormal, ReasonTopicConfigUpdated,
+			"set %s=%s on topic %q", retentionKey, retentionMs, topic)
+	}
+	kc.Status.MarkTopicReady(topic)
+	return nil
+}
+
+func (r *Reconciler) deadLetterSink(ctx context.Context, kc *messagingv1beta1.KafkaChannel) (*apis.URL, pkgreconciler.Event) {
+	if kc.Spec.Delivery == nil || kc.Spec.Delivery.DeadLetterSink == nil {
+		kc.Status.MarkDeadLetterSinkNotConfigured()
+		return nil, nil
+	}
+	uri, err := r.resolver.URIFromDestinationV1(ctx, *kc.Spec.Delivery.DeadLetterSink, kc)
+	if err != nil {
+		kc.Status.MarkDeadLetterSinkFailed(ReasonDeadLetterSinkFailed, "%v", err)
+		return nil, retry(ReasonDeadLetterSinkFailed, "resolving the dead-letter sink: %v", err)
+	}
+	kc.Status.MarkDeadLetterSinkResolved(uri)
+	return uri, nil
+}
+
+// FinalizeKind removes kc's contract entry, its subscriptions' consumer groups and its topic. The
+// Service goes with kc: kc owns it.
+func (r *Reconciler) FinalizeKind(ctx context.Context, kc *messagingv1beta1.KafkaChannel) pkgreconciler.Event {
+	// 1. Remove the channel and its egresses from the contract.
+	// 2. Find the Kafka cluster; without a usable config there is nothing we can delete.
+	// 3. Delete the subscriptions' consumer groups, once the data plane left them.
+	// 4. Delete the topic.
+	r.contract.DeleteResource(string(kc.UID))
+	left := r.egresses.forget(string(kc.UID))
+	topic := contractbuild.ChannelTopic(kc)
+	cluster, ok, err := r.cluster(kc)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		logging.FromContext(ctx).Desugar().Warn("channel config is gone or invalid: leaving its topic and consumer groups in Kafka",
+			zap.String("resource", string(kc.UID)), zap.String("topic", topic))
+		controller.GetEventRecorder(ctx).Eventf(kc, corev1.EventTypeWarning, ReasonTopicNotDeleted,
+			"the channel config is gone or invalid: topic %q and its consumer groups are left in Kafka", topic)
+		return nil
+	}
+	var groups []string
+	for _, uid := range knownSubscribers(kc, left) {
+		groups = append(groups, contractbuild.SubscriptionConsumerGroup(kc, uid))
+	}
+	if len(groups) > 0 {
+		switch err := cluster.DeleteConsumerGroups(ctx, groups...); {
+		case err == nil:
+		case kafka.IsGroupNotEmpty(err):
+			// The data plane has not applied the contract without this channel yet.
+			return controller.NewRequeueAfter(r.pollInterval)
+		default:
+			return fmt.Errorf("deleting the consumer groups of the channel's subscriptions: %w", err)
+		}
+	}
+	if err := cluster.DeleteTopic(ctx, topic); err != nil {
+		return fmt.Errorf("deleting topic %q: %w", topic, err)
+	}
+	return nil
+}
+
+// cluster returns the Kafka cluster of kafka-channel-config; false when the ConfigMap is gone or
+// invalid, so there is no cluster to talk to.
+func (r *Reconciler) cluster(kc *messagingv1beta1.KafkaChannel) (Kafka, bool, error) {
+	namespace, name := r.systemNamespace, contractbuild.ChannelConfigMapName
+	cm, err := r.configMaps.ConfigMaps(namespace).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, fmt.Errorf("getting ConfigMap %s/%s: %w", namespace, name, err)
+	}
+	cfg, err := contractbuild.ParseChannelConfig(cm.Data)
+	if err != nil {
+		return nil, false, nil
+	}
+	cluster, err := r.kafka(cfg.BootstrapServers)
+	if err != nil {
+		return nil, false, fmt.Errorf("connecting to Kafka %v for channel %s/%s: %w", cfg.BootstrapServers, kc.Namespace, kc.Name, err)
+	}
+	return cluster, true, nil
+}
+
+// knownSubscribers are the UIDs of kc's subscribers in its spec and status and of extra, sorted
+// and without duplicates.
+func knownSubscribers(kc *messagingv1beta1.KafkaChannel, extra []string) []string {
+	uids := slices.Clone(extra)
+	for _, s := range kc.Spec.Subscribers {
+		uids = append(uids, string(s.UID))
+	}
+	for _, s := range kc.Status.Subscribers {
+		uids = append(uids, string(s.UID))
+	}
+	uids = slices.DeleteFunc(uids, func(uid string) bool { return uid == "" })
+	slices.Sort(uids)
+	return slices.Compact(uids)
+}
+
+// retry is an event that is recorded and also retried with backoff.
+func retry(reason, format string, args ...any) error {
+	return fmt.Errorf("%w", pkgreconciler.NewEvent(corev1.EventTypeWarning, reason, format, args...))
+}
