@@ -1,15 +1,39 @@
 #!/usr/bin/env bash
-# bench.sh is `make bench`: Go micro-benchmarks of the hot paths with allocations, written as
-# machine-readable output under test/bench/results/. The scenario benchmarks against real Kafka
-# (ingress, dispatcher, end to end, fan-out, footprint) are added by the benchmarks work.
+# bench.sh is `make bench` (BENCH=short|full; smoke checks the driver in a minute or two):
+#  1. the Go micro-benchmarks of the hot paths (every package with a Benchmark function), and
+#  2. test/bench's driver, which starts its own private Kafka with hack/kafka.sh, runs
+#     knkafka-dataplane processes from contract files through each scenario next to ceilings
+#     measured in the same run, stops everything it started, and writes
+#     test/bench/results/<time>-<profile>.{json,md} plus PNG plots (latest.json/.md link the newest).
+# BENCH_SCENARIOS=ingress,dispatcher,... runs a subset; BENCH_BOOTSTRAP=host:port uses a running Kafka.
+# docs/benchmarks.md explains the scenarios and shows the latest table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-short}
+case $profile in short|full|smoke) ;; *) echo "usage: $0 short|full|smoke" >&2; exit 2 ;; esac
 out=test/bench/results
 mkdir -p "$out"
-benchtime=1s
-[ "$profile" = full ] && benchtime=5s
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-go test -run '^$' -bench . -benchmem -benchtime "$benchtime" ./... | tee "$out/micro-$stamp.txt"
-go test -run '^$' -bench . -benchmem -benchtime "$benchtime" -json ./... >"$out/micro-$stamp.json" 2>/dev/null || true
-echo "results: $out/micro-$stamp.txt and .json"
+bin=$(mktemp -d "${TMPDIR:-/tmp}/knkafka-bench-bin.XXXXXX")
+trap 'rm -rf "$bin"' EXIT
+
+echo "[bench] building knkafka-dataplane and the benchmark driver" >&2
+go build -o "$bin/knkafka-dataplane" ./data-plane/cmd/knkafka-dataplane
+# test/bench is its own module (vegeta and gonum/plot stay out of the root go.mod); -mod=mod lets it
+# follow requirement bumps of the root module it replaces knkafka.dev with.
+(cd test/bench && GOFLAGS="${GOFLAGS:-} -mod=mod" go build -o "$bin/knkafka-bench" ./cmd/knkafka-bench)
+
+micro=$out/micro-$stamp.txt
+benchtime=1s
+case $profile in full) benchtime=5s ;; smoke) benchtime=100ms ;; esac
+mapfile -t pkgs < <(grep -rl --include='*_test.go' '^func Benchmark' data-plane control-plane 2>/dev/null | xargs -r -n1 dirname | sort -u | sed 's|^|./|')
+if [ ${#pkgs[@]} -gt 0 ]; then
+  echo "[bench] micro-benchmarks (-benchtime $benchtime): ${pkgs[*]}" >&2
+  go test -run '^$' -bench . -benchmem -benchtime "$benchtime" "${pkgs[@]}" | tee "$micro" >&2
+fi
+
+args=(--profile "$profile" --repo "$PWD" --dataplane "$bin/knkafka-dataplane" --out "$out")
+[ -s "$micro" ] && args+=(--micro "$micro")
+[ -n "${BENCH_SCENARIOS:-}" ] && args+=(--scenarios "$BENCH_SCENARIOS")
+[ -n "${BENCH_BOOTSTRAP:-}" ] && args+=(--bootstrap-servers "$BENCH_BOOTSTRAP")
+"$bin/knkafka-bench" "${args[@]}"

@@ -1,12 +1,15 @@
 // Package display is a subscriber for demos, like Knative's event_display: Handler prints every
-// CloudEvent it receives (binary or structured mode) and answers 202.
+// CloudEvent it receives (binary or structured mode) and answers 202; ListenAndServe serves one.
 package display
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
@@ -29,7 +32,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg := cehttp.NewMessageFromHttpRequest(r)
-	defer msg.Finish(nil)
+	defer func() { _ = msg.Finish(nil) }()
 	e, err := binding.ToEvent(r.Context(), msg)
 	if err == nil {
 		err = e.Validate()
@@ -43,4 +46,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = fmt.Fprint(h.out, e.String())
 	h.mu.Unlock()
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// ListenAndServe serves a Handler printing to out on addr until ctx ends, then shuts down,
+// letting requests in progress finish.
+func ListenAndServe(ctx context.Context, addr string, out io.Writer) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: NewHandler(out), ReadHeaderTimeout: 10 * time.Second}
+	errs := make(chan error, 1)
+	go func() { errs <- srv.Serve(ln) }()
+	select {
+	case err := <-errs:
+		return err
+	case <-ctx.Done():
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(stopCtx)
 }

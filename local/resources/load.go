@@ -68,30 +68,54 @@ func Load(dir string) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading resources folder: %w", err)
 	}
-	set := &Set{}
+	var parts []*Set
 	var errs []error
 	for _, entry := range entries {
-		name := entry.Name()
-		if entry.IsDir() || strings.HasPrefix(name, ".") || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) {
+		if entry.IsDir() || !IsResourceFile(entry.Name()) {
 			continue
 		}
-		path := filepath.Join(dir, name)
-		part := &Set{}
-		if err := part.readFile(path); err != nil {
-			errs = append(errs, &FileError{Path: path, Err: err})
+		part, err := ReadFile(filepath.Join(dir, entry.Name()))
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		set.add(part)
+		parts = append(parts, part)
 	}
-	if err := set.checkDuplicates(); err != nil {
-		errs = append(errs, err)
-	}
-	set.sort()
+	set, err := Merge(parts...)
+	errs = append(errs, err)
 	return set, errors.Join(errs...)
 }
 
+// IsResourceFile reports whether Load reads a file named name: *.yaml or *.yml, not hidden.
+func IsResourceFile(name string) bool {
+	return !strings.HasPrefix(name, ".") && (strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml"))
+}
+
+// ReadFile reads the objects of one file, defaulted and validated. A file with any bad document
+// yields no objects and a *FileError.
+func ReadFile(path string) (*Set, error) {
+	part := &Set{}
+	if err := part.readFile(path); err != nil {
+		return nil, &FileError{Path: path, Err: err}
+	}
+	part.sort()
+	return part, nil
+}
+
+// Merge joins parts, in order, into one sorted Set. An object defined more than once is kept as
+// its first definition and reported in the error.
+func Merge(parts ...*Set) (*Set, error) {
+	set := &Set{}
+	for _, p := range parts {
+		set.add(p)
+	}
+	err := set.dropDuplicates()
+	set.sort()
+	return set, err
+}
+
 func (s *Set) readFile(path string) error {
-	f, err := os.Open(path)
+	f, err := os.Open(filepath.Clean(path))
 	if err != nil {
 		return err
 	}
@@ -145,13 +169,13 @@ func (s *Set) addObject(obj runtime.Object) error {
 			}
 			o.Annotations[eventingv1.BrokerClassAnnotationKey] = "Kafka"
 		}
-		return s.prepare(ctx, o, &o.ObjectMeta.Namespace, o.Name, "Broker", &o.UID, func() { s.Brokers = append(s.Brokers, o) })
+		return s.prepare(ctx, o, &o.Namespace, o.Name, "Broker", &o.UID, func() { s.Brokers = append(s.Brokers, o) })
 	case *eventingv1.Trigger:
-		return s.prepare(ctx, o, &o.ObjectMeta.Namespace, o.Name, "Trigger", &o.UID, func() { s.Triggers = append(s.Triggers, o) })
+		return s.prepare(ctx, o, &o.Namespace, o.Name, "Trigger", &o.UID, func() { s.Triggers = append(s.Triggers, o) })
 	case *messagingv1beta1.KafkaChannel:
-		return s.prepare(ctx, o, &o.ObjectMeta.Namespace, o.Name, "KafkaChannel", &o.UID, func() { s.Channels = append(s.Channels, o) })
+		return s.prepare(ctx, o, &o.Namespace, o.Name, "KafkaChannel", &o.UID, func() { s.Channels = append(s.Channels, o) })
 	case *messagingv1.Subscription:
-		return s.prepare(ctx, o, &o.ObjectMeta.Namespace, o.Name, "Subscription", &o.UID, func() { s.Subscriptions = append(s.Subscriptions, o) })
+		return s.prepare(ctx, o, &o.Namespace, o.Name, "Subscription", &o.UID, func() { s.Subscriptions = append(s.Subscriptions, o) })
 	case *corev1.ConfigMap:
 		if o.Name == "" {
 			return errors.New("metadata.name is required")
@@ -200,31 +224,33 @@ func (s *Set) add(o *Set) {
 	s.ConfigMaps = append(s.ConfigMaps, o.ConfigMaps...)
 }
 
-func (s *Set) checkDuplicates() error {
+func (s *Set) dropDuplicates() error {
 	seen := map[types.UID]bool{}
 	var errs []error
-	check := func(kind, ns, name string, id types.UID) {
-		if seen[id] {
-			errs = append(errs, fmt.Errorf("%s %s/%s is defined more than once", kind, ns, name))
-		}
-		seen[id] = true
-	}
-	for _, o := range s.Brokers {
-		check("Broker", o.Namespace, o.Name, o.UID)
-	}
-	for _, o := range s.Triggers {
-		check("Trigger", o.Namespace, o.Name, o.UID)
-	}
-	for _, o := range s.Channels {
-		check("KafkaChannel", o.Namespace, o.Name, o.UID)
-	}
-	for _, o := range s.Subscriptions {
-		check("Subscription", o.Namespace, o.Name, o.UID)
-	}
-	for _, o := range s.ConfigMaps {
-		check("ConfigMap", o.Namespace, o.Name, o.UID)
-	}
+	s.Brokers = keepFirst(s.Brokers, seen, &errs, "Broker")
+	s.Triggers = keepFirst(s.Triggers, seen, &errs, "Trigger")
+	s.Channels = keepFirst(s.Channels, seen, &errs, "KafkaChannel")
+	s.Subscriptions = keepFirst(s.Subscriptions, seen, &errs, "Subscription")
+	s.ConfigMaps = keepFirst(s.ConfigMaps, seen, &errs, "ConfigMap")
 	return errors.Join(errs...)
+}
+
+// keepFirst drops the objects whose UID was seen, reporting each.
+func keepFirst[T interface {
+	GetUID() types.UID
+	GetNamespace() string
+	GetName() string
+}](objs []T, seen map[types.UID]bool, errs *[]error, kind string) []T {
+	out := objs[:0]
+	for _, o := range objs {
+		if seen[o.GetUID()] {
+			*errs = append(*errs, fmt.Errorf("%s %s/%s is defined more than once", kind, o.GetNamespace(), o.GetName()))
+			continue
+		}
+		seen[o.GetUID()] = true
+		out = append(out, o)
+	}
+	return out
 }
 
 func (s *Set) sort() {

@@ -264,11 +264,23 @@ type topicFacts struct {
 
 func describe(ctx context.Context, t *testing.T, adm *kadm.Client, topic string, keys ...string) topicFacts {
 	t.Helper()
-	details, err := adm.ListTopics(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
+	// A broker's metadata lags a creation by a moment: wait until it knows the topic.
+	var d kadm.TopicDetail
+	for {
+		details, err := adm.ListTopics(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d = details[topic]
+		if !errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("topic %s never appeared in metadata: %v", topic, d.Err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	d := details[topic]
 	if d.Err != nil {
 		t.Fatal(d.Err)
 	}

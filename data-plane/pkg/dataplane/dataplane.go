@@ -1,7 +1,8 @@
-// Package dataplane composes the data plane: a contract source (a file or the Kubernetes
-// ConfigMaps) feeding the ingress and the dispatcher, and the admin server that reports what is
-// actually served (Status at contract.StatusPath), Prometheus metrics and health. Run is what the
-// data-plane binary and the all-in-one mode call.
+// Package dataplane composes the data plane: a contract Source (a file, the Kubernetes ConfigMaps,
+// or a caller's own) feeding the ingress and the dispatcher, and the admin server that reports what
+// is actually served (Status at contract.StatusPath), Prometheus metrics and health. Run is what
+// the data-plane binary calls; the all-in-one mode builds a Server with New, feeds it contracts as
+// the Source and reads its Status.
 package dataplane
 
 import (
@@ -47,21 +48,78 @@ type Config struct {
 	BootstrapServers []string
 	// MaxInFlight is the dispatcher's default in-flight limit per unordered egress (0: its default).
 	MaxInFlight int
+	// Source, when set, feeds the contracts instead of ContractFile or the ConfigMaps.
+	Source Source
+	// AdminHandlers are extra routes of the admin server, keyed by http.ServeMux pattern
+	// ("GET /resources"); none by default.
+	AdminHandlers map[string]http.Handler
 	// Logger is required.
 	Logger *zap.Logger
+}
+
+// Source delivers contracts to a Server, in generation order, until ctx ends.
+// contractsource.File and contractsource.ConfigMaps are Sources.
+type Source interface {
+	Run(ctx context.Context, apply contractsource.ApplyFunc) error
 }
 
 // Run serves until ctx ends, then stops gracefully: the ingress stops accepting, in-flight
 // deliveries finish or are abandoned, and completed offsets are committed.
 func Run(ctx context.Context, cfg Config) error {
-	if !cfg.Ingress && !cfg.Dispatcher {
-		return errors.New("no role selected: enable the ingress, the dispatcher or both")
-	}
-	source, err := newSource(cfg)
+	s, err := New(cfg)
 	if err != nil {
 		return err
 	}
-	dp := newServer(cfg)
+	return s.Run(ctx)
+}
+
+// Server is a data plane: the roles Config selects, the Source feeding them and the admin server.
+// It serves nothing until Run.
+type Server struct {
+	cfg        Config
+	source     Source
+	registry   *prometheus.Registry
+	ingress    *ingress.Ingress
+	dispatcher *dispatcher.Dispatcher
+	// generation is the generation of the last contract both roles applied; applied says one was.
+	generation atomic.Uint64
+	applied    atomic.Bool
+	mu         sync.Mutex // serializes Apply
+}
+
+// New builds the Server of cfg. Its Run must be called once: it is what releases the roles.
+func New(cfg Config) (*Server, error) {
+	if !cfg.Ingress && !cfg.Dispatcher {
+		return nil, errors.New("no role selected: enable the ingress, the dispatcher or both")
+	}
+	source := cfg.Source
+	if source == nil {
+		var err error
+		if source, err = newSource(cfg); err != nil {
+			return nil, err
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s := &Server{cfg: cfg, source: source, registry: reg}
+	if cfg.Ingress {
+		s.ingress = ingress.New(cfg.Logger.Named("ingress"), ingress.WithRegistry(reg))
+	}
+	if cfg.Dispatcher {
+		sender := delivery.NewSender(cfg.Logger.Named("delivery"), delivery.WithRegistry(reg))
+		opts := []dispatcher.Option{dispatcher.WithRegistry(reg)}
+		if cfg.MaxInFlight > 0 {
+			opts = append(opts, dispatcher.MaxInFlight(cfg.MaxInFlight))
+		}
+		s.dispatcher = dispatcher.New(cfg.Logger.Named("dispatcher"), sender, opts...)
+	}
+	return s, nil
+}
+
+// Run serves until ctx ends or a server fails, then stops gracefully: the ingress stops
+// accepting, in-flight deliveries finish or are abandoned, and completed offsets are committed.
+func (s *Server) Run(ctx context.Context) error {
+	cfg := s.cfg
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -84,15 +142,18 @@ func Run(ctx context.Context, cfg Config) error {
 		return srv, nil
 	}
 	var servers []*http.Server
-	admin, err := serve("admin", orDefault(cfg.AdminAddr, ":9090"), dp.adminHandler())
+	admin, err := serve("admin", orDefault(cfg.AdminAddr, ":9090"), s.adminHandler())
 	if err != nil {
+		_ = s.close(ctx)
 		return err
 	}
 	servers = append(servers, admin)
-	if dp.ingress != nil {
-		in, err := serve("ingress", orDefault(cfg.IngressAddr, ":8080"), dp.ingress)
+	if s.ingress != nil {
+		in, err := serve("ingress", orDefault(cfg.IngressAddr, ":8080"), s.ingress)
 		if err != nil {
 			_ = admin.Close()
+			_ = s.close(ctx)
+			wg.Wait()
 			return err
 		}
 		servers = append(servers, in)
@@ -100,7 +161,7 @@ func Run(ctx context.Context, cfg Config) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := source.Run(ctx, dp.apply); err != nil {
+		if err := s.source.Run(ctx, s.Apply); err != nil {
 			errs <- fmt.Errorf("contract source: %w", err)
 		}
 	}()
@@ -114,10 +175,10 @@ func Run(ctx context.Context, cfg Config) error {
 	cancel()
 	stopCtx, stop := context.WithTimeout(context.Background(), 30*time.Second)
 	defer stop()
-	for _, s := range servers {
-		_ = s.Shutdown(stopCtx)
+	for _, srv := range servers {
+		_ = srv.Shutdown(stopCtx)
 	}
-	if err := dp.close(stopCtx); err != nil && runErr == nil {
+	if err := s.close(stopCtx); err != nil && runErr == nil {
 		runErr = err
 	}
 	wg.Wait()
@@ -131,11 +192,7 @@ func orDefault(v, d string) string {
 	return v
 }
 
-type contractSource interface {
-	Run(ctx context.Context, apply contractsource.ApplyFunc) error
-}
-
-func newSource(cfg Config) (contractSource, error) {
+func newSource(cfg Config) (Source, error) {
 	if cfg.ContractFile != "" {
 		return contractsource.NewFile(cfg.ContractFile, 0, cfg.Logger), nil
 	}
@@ -150,37 +207,10 @@ func newSource(cfg Config) (contractSource, error) {
 	return contractsource.NewConfigMaps(client, orDefault(cfg.Namespace, "knative-eventing"), "", cfg.Logger), nil
 }
 
-// server holds the running roles and what they serve.
-type server struct {
-	cfg        Config
-	registry   *prometheus.Registry
-	ingress    *ingress.Ingress
-	dispatcher *dispatcher.Dispatcher
-	// generation is the generation of the last contract both roles applied; applied says one was.
-	generation atomic.Uint64
-	applied    atomic.Bool
-	mu         sync.Mutex // serializes apply
-}
-
-func newServer(cfg Config) *server {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s := &server{cfg: cfg, registry: reg}
-	if cfg.Ingress {
-		s.ingress = ingress.New(cfg.Logger.Named("ingress"), ingress.WithRegistry(reg))
-	}
-	if cfg.Dispatcher {
-		sender := delivery.NewSender(cfg.Logger.Named("delivery"), delivery.WithRegistry(reg))
-		opts := []dispatcher.Option{dispatcher.WithRegistry(reg)}
-		if cfg.MaxInFlight > 0 {
-			opts = append(opts, dispatcher.MaxInFlight(cfg.MaxInFlight))
-		}
-		s.dispatcher = dispatcher.New(cfg.Logger.Named("dispatcher"), sender, opts...)
-	}
-	return s
-}
-
-func (s *server) apply(ctx context.Context, c *contract.Contract) error {
+// Apply makes c the contract both roles serve; c must not be modified afterwards. An error says
+// what a role could not start; Status then tells what is served, and the generation is not
+// reported as applied.
+func (s *Server) Apply(ctx context.Context, c *contract.Contract) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.cfg.BootstrapServers) > 0 {
@@ -208,7 +238,7 @@ func (s *server) apply(ctx context.Context, c *contract.Contract) error {
 	return nil
 }
 
-func (s *server) close(ctx context.Context) error {
+func (s *Server) close(ctx context.Context) error {
 	var errs []error
 	if s.ingress != nil {
 		errs = append(errs, s.ingress.Close(ctx))
@@ -220,7 +250,7 @@ func (s *server) close(ctx context.Context) error {
 }
 
 // Status reports the applied generation and what each role serves.
-func (s *server) Status() contract.Status {
+func (s *Server) Status() contract.Status {
 	// A role this instance does not run stays nil, so readers know it has no say on it.
 	st := contract.Status{Generation: s.generation.Load()}
 	if s.ingress != nil {
@@ -232,7 +262,7 @@ func (s *server) Status() contract.Status {
 	return st
 }
 
-func (s *server) adminHandler() http.Handler {
+func (s *Server) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET "+contract.StatusPath, func(w http.ResponseWriter, _ *http.Request) {
@@ -240,6 +270,9 @@ func (s *server) adminHandler() http.Handler {
 		_ = json.NewEncoder(w).Encode(s.Status())
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	for pattern, h := range s.cfg.AdminHandlers {
+		mux.Handle(pattern, h)
+	}
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.applied.Load() {
 			http.Error(w, "no contract applied yet", http.StatusServiceUnavailable)

@@ -129,6 +129,8 @@ type partition struct {
 	wake   chan struct{} // capacity 1: records were queued
 	wg     sync.WaitGroup
 
+	// flowMu orders the kgo pause/resume calls of applyFlow.
+	flowMu    sync.Mutex
 	mu        sync.Mutex
 	tracker   *offsets.Tracker
 	queue     []*kgo.Record
@@ -225,7 +227,7 @@ func (l *lane) push(topic string, partition int32, recs []*kgo.Record, hwm int64
 	}
 	p.mu.Unlock()
 	if pause {
-		l.up.pause(topic, partition)
+		l.applyFlow(p)
 	}
 	select {
 	case p.wake <- struct{}{}:
@@ -363,6 +365,28 @@ func (l *lane) deliver(p *partition, r *kgo.Record) {
 	}
 	p.mu.Unlock()
 	if resume {
+		l.applyFlow(p)
+	}
+}
+
+// applyFlow makes kgo's fetching of p match p.paused. The flag flips under p.mu, but the kgo call
+// happens after p.mu is released, so without flowMu a pause and a resume could reach kgo in the
+// opposite order of their flips:
+//  1. push sets paused=true and releases p.mu;
+//  2. deliveries drain the buffer; one sets paused=false and calls resume (a no-op: not paused yet);
+//  3. push's pause reaches kgo last, and the partition stays paused with paused=false — for good.
+//
+// Each caller flips first and applies after, and applyFlow reads the flag under flowMu, so the
+// last applyFlow to run applies the latest flip.
+func (l *lane) applyFlow(p *partition) {
+	p.flowMu.Lock()
+	defer p.flowMu.Unlock()
+	p.mu.Lock()
+	paused := p.paused
+	p.mu.Unlock()
+	if paused {
+		l.up.pause(p.tp.topic, p.tp.partition)
+	} else {
 		l.up.resume(p.tp.topic, p.tp.partition)
 	}
 }

@@ -40,8 +40,10 @@ type config struct {
 	registry           prometheus.Registerer
 }
 
-// Linger sets how long a producer waits for more records before sending a batch, overriding
-// franz-go's default of 10ms.
+// Linger sets how long a producer waits for more records before sending a batch; the default is
+// 0 (franz-go's own default is 10ms). Every request waits for its record's acknowledgement, so a
+// linger is paid in latency by every request, while batching happens anyway under load: records
+// accumulate while a produce request is in flight and leave together in the next one.
 func Linger(d time.Duration) Option { return func(c *config) { c.linger = d } }
 
 // ProduceTimeout bounds how long a request waits for Kafka to acknowledge its records before the
@@ -99,7 +101,7 @@ type snapshot struct {
 // New returns an Ingress that serves nothing until Apply gives it a contract.
 func New(logger *zap.Logger, opts ...Option) *Ingress {
 	cfg := config{
-		linger:             10 * time.Millisecond,
+		linger:             0,
 		produceTimeout:     10 * time.Second,
 		maxRequestBytes:    8 << 20,
 		maxBufferedBytes:   256 << 20,

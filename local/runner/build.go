@@ -1,0 +1,400 @@
+package runner
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	messagingv1 "knative.dev/eventing/pkg/apis/messaging/v1"
+	"knative.dev/pkg/apis"
+	duckv1 "knative.dev/pkg/apis/duck/v1"
+
+	"knkafka.dev/control-plane/pkg/apis/eventing"
+	messagingv1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
+	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/control-plane/pkg/contractbuild"
+	"knkafka.dev/control-plane/pkg/kafka"
+	"knkafka.dev/local/resources"
+)
+
+// Local defaults for a Broker whose config ConfigMap is not in the folder: one partition and one
+// replica suit a laptop (replication is capped to the cluster's size anyway).
+const (
+	defaultTopicPartitions  = "1"
+	defaultTopicReplication = "1"
+)
+
+// Reasons of the Ready condition when the runner itself finds a problem (the data plane's own
+// reasons, such as JoiningGroup, pass through).
+const (
+	ReasonBrokerClass        = "BrokerClassNotKafka"
+	ReasonConfigInvalid      = "ConfigInvalid"
+	ReasonAuthNotSupported   = "AuthNotSupported"
+	ReasonNoKafka            = "NoBootstrapServers"
+	ReasonBrokerNotFound     = "BrokerDoesNotExist"
+	ReasonBrokerNotReady     = "BrokerNotReady"
+	ReasonRefNotSupported    = "ReferenceNotSupported"
+	ReasonInvalid            = "Invalid"
+	ReasonChannelUnsupported = "ChannelKindNotSupported"
+	ReasonChannelNotFound    = "ChannelDoesNotExist"
+	ReasonChannelNotReady    = "ChannelNotReady"
+	ReasonTopicNotReady      = "TopicNotReady"
+)
+
+// Options shape Build.
+type Options struct {
+	// IngressAddr is the host:port of the ingress, used in addresses.
+	IngressAddr string
+	// BootstrapServers, when set, replace the bootstrap servers of every config.
+	BootstrapServers []string
+	// DefaultServers serve the Brokers and KafkaChannels whose config names none (the embedded
+	// Kafka); when empty such objects are not Ready and Plan.NeedsDefaultServers is set.
+	DefaultServers []string
+}
+
+// Plan is what a Set means for the data plane and Kafka.
+type Plan struct {
+	// Contract holds every Broker and KafkaChannel without a problem, with their egresses; its
+	// Generation is left to the caller.
+	Contract contract.Contract
+	// Topics are the topics to create, one per Broker or KafkaChannel in Contract, external
+	// topics excluded.
+	Topics []Topic
+	// Objects are every Broker, Trigger, KafkaChannel and Subscription of the Set, in that
+	// order, each by namespace and name.
+	Objects []Object
+	// NeedsDefaultServers says an object's config names no bootstrap servers and
+	// Options.DefaultServers was empty.
+	NeedsDefaultServers bool
+}
+
+// Topic is a topic a Broker or KafkaChannel needs.
+type Topic struct {
+	// Owner is the UID of the Broker or KafkaChannel.
+	Owner   string
+	Servers []string
+	Spec    kafka.TopicSpec
+}
+
+// Object is one object of the Set as the runner sees it.
+type Object struct {
+	Kind, Namespace, Name, UID string
+	// Address is where a Broker or KafkaChannel accepts events.
+	Address string
+	// Parent is the UID of a Trigger's Broker or a Subscription's KafkaChannel.
+	Parent string
+	// Problem, when set, is why the object cannot be served; it is then not in the contract.
+	Problem *Problem
+}
+
+// Problem says why an object cannot be served.
+type Problem struct {
+	Reason, Message string
+}
+
+func problem(reason, format string, args ...any) *Problem {
+	return &Problem{Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// Build turns set into a plan with the contract builders the controllers use. It is pure.
+func Build(set *resources.Set, opts Options) *Plan {
+	b := &builder{set: set, opts: opts, plan: &Plan{}, resources: map[string]*contract.Resource{}}
+	brokers := b.brokers()
+	b.triggers(brokers)
+	channels := b.channels()
+	b.subscriptions(channels)
+
+	for _, uid := range slices.Sorted(maps.Keys(b.resources)) {
+		r := b.resources[uid]
+		slices.SortFunc(r.Egresses, func(x, y contract.Egress) int { return cmp.Compare(x.UID, y.UID) })
+		b.plan.Contract.Resources = append(b.plan.Contract.Resources, *r)
+	}
+	kindOrder := map[string]int{contract.KindBroker: 0, contract.KindTrigger: 1, contract.KindKafkaChannel: 2, contract.KindSubscription: 3}
+	slices.SortStableFunc(b.plan.Objects, func(x, y Object) int {
+		return cmp.Or(cmp.Compare(kindOrder[x.Kind], kindOrder[y.Kind]), cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
+	})
+	b.plan.Contract.SchemaVersion = contract.SchemaVersion
+	if b.plan.Contract.Resources == nil {
+		b.plan.Contract.Resources = []contract.Resource{}
+	}
+	return b.plan
+}
+
+type builder struct {
+	set  *resources.Set
+	opts Options
+	plan *Plan
+	// resources are the contract resources by UID.
+	resources map[string]*contract.Resource
+}
+
+// parent is a Broker or KafkaChannel as its Triggers or Subscriptions see it.
+type parent struct {
+	uid     string
+	problem *Problem
+}
+
+func (b *builder) add(o Object) { b.plan.Objects = append(b.plan.Objects, o) }
+
+// configData returns a copy of the ConfigMap's data (nil data when it is not in the folder) with
+// the bootstrap servers the options give: the override, else the config's, else the defaults.
+func (b *builder) configData(namespace, name string) (map[string]string, bool, *Problem) {
+	cm, found := b.set.ConfigMap(namespace, name)
+	data := map[string]string{}
+	if found {
+		maps.Copy(data, cm.Data)
+	}
+	switch {
+	case len(b.opts.BootstrapServers) > 0:
+		data[contractbuild.BootstrapServersKey] = strings.Join(b.opts.BootstrapServers, ",")
+	case strings.TrimSpace(data[contractbuild.BootstrapServersKey]) != "":
+	case len(b.opts.DefaultServers) > 0:
+		data[contractbuild.BootstrapServersKey] = strings.Join(b.opts.DefaultServers, ",")
+	default:
+		b.plan.NeedsDefaultServers = true
+		return nil, found, problem(ReasonNoKafka, "no bootstrap servers: neither --bootstrap-servers nor ConfigMap %s/%s names any", namespace, name)
+	}
+	return data, found, nil
+}
+
+func (b *builder) brokers() map[string]parent {
+	out := map[string]parent{}
+	for _, br := range b.set.Brokers {
+		o := Object{Kind: contract.KindBroker, Namespace: br.Namespace, Name: br.Name, UID: string(br.UID)}
+		res, topic, p := b.broker(br)
+		if p == nil {
+			o.Address = contractbuild.BrokerAddress(br, b.opts.IngressAddr).String()
+			b.resources[res.UID] = &res
+			if topic != nil {
+				b.plan.Topics = append(b.plan.Topics, *topic)
+			}
+		}
+		o.Problem = p
+		out[br.Namespace+"/"+br.Name] = parent{uid: o.UID, problem: p}
+		b.add(o)
+	}
+	return out
+}
+
+func (b *builder) broker(br *eventingv1.Broker) (contract.Resource, *Topic, *Problem) {
+	if class := br.Annotations[eventingv1.BrokerClassAnnotationKey]; class != eventing.BrokerClass {
+		return contract.Resource{}, nil, problem(ReasonBrokerClass, "broker class %q is not served here; use %q", class, eventing.BrokerClass)
+	}
+	ns, name, err := contractbuild.BrokerConfigMapRef(br)
+	if err != nil {
+		return contract.Resource{}, nil, problem(ReasonConfigInvalid, "%v", err)
+	}
+	data, found, p := b.configData(ns, name)
+	if p != nil {
+		return contract.Resource{}, nil, p
+	}
+	if !found {
+		data[contractbuild.TopicPartitionsKey] = defaultTopicPartitions
+		data[contractbuild.TopicReplicationFactorKey] = defaultTopicReplication
+	}
+	cfg, err := contractbuild.ParseBrokerConfig(data)
+	if err != nil {
+		return contract.Resource{}, nil, problem(ReasonConfigInvalid, "ConfigMap %s/%s: %v", ns, name, err)
+	}
+	if cfg.AuthSecretName != "" {
+		return contract.Resource{}, nil, problem(ReasonAuthNotSupported, "ConfigMap %s/%s: %s is not supported in local mode", ns, name, contractbuild.AuthSecretNameKey)
+	}
+	res := contractbuild.BrokerResource(br, cfg, ns)
+	if _, external := contractbuild.ExternalTopic(br); external {
+		return res, nil, nil
+	}
+	topic := &Topic{Owner: res.UID, Servers: res.BootstrapServers, Spec: kafka.TopicSpec{
+		Name: res.Topic, Partitions: cfg.TopicPartitions, ReplicationFactor: cfg.TopicReplicationFactor,
+	}}
+	for k, v := range cfg.TopicConfig {
+		if topic.Spec.Config == nil {
+			topic.Spec.Config = map[string]*string{}
+		}
+		topic.Spec.Config[k] = &v
+	}
+	return res, topic, nil
+}
+
+func (b *builder) triggers(brokers map[string]parent) {
+	byKey := map[string]*eventingv1.Broker{}
+	for _, br := range b.set.Brokers {
+		byKey[br.Namespace+"/"+br.Name] = br
+	}
+	for _, t := range b.set.Triggers {
+		o := Object{Kind: contract.KindTrigger, Namespace: t.Namespace, Name: t.Name, UID: string(t.UID)}
+		key := t.Namespace + "/" + t.Spec.Broker
+		par, ok := brokers[key]
+		o.Parent = par.uid
+		switch {
+		case !ok:
+			o.Problem = problem(ReasonBrokerNotFound, "broker %s is not in the resources folder", key)
+		case par.problem != nil:
+			o.Problem = problem(ReasonBrokerNotReady, "broker %s: %s", key, par.problem.Message)
+		default:
+			eg, p := triggerEgress(t, byKey[key])
+			if o.Problem = p; p == nil {
+				res := b.resources[par.uid]
+				res.Egresses = append(res.Egresses, eg)
+			}
+		}
+		b.add(o)
+	}
+}
+
+func triggerEgress(t *eventingv1.Trigger, br *eventingv1.Broker) (contract.Egress, *Problem) {
+	subscriber, p := uriOnly(&t.Spec.Subscriber, "spec.subscriber")
+	if p != nil {
+		return contract.Egress{}, p
+	}
+	// The Trigger's dead-letter sink wins over the Broker's, as in Knative's Kafka broker.
+	var deadLetter *apis.URL
+	switch {
+	case t.Spec.Delivery != nil && t.Spec.Delivery.DeadLetterSink != nil:
+		deadLetter, p = uriOnly(t.Spec.Delivery.DeadLetterSink, "spec.delivery.deadLetterSink")
+	case br.Spec.Delivery != nil && br.Spec.Delivery.DeadLetterSink != nil:
+		deadLetter, p = uriOnly(br.Spec.Delivery.DeadLetterSink, "the broker's spec.delivery.deadLetterSink")
+	}
+	if p != nil {
+		return contract.Egress{}, p
+	}
+	eg, err := contractbuild.TriggerEgress(t, br, subscriber, deadLetter)
+	if err != nil {
+		return contract.Egress{}, problem(ReasonInvalid, "%v", err)
+	}
+	return eg, nil
+}
+
+// uriOnly returns d's URI: local mode has no Kubernetes to resolve a ref against.
+func uriOnly(d *duckv1.Destination, field string) (*apis.URL, *Problem) {
+	switch {
+	case d.Ref != nil:
+		return nil, problem(ReasonRefNotSupported, "%s.ref (%s %s) is not supported in local mode: use %s.uri", field, d.Ref.Kind, d.Ref.Name, field)
+	case d.URI == nil:
+		return nil, problem(ReasonInvalid, "%s has no uri", field)
+	}
+	return d.URI, nil
+}
+
+// channelEntry is a KafkaChannel with what its Subscriptions need.
+type channelEntry struct {
+	parent
+	kc         *messagingv1beta1.KafkaChannel
+	deadLetter *apis.URL
+}
+
+func (b *builder) channels() map[string]channelEntry {
+	out := map[string]channelEntry{}
+	for _, kc := range b.set.Channels {
+		o := Object{Kind: contract.KindKafkaChannel, Namespace: kc.Namespace, Name: kc.Name, UID: string(kc.UID)}
+		entry := channelEntry{parent: parent{uid: o.UID}, kc: kc}
+		res, topic, deadLetter, p := b.channel(kc)
+		if p == nil {
+			o.Address = "http://" + b.opts.IngressAddr + res.Ingress.Path
+			b.resources[res.UID] = &res
+			b.plan.Topics = append(b.plan.Topics, topic)
+			entry.deadLetter = deadLetter
+		}
+		o.Problem, entry.problem = p, p
+		out[kc.Namespace+"/"+kc.Name] = entry
+		b.add(o)
+	}
+	return out
+}
+
+func (b *builder) channel(kc *messagingv1beta1.KafkaChannel) (contract.Resource, Topic, *apis.URL, *Problem) {
+	ns, name := contractbuild.ChannelConfigMapNS, contractbuild.ChannelConfigMapName
+	data, _, p := b.configData(ns, name)
+	if p != nil {
+		return contract.Resource{}, Topic{}, nil, p
+	}
+	cfg, err := contractbuild.ParseChannelConfig(data)
+	if err != nil {
+		return contract.Resource{}, Topic{}, nil, problem(ReasonConfigInvalid, "ConfigMap %s/%s: %v", ns, name, err)
+	}
+	if cfg.AuthSecretName != "" {
+		return contract.Resource{}, Topic{}, nil, problem(ReasonAuthNotSupported, "ConfigMap %s/%s: %s is not supported in local mode", ns, name, contractbuild.AuthSecretNameKey)
+	}
+	var deadLetter *apis.URL
+	if d := kc.Spec.Delivery; d != nil && d.DeadLetterSink != nil {
+		if deadLetter, p = uriOnly(d.DeadLetterSink, "spec.delivery.deadLetterSink"); p != nil {
+			return contract.Resource{}, Topic{}, nil, p
+		}
+	}
+	retention, err := kc.RetentionDuration()
+	if err != nil {
+		return contract.Resource{}, Topic{}, nil, problem(ReasonInvalid, "%v", err)
+	}
+	res := contractbuild.ChannelResource(kc, cfg)
+	ms := strconv.FormatInt(retention.Milliseconds(), 10)
+	topic := Topic{Owner: res.UID, Servers: res.BootstrapServers, Spec: kafka.TopicSpec{
+		Name: res.Topic, Partitions: kc.Spec.NumPartitions, ReplicationFactor: kc.Spec.ReplicationFactor,
+		Config: map[string]*string{"retention.ms": &ms},
+	}}
+	return res, topic, deadLetter, nil
+}
+
+func (b *builder) subscriptions(channels map[string]channelEntry) {
+	for _, s := range b.set.Subscriptions {
+		o := Object{Kind: contract.KindSubscription, Namespace: s.Namespace, Name: s.Name, UID: string(s.UID)}
+		ref := s.Spec.Channel
+		key := s.Namespace + "/" + ref.Name
+		ch, ok := channels[key]
+		o.Parent = ch.uid
+		switch {
+		case ref.Kind != "KafkaChannel" || (ref.APIVersion != "" && ref.APIVersion != messagingv1beta1.SchemeGroupVersion.String()):
+			o.Problem = problem(ReasonChannelUnsupported, "spec.channel must name a %s KafkaChannel in local mode, got %s %s",
+				messagingv1beta1.SchemeGroupVersion, ref.APIVersion, ref.Kind)
+		case !ok:
+			o.Problem = problem(ReasonChannelNotFound, "KafkaChannel %s is not in the resources folder", key)
+		case ch.problem != nil:
+			o.Problem = problem(ReasonChannelNotReady, "KafkaChannel %s: %s", key, ch.problem.Message)
+		default:
+			eg, p := subscriptionEgress(s, ch)
+			if o.Problem = p; p == nil {
+				res := b.resources[ch.uid]
+				res.Egresses = append(res.Egresses, eg)
+			}
+		}
+		b.add(o)
+	}
+}
+
+// subscriptionEgress writes s as Knative's subscription reconciler would into the channel's
+// spec.subscribers, then builds its egress from that.
+func subscriptionEgress(s *messagingv1.Subscription, ch channelEntry) (contract.Egress, *Problem) {
+	if s.Spec.Subscriber == nil {
+		return contract.Egress{}, problem(ReasonInvalid, "spec.subscriber is required in local mode")
+	}
+	subscriber, p := uriOnly(s.Spec.Subscriber, "spec.subscriber")
+	if p != nil {
+		return contract.Egress{}, p
+	}
+	name := s.Name
+	spec := eventingduckv1.SubscriberSpec{UID: s.UID, Generation: s.Generation, Name: &name, SubscriberURI: subscriber}
+	if s.Spec.Reply != nil {
+		if spec.ReplyURI, p = uriOnly(s.Spec.Reply, "spec.reply"); p != nil {
+			return contract.Egress{}, p
+		}
+	}
+	if d := s.Spec.Delivery; d != nil {
+		delivery := *d
+		if d.DeadLetterSink != nil {
+			uri, p := uriOnly(d.DeadLetterSink, "spec.delivery.deadLetterSink")
+			if p != nil {
+				return contract.Egress{}, p
+			}
+			delivery.DeadLetterSink = &duckv1.Destination{URI: uri}
+		}
+		spec.Delivery = &delivery
+	}
+	eg, err := contractbuild.SubscriberEgress(ch.kc, spec, ch.deadLetter)
+	if err != nil {
+		return contract.Egress{}, problem(ReasonInvalid, "%v", err)
+	}
+	return eg, nil
+}

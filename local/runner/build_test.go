@@ -1,0 +1,355 @@
+package runner
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/control-plane/pkg/kafka"
+	"knkafka.dev/local/resources"
+)
+
+const (
+	brokerConfig = `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: kafka-broker-config, namespace: knative-eventing}
+data:
+  default.topic.partitions: "3"
+  default.topic.replication.factor: "2"
+  default.topic.config.retention.ms: "60000"
+`
+	broker = `
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {name: default, namespace: default}
+spec:
+  config: {apiVersion: v1, kind: ConfigMap, name: kafka-broker-config, namespace: knative-eventing}
+`
+	trigger = `
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: orders, namespace: default}
+spec:
+  broker: default
+  filter: {attributes: {type: order}}
+  subscriber: {uri: "http://127.0.0.1:8081"}
+`
+	channel = `
+apiVersion: messaging.knative.dev/v1beta1
+kind: KafkaChannel
+metadata: {name: events, namespace: default}
+spec:
+  numPartitions: 2
+  retentionDuration: PT1H
+`
+	subscription = `
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: audit, namespace: default}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1beta1, kind: KafkaChannel, name: events}
+  subscriber: {uri: "http://127.0.0.1:8082"}
+`
+)
+
+// load reads docs as one resources folder.
+func load(t *testing.T, docs ...string) *resources.Set {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "all.yaml"), []byte(strings.Join(docs, "\n---\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	set, err := resources.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+func uidOf(t *testing.T, set *resources.Set, kind, name string) string {
+	t.Helper()
+	for _, o := range Build(set, Options{DefaultServers: []string{"x:1"}}).Objects {
+		if o.Kind == kind && o.Name == name {
+			return o.UID
+		}
+	}
+	t.Fatalf("no %s %s", kind, name)
+	return ""
+}
+
+func TestBuildContract(t *testing.T) {
+	set := load(t, brokerConfig, broker, trigger, channel, subscription)
+	brokerUID, triggerUID := uidOf(t, set, "Broker", "default"), uidOf(t, set, "Trigger", "orders")
+	channelUID, subUID := uidOf(t, set, "KafkaChannel", "events"), uidOf(t, set, "Subscription", "audit")
+	plan := Build(set, Options{IngressAddr: "127.0.0.1:8080", DefaultServers: []string{"127.0.0.1:9092"}})
+
+	want := []contract.Resource{{
+		UID: brokerUID, Kind: "Broker", Namespace: "default", Name: "default",
+		Topic: "knative-broker-default-default", BootstrapServers: []string{"127.0.0.1:9092"},
+		Ingress: &contract.Ingress{Path: "/default/default"},
+		Egresses: []contract.Egress{{
+			UID: triggerUID, Kind: "Trigger", Namespace: "default", Name: "orders",
+			ConsumerGroup: "knative-trigger-default-orders", Destination: "http://127.0.0.1:8081",
+			Reply: contract.Reply{Kind: contract.ReplyTopic}, Order: contract.Unordered,
+			Filter: &contract.Filter{Attributes: map[string]string{"type": "order"}},
+		}},
+	}, {
+		UID: channelUID, Kind: "KafkaChannel", Namespace: "default", Name: "events",
+		Topic: "knative-messaging-kafka.default.events", BootstrapServers: []string{"127.0.0.1:9092"},
+		Ingress: &contract.Ingress{Path: "/default/events", Host: "events-kn-channel.default.svc.cluster.local"},
+		Egresses: []contract.Egress{{
+			UID: subUID, Kind: "Subscription", Namespace: "default", Name: "audit",
+			ConsumerGroup: "kafka.default.events." + subUID, Destination: "http://127.0.0.1:8082",
+			Reply: contract.Reply{Kind: contract.ReplyDiscard}, Order: contract.Ordered,
+		}},
+	}}
+	if want[0].UID > want[1].UID {
+		want[0], want[1] = want[1], want[0]
+	}
+	if diff := cmp.Diff(want, plan.Contract.Resources); diff != "" {
+		t.Errorf("contract resources (-want +got):\n%s", diff)
+	}
+	if plan.Contract.SchemaVersion != contract.SchemaVersion || plan.Contract.Generation != 0 {
+		t.Errorf("schema %d generation %d, want %d and 0 (the runner numbers generations)", plan.Contract.SchemaVersion, plan.Contract.Generation, contract.SchemaVersion)
+	}
+
+	retention, hour := "60000", "3600000"
+	wantTopics := []Topic{
+		{Owner: brokerUID, Servers: []string{"127.0.0.1:9092"}, Spec: kafka.TopicSpec{Name: "knative-broker-default-default", Partitions: 3, ReplicationFactor: 2, Config: map[string]*string{"retention.ms": &retention}}},
+		{Owner: channelUID, Servers: []string{"127.0.0.1:9092"}, Spec: kafka.TopicSpec{Name: "knative-messaging-kafka.default.events", Partitions: 2, ReplicationFactor: 1, Config: map[string]*string{"retention.ms": &hour}}},
+	}
+	if diff := cmp.Diff(wantTopics, plan.Topics); diff != "" {
+		t.Errorf("topics (-want +got):\n%s", diff)
+	}
+
+	wantObjects := []Object{
+		{Kind: "Broker", Namespace: "default", Name: "default", UID: brokerUID, Address: "http://127.0.0.1:8080/default/default"},
+		{Kind: "Trigger", Namespace: "default", Name: "orders", UID: triggerUID, Parent: brokerUID},
+		{Kind: "KafkaChannel", Namespace: "default", Name: "events", UID: channelUID, Address: "http://127.0.0.1:8080/default/events"},
+		{Kind: "Subscription", Namespace: "default", Name: "audit", UID: subUID, Parent: channelUID},
+	}
+	if diff := cmp.Diff(wantObjects, plan.Objects); diff != "" {
+		t.Errorf("objects (-want +got):\n%s", diff)
+	}
+	if plan.NeedsDefaultServers {
+		t.Error("NeedsDefaultServers with default servers given")
+	}
+}
+
+// row is what a table case checks of one object.
+type row struct {
+	kind, name, reason string
+}
+
+func TestBuild(t *testing.T) {
+	tests := []struct {
+		name string
+		docs []string
+		opts Options
+		// want lists every object with its problem reason ("" for none).
+		want []row
+		// check looks at the rest of the plan.
+		check func(t *testing.T, p *Plan)
+	}{{
+		name: "a broker without its ConfigMap gets one partition and one replica on the default servers",
+		docs: []string{broker},
+		opts: Options{DefaultServers: []string{"127.0.0.1:1"}},
+		want: []row{{"Broker", "default", ""}},
+		check: func(t *testing.T, p *Plan) {
+			got := p.Topics[0]
+			if got.Spec.Partitions != 1 || got.Spec.ReplicationFactor != 1 || !cmp.Equal(got.Servers, []string{"127.0.0.1:1"}) {
+				t.Errorf("topic %+v, want 1 partition, 1 replica on 127.0.0.1:1", got)
+			}
+		},
+	}, {
+		name: "the --bootstrap-servers override the ConfigMap's",
+		docs: []string{broker, strings.Replace(brokerConfig, "\ndata:", "\ndata:\n  bootstrap.servers: cm:9092", 1)},
+		opts: Options{BootstrapServers: []string{"flag:9092"}, DefaultServers: []string{"embedded:1"}},
+		want: []row{{"Broker", "default", ""}},
+		check: func(t *testing.T, p *Plan) {
+			if got := p.Contract.Resources[0].BootstrapServers; !cmp.Equal(got, []string{"flag:9092"}) {
+				t.Errorf("servers %v, want the flag's", got)
+			}
+		},
+	}, {
+		name: "a ConfigMap's servers win over the embedded Kafka",
+		docs: []string{broker, strings.Replace(brokerConfig, "\ndata:", "\ndata:\n  bootstrap.servers: cm:9092", 1)},
+		want: []row{{"Broker", "default", ""}},
+		check: func(t *testing.T, p *Plan) {
+			if got := p.Contract.Resources[0].BootstrapServers; !cmp.Equal(got, []string{"cm:9092"}) || p.NeedsDefaultServers {
+				t.Errorf("servers %v (needs defaults %v), want the ConfigMap's", got, p.NeedsDefaultServers)
+			}
+		},
+	}, {
+		name: "no servers anywhere asks for the embedded Kafka",
+		docs: []string{broker, trigger, channel, subscription},
+		want: []row{{"Broker", "default", ReasonNoKafka}, {"Trigger", "orders", ReasonBrokerNotReady}, {"KafkaChannel", "events", ReasonNoKafka}, {"Subscription", "audit", ReasonChannelNotReady}},
+		check: func(t *testing.T, p *Plan) {
+			if !p.NeedsDefaultServers || len(p.Contract.Resources) != 0 || len(p.Topics) != 0 {
+				t.Errorf("needs defaults %v, %d resources, %d topics; want true, 0, 0", p.NeedsDefaultServers, len(p.Contract.Resources), len(p.Topics))
+			}
+		},
+	}, {
+		name: "a config without partitions is invalid, as on a cluster",
+		docs: []string{broker, strings.Replace(brokerConfig, `default.topic.partitions: "3"`, "", 1), trigger},
+		opts: Options{DefaultServers: []string{"k:1"}},
+		want: []row{{"Broker", "default", ReasonConfigInvalid}, {"Trigger", "orders", ReasonBrokerNotReady}},
+	}, {
+		name: "a config with credentials is not supported locally",
+		docs: []string{broker, strings.Replace(brokerConfig, "\ndata:", "\ndata:\n  auth.secret.ref.name: kafka-auth", 1)},
+		opts: Options{DefaultServers: []string{"k:1"}},
+		want: []row{{"Broker", "default", ReasonAuthNotSupported}},
+	}, {
+		name: "a broker of another class is not served",
+		docs: []string{strings.Replace(broker, "metadata: {name: default, namespace: default}",
+			"metadata: {name: default, namespace: default, annotations: {eventing.knative.dev/broker.class: MTChannelBasedBroker}}", 1)},
+		opts: Options{DefaultServers: []string{"k:1"}},
+		want: []row{{"Broker", "default", ReasonBrokerClass}},
+	}, {
+		name: "an external topic is used but not created",
+		docs: []string{strings.Replace(broker, "metadata: {name: default, namespace: default}",
+			"metadata: {name: default, namespace: default, annotations: {kafka.eventing.knative.dev/external.topic: existing}}", 1)},
+		opts: Options{DefaultServers: []string{"k:1"}},
+		want: []row{{"Broker", "default", ""}},
+		check: func(t *testing.T, p *Plan) {
+			if len(p.Topics) != 0 || p.Contract.Resources[0].Topic != "existing" {
+				t.Errorf("topics %+v, resource topic %q; want none and existing", p.Topics, p.Contract.Resources[0].Topic)
+			}
+		},
+	}, {
+		name: "a trigger without its broker is not served",
+		docs: []string{trigger},
+		want: []row{{"Trigger", "orders", ReasonBrokerNotFound}},
+	}, {
+		name: "a trigger whose subscriber is a ref is not supported, the broker still is",
+		docs: []string{broker, strings.Replace(trigger, `subscriber: {uri: "http://127.0.0.1:8081"}`,
+			"subscriber: {ref: {apiVersion: v1, kind: Service, name: display}}", 1)},
+		opts: Options{DefaultServers: []string{"k:1"}},
+		want: []row{{"Broker", "default", ""}, {"Trigger", "orders", ReasonRefNotSupported}},
+		check: func(t *testing.T, p *Plan) {
+			if n := len(p.Contract.Resources[0].Egresses); n != 0 {
+				t.Errorf("%d egresses, want none", n)
+			}
+		},
+	}, {
+		name: "the trigger's dead-letter sink and delivery win over the broker's",
+		docs: []string{
+			strings.Replace(broker, "spec:", "spec:\n  delivery: {retry: 5, backoffDelay: PT1S, deadLetterSink: {uri: \"http://broker-dls\"}}", 1),
+			strings.Replace(trigger, "spec:", "spec:\n  delivery: {retry: 2, deadLetterSink: {uri: \"http://trigger-dls\"}}", 1),
+		},
+		opts: Options{DefaultServers: []string{"k:1"}},
+		want: []row{{"Broker", "default", ""}, {"Trigger", "orders", ""}},
+		check: func(t *testing.T, p *Plan) {
+			eg := p.Contract.Resources[0].Egresses[0]
+			want := contract.Delivery{Retry: 2, BackoffDelay: contract.Duration(time.Second)}
+			if eg.DeadLetter != "http://trigger-dls" || !cmp.Equal(eg.Delivery, want) {
+				t.Errorf("dead letter %q delivery %+v, want http://trigger-dls and %+v", eg.DeadLetter, eg.Delivery, want)
+			}
+		},
+	}, {
+		name: "a trigger without its own dead-letter sink uses the broker's",
+		docs: []string{strings.Replace(broker, "spec:", "spec:\n  delivery: {deadLetterSink: {uri: \"http://broker-dls\"}}", 1), trigger},
+		opts: Options{DefaultServers: []string{"k:1"}},
+		want: []row{{"Broker", "default", ""}, {"Trigger", "orders", ""}},
+		check: func(t *testing.T, p *Plan) {
+			if got := p.Contract.Resources[0].Egresses[0].DeadLetter; got != "http://broker-dls" {
+				t.Errorf("dead letter %q, want the broker's", got)
+			}
+		},
+	}, {
+		name: "a dead-letter sink ref is not supported",
+		docs: []string{broker, strings.Replace(trigger, "spec:", "spec:\n  delivery: {deadLetterSink: {ref: {apiVersion: v1, kind: Service, name: dls}}}", 1)},
+		opts: Options{DefaultServers: []string{"k:1"}},
+		want: []row{{"Broker", "default", ""}, {"Trigger", "orders", ReasonRefNotSupported}},
+	}, {
+		name: "the delivery.order annotation makes a trigger ordered",
+		docs: []string{broker, strings.Replace(trigger, "metadata: {name: orders, namespace: default}",
+			"metadata: {name: orders, namespace: default, annotations: {kafka.eventing.knative.dev/delivery.order: ordered}}", 1)},
+		opts: Options{DefaultServers: []string{"k:1"}},
+		want: []row{{"Broker", "default", ""}, {"Trigger", "orders", ""}},
+		check: func(t *testing.T, p *Plan) {
+			if got := p.Contract.Resources[0].Egresses[0].Order; got != contract.Ordered {
+				t.Errorf("order %q, want ordered", got)
+			}
+		},
+	}, {
+		name: "a subscription with a reply and a dead-letter sink, under the channel's",
+		docs: []string{
+			strings.Replace(channel, "spec:", "spec:\n  delivery: {retry: 4, deadLetterSink: {uri: \"http://channel-dls\"}}", 1),
+			strings.Replace(subscription, "  subscriber:", "  reply: {uri: \"http://reply\"}\n  delivery: {deadLetterSink: {uri: \"http://sub-dls\"}}\n  subscriber:", 1),
+		},
+		opts: Options{DefaultServers: []string{"k:1"}},
+		want: []row{{"KafkaChannel", "events", ""}, {"Subscription", "audit", ""}},
+		check: func(t *testing.T, p *Plan) {
+			eg := p.Contract.Resources[0].Egresses[0]
+			if eg.DeadLetter != "http://sub-dls" || eg.Reply != (contract.Reply{Kind: contract.ReplyURL, URL: "http://reply"}) || eg.Delivery.Retry != 4 {
+				t.Errorf("egress %+v, want the subscription's dead letter, the reply URL and the channel's retry", eg)
+			}
+		},
+	}, {
+		name: "a subscription without its own dead-letter sink uses the channel's",
+		docs: []string{strings.Replace(channel, "spec:", "spec:\n  delivery: {deadLetterSink: {uri: \"http://channel-dls\"}}", 1), subscription},
+		opts: Options{DefaultServers: []string{"k:1"}},
+		want: []row{{"KafkaChannel", "events", ""}, {"Subscription", "audit", ""}},
+		check: func(t *testing.T, p *Plan) {
+			if got := p.Contract.Resources[0].Egresses[0].DeadLetter; got != "http://channel-dls" {
+				t.Errorf("dead letter %q, want the channel's", got)
+			}
+		},
+	}, {
+		name: "a channel with a dead-letter sink ref is not supported, nor its subscriptions",
+		docs: []string{strings.Replace(channel, "spec:", "spec:\n  delivery: {deadLetterSink: {ref: {apiVersion: v1, kind: Service, name: dls}}}", 1), subscription},
+		opts: Options{DefaultServers: []string{"k:1"}},
+		want: []row{{"KafkaChannel", "events", ReasonRefNotSupported}, {"Subscription", "audit", ReasonChannelNotReady}},
+	}, {
+		name: "a subscription without its channel is not served",
+		docs: []string{subscription},
+		opts: Options{DefaultServers: []string{"k:1"}},
+		want: []row{{"Subscription", "audit", ReasonChannelNotFound}},
+	}, {
+		name: "a subscription to a generic Channel is not supported locally",
+		docs: []string{channel, strings.Replace(subscription, "{apiVersion: messaging.knative.dev/v1beta1, kind: KafkaChannel, name: events}",
+			"{apiVersion: messaging.knative.dev/v1, kind: Channel, name: events}", 1)},
+		opts: Options{DefaultServers: []string{"k:1"}},
+		want: []row{{"KafkaChannel", "events", ""}, {"Subscription", "audit", ReasonChannelUnsupported}},
+	}, {
+		name: "a subscriber ref is not supported",
+		docs: []string{channel, strings.Replace(subscription, `subscriber: {uri: "http://127.0.0.1:8082"}`,
+			"subscriber: {ref: {apiVersion: v1, kind: Service, name: audit}}", 1)},
+		opts: Options{DefaultServers: []string{"k:1"}},
+		want: []row{{"KafkaChannel", "events", ""}, {"Subscription", "audit", ReasonRefNotSupported}},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Build(load(t, tt.docs...), tt.opts)
+			var got []row
+			for _, o := range p.Objects {
+				r := row{kind: o.Kind, name: o.Name}
+				if o.Problem != nil {
+					r.reason = o.Problem.Reason
+					if o.Problem.Message == "" {
+						t.Errorf("%s %s: problem %s without a message", o.Kind, o.Name, o.Problem.Reason)
+					}
+				}
+				got = append(got, r)
+			}
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(row{})); diff != "" {
+				t.Errorf("objects (-want +got):\n%s", diff)
+			}
+			for _, o := range p.Objects {
+				if o.Problem != nil && o.Address != "" {
+					t.Errorf("%s %s has a problem and an address", o.Kind, o.Name)
+				}
+			}
+			if tt.check != nil {
+				tt.check(t, p)
+			}
+		})
+	}
+}

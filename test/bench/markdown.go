@@ -1,0 +1,194 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Rendered is a run's human-readable output: the Markdown report and the plots by name.
+type Rendered struct {
+	Markdown string
+	Plots    map[string][]byte
+}
+
+// Markdown renders the results as the tables docs/benchmarks.md shows.
+func Markdown(res *Results) string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	m := res.Machine
+	w("# knkafka benchmarks — %s profile, %s\n\n", res.Profile.Name, res.StartedAt.Format("2006-01-02 15:04 UTC"))
+	w("Machine: %d × %s, %.1f GiB, kernel %s, %s. Kafka %s (%d node, 127.0.0.1). Commit %s", m.CPUs, m.Model,
+		m.MemoryGiB, m.Kernel, m.GoVersion, res.Kafka.Version, res.Kafka.Nodes, short(res.Git.Commit))
+	if res.Git.Dirty > 0 {
+		w(" + %d changed files", res.Git.Dirty)
+	}
+	w(". Load average %.2f before, %.2f after; %s. Wall time %.0f s.\n\n", m.LoadAvgStart[0], m.LoadAvgEnd[0], m.LoadNote, res.WallSeconds)
+
+	w("## Against the bar\n\n| figure | knkafka | reference | reference from | ratio | target | |\n|---|---:|---:|---|---:|---|---|\n")
+	for _, c := range res.Checks {
+		ok := ""
+		if c.Pass != nil {
+			ok = map[bool]string{true: "✅", false: "❌"}[*c.Pass]
+		}
+		w("| %s | %s %s | %s | %s | %.2f× | %s | %s |\n", c.Name, num(c.Value), c.Unit, num(c.Reference), c.RefSource, c.Ratio, c.Target, ok)
+	}
+	w("\n")
+
+	if in := res.Ingress; in != nil {
+		w("## 1. Ingress (1 KiB binary-mode CloudEvents, keep-alive, open-loop vegeta)\n\n")
+		w("Ceilings: franz-go produce (acks=all) **%s rec/s**; at 1k rec/s one by one, ack p50 %.2f ms, p99 %.2f ms. "+
+			"Bare net/http 202 server: **%s ev/s**. knkafka ingress: **%s ev/s**. Memory idle %.1f MiB, peak under load %.1f MiB.\n\n",
+			num(in.ProduceCeiling.RecordsPerSec), in.ProduceAt1k.AckLatency.P50, in.ProduceAt1k.AckLatency.P99,
+			num(in.BareHTTP.SaturationPerSec), num(in.Ingress.SaturationPerSec), in.IdleMemory.RSSMiB, in.LoadMemory.PeakMiB)
+		w("| target | offered/s | accepted/s | ok %% | p50 ms | p99 ms | p99.9 ms | ev/CPU-s | RSS MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		steps := func(name string, ss []Step) {
+			for _, s := range ss {
+				rss := ""
+				if s.Memory != nil {
+					rss = fmt.Sprintf("%.1f", s.Memory.RSSMiB)
+				}
+				w("| %s | %d | %s | %.2f | %.2f | %.2f | %.2f | %s | %s |\n", name, s.Offered, num(s.AcceptedPerSec), s.SuccessPct,
+					s.Latency.P50, s.Latency.P99, s.Latency.P999, num(s.EventsPerCPUSecond), rss)
+			}
+		}
+		steps("ingress (fixed)", in.Fixed)
+		steps("bare HTTP (fixed)", in.BareHTTPFixed)
+		steps("ingress", in.Ingress.Steps)
+		steps("bare HTTP", in.BareHTTP.Steps)
+		if p := res.Peer; p != nil {
+			steps("Knative IMC", p.Ladder.Steps)
+		}
+		w("\n")
+	}
+	if d := res.Dispatcher; d != nil {
+		w("## 2. Dispatcher: drain a backlog of %d events (%d partitions, %d keys, in-flight %d)\n\n", d.Events, d.Partitions, d.Keys, d.MaxInFlight)
+		w("Ceilings: franz-go consume without delivery **%s rec/s**; bare Go HTTP client (concurrency %d) to the same subscriber **%s ev/s** (%s ev/CPU-s). Dispatcher memory idle %.1f MiB, peak %.1f MiB.\n\n",
+			num(d.ConsumeCeiling.RecordsPerSec), d.MaxInFlight, num(d.BareClient.PerSec), num(d.BareClient.EventsPerCPUSecond), d.IdleMemory.RSSMiB, d.LoadMemory.PeakMiB)
+		w("| order | delivered | duplicates | ev/s | vs bare client | contract → first delivery s | CPU s | ev/CPU-s | note |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		for _, m := range d.Modes {
+			ratio := 0.0
+			if d.BareClient.PerSec > 0 {
+				ratio = m.PerSec / d.BareClient.PerSec
+			}
+			w("| %s | %d | %d | %s | %.2f× | %.2f | %.1f | %s | %s |\n", m.Name, m.Unique, m.Duplicates, num(m.PerSec), ratio,
+				m.FirstArrivalSeconds, m.CPUSeconds, num(m.EventsPerCPUSecond), m.Error)
+		}
+		w("\n")
+	}
+	if len(res.EndToEnd) > 0 || (res.Peer != nil && res.Peer.E2E != nil) {
+		w("## 3. End to end (ingress process → Kafka → dispatcher process → subscriber)\n\n")
+		w("| path | rate/s | accepted | lost | duplicates | p50 ms | p99 ms | p99.9 ms | max ms | ingress p99 ms | ingress ev/CPU-s | dispatcher ev/CPU-s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		row := func(name string, e E2EResult) {
+			w("| %s | %d | %d | %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %s |\n", name, e.Rate, e.Accepted, e.Lost, e.Duplicates,
+				e.Latency.P50, e.Latency.P99, e.Latency.P999, e.Latency.Max, e.IngressLatency.P99, num(e.IngressEventsPerCPUSecond), orDash(e.DispatcherEventsPerCPUSecond))
+		}
+		for _, e := range res.EndToEnd {
+			row("knkafka", e)
+		}
+		if res.Peer != nil && res.Peer.E2E != nil {
+			row("Knative IMC (in memory)", *res.Peer.E2E)
+		}
+		w("| Java peer (notes) | 1000 | | 0 | 0 | %.2f | %.2f | %.2f | | %.2f | %s | |\n\n", javaE2EP50At1k, javaE2EP99At1k, javaE2EP999At1k, javaIngressP99At1k, num(javaIngressEvCPU1k))
+	}
+	if len(res.FanOut) > 0 {
+		w("## 4. Fan-out: one broker, N triggers each filtering on one of %d event types, draining a backlog\n\n", fanOutTypes)
+		w("Each trigger's egress reads the whole topic with its own consumer group today, so records read grow with N; the design's shared reads would read each partition once. "+
+			"The backlog shrinks for large N so that at most %s records are read in all.\n\n", num(maxFanOutReads))
+		w("| triggers | backlog | deliveries | delivered/s | records read/s | all ready s | dispatcher CPU s | peak RSS MiB | note |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		for _, f := range res.FanOut {
+			w("| %d | %d | %d/%d | %s | %s | %.1f | %.1f | %.1f | %s |\n", f.Triggers, f.Events, f.Delivered, f.ExpectedDeliveries, num(f.DeliveredPerSec),
+				num(f.RecordsReadPerSec), f.AllReadySeconds, f.CPUSeconds, f.PeakRSSMiB, f.Error)
+		}
+		w("\n")
+	}
+	if f := res.Footprint; f != nil {
+		w("## 5. Footprint (RSS MiB; Java peer from the notes)\n\n| process | idle, 0 triggers | idle, %d triggers | under load (peak) | Java idle | Java under load |\n|---|---:|---:|---:|---:|---:|\n", f.Triggers)
+		w("| ingress | %s | %s | %s | %.0f | %.0f |\n", rss(f.IngressIdle0, false), rss(f.IngressIdleN, false), rss(f.IngressLoad, true), javaIngressIdleMiB, javaIngressLoadMiB)
+		w("| dispatcher | %s | %s | %s | %.0f | %.0f |\n\n", rss(f.DispatcherIdle0, false), rss(f.DispatcherIdleN, false), rss(f.DispatcherLoad, true), javaDispatcherIdleMiB, javaDispatcherLoadMiB)
+		if f.DispatcherIdleN != nil {
+			w("The dispatcher with %d idle triggers was ready %.1f s after launch and then used %.2f cores doing nothing.\n\n", f.Triggers, f.DispatcherReadySeconds, f.DispatcherIdleCores)
+		}
+	}
+	if r := res.Reactivity; r != nil {
+		w("## 6. Reactivity (events flowing at %d/s)\n\nLaunch → first delivery: **%.2f s** (Java peer: 8–9 s). Contract change adding an egress → its first delivery: median **%.3f s** of %v (Java peer: 0.2–0.45 s).\n\n",
+			r.ProduceRate, r.StartupSeconds, r.MedianSeconds, r.ChangeSeconds)
+	}
+	if p := res.Peer; p != nil {
+		w("## 7. Peer: %s\n\n%s. Saturation %s ev/s; memory idle %.1f MiB, peak %.1f MiB.\n\n", p.Name, p.Note, num(p.Ladder.SaturationPerSec), p.IdleMemory.RSSMiB, p.LoadMemory.PeakMiB)
+	}
+	if len(res.Micro) > 0 {
+		w("## Micro-benchmarks (`go test -bench`)\n\n| package | benchmark | ns/op | B/op | allocs/op |\n|---|---|---:|---:|---:|\n")
+		for _, mb := range res.Micro {
+			w("| %s | %s | %s | %.0f | %.0f |\n", strings.TrimPrefix(mb.Package, "knkafka.dev/"), mb.Name, num(mb.NsPerOp), mb.BytesPerOp, mb.AllocsPerOp)
+		}
+		w("\n")
+	}
+	if len(res.Notes) > 0 {
+		w("## Notes\n\n")
+		for _, n := range res.Notes {
+			w("- %s\n", n)
+		}
+		w("\n")
+	}
+	if len(res.Errors) > 0 {
+		w("## Errors\n\n")
+		for _, e := range res.Errors {
+			w("- %s\n", strings.ReplaceAll(e, "\n", " "))
+		}
+		w("\n")
+	}
+	return b.String()
+}
+
+func rss(m *Memory, peak bool) string {
+	if m == nil {
+		return "–"
+	}
+	if peak {
+		return fmt.Sprintf("%.1f", m.PeakMiB)
+	}
+	return fmt.Sprintf("%.1f", m.RSSMiB)
+}
+
+func orDash(v float64) string {
+	if v == 0 {
+		return "–"
+	}
+	return num(v)
+}
+
+func short(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return commit
+}
+
+// num formats a figure with thousands separators and sensible precision.
+func num(v float64) string {
+	switch {
+	case v == 0:
+		return "0"
+	case v >= 1000 || v <= -1000:
+		s := fmt.Sprintf("%.0f", v)
+		neg := strings.HasPrefix(s, "-")
+		s = strings.TrimPrefix(s, "-")
+		var out []byte
+		for i, c := range []byte(s) {
+			if i > 0 && (len(s)-i)%3 == 0 {
+				out = append(out, ',')
+			}
+			out = append(out, c)
+		}
+		if neg {
+			return "-" + string(out)
+		}
+		return string(out)
+	case v >= 100 || v <= -100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10 || v <= -10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}

@@ -1,0 +1,321 @@
+package bench
+
+import (
+	"fmt"
+	"time"
+)
+
+// Results is everything one run measured; it is written as JSON next to the Markdown table.
+type Results struct {
+	Profile     Profile           `json:"profile"`
+	StartedAt   time.Time         `json:"startedAt"`
+	FinishedAt  time.Time         `json:"finishedAt"`
+	WallSeconds float64           `json:"wallSeconds"`
+	Machine     Machine           `json:"machine"`
+	Kafka       KafkaInfo         `json:"kafka"`
+	Git         GitInfo           `json:"git"`
+	Checks      []Check           `json:"checks"`
+	Ingress     *IngressResult    `json:"ingress,omitempty"`
+	Dispatcher  *DispatcherResult `json:"dispatcher,omitempty"`
+	EndToEnd    []E2EResult       `json:"endToEnd,omitempty"`
+	FanOut      []FanOutResult    `json:"fanOut,omitempty"`
+	Footprint   *FootprintResult  `json:"footprint,omitempty"`
+	Reactivity  *ReactivityResult `json:"reactivity,omitempty"`
+	Peer        *PeerResult       `json:"peer,omitempty"`
+	Micro       []MicroBenchmark  `json:"micro,omitempty"`
+	// JavaPeer are the Java data plane's figures from the team's notes (measured on this machine
+	// kind in an earlier run, not in this one); the checks divide by them.
+	JavaPeer map[string]float64 `json:"javaPeerFromNotes"`
+	Notes    []string           `json:"notes,omitempty"`
+	Errors   []string           `json:"errors,omitempty"`
+}
+
+// Machine describes where the run happened and how busy the machine was.
+type Machine struct {
+	CPUs         int        `json:"nproc"`
+	Model        string     `json:"cpuModel"`
+	MemoryGiB    float64    `json:"memoryGiB"`
+	Kernel       string     `json:"kernel"`
+	GoVersion    string     `json:"goVersion"`
+	LoadAvgStart [3]float64 `json:"loadAvgStart"`
+	LoadAvgEnd   [3]float64 `json:"loadAvgEnd"`
+	LoadNote     string     `json:"loadNote"`
+}
+
+// KafkaInfo says which Kafka served the run.
+type KafkaInfo struct {
+	Version   string   `json:"version"`
+	Bootstrap []string `json:"bootstrap"`
+	Nodes     int      `json:"nodes"`
+}
+
+// GitInfo names the code measured.
+type GitInfo struct {
+	Commit string `json:"commit"`
+	// Dirty counts files changed since Commit (the working tree was measured).
+	Dirty int `json:"dirtyFiles"`
+}
+
+// IngressResult is scenario 1.
+type IngressResult struct {
+	Topic      string `json:"topic"`
+	Partitions int    `json:"partitions"`
+	// ProduceCeiling is franz-go producing the same records with acks=all as fast as it can.
+	ProduceCeiling ProduceResult `json:"produceCeiling"`
+	// ProduceAt1k is franz-go producing 1,000 records/s one by one: the ack latency floor.
+	ProduceAt1k ProduceResult `json:"produceAt1k"`
+	// BareHTTP is a bare net/http server answering 202 under the same vegeta ladder.
+	BareHTTP      Ladder `json:"bareHttp"`
+	BareHTTPFixed []Step `json:"bareHttpFixed"`
+	// Ingress is knkafka's ingress process under the ladder and at fixed rates.
+	Ingress    Ladder `json:"ingress"`
+	Fixed      []Step `json:"fixed"`
+	IdleMemory Memory `json:"idleMemory"`
+	LoadMemory Memory `json:"loadMemory"`
+}
+
+// Drain is one backlog drained to the subscriber.
+type Drain struct {
+	Name       string `json:"name"`
+	Events     int    `json:"events"`
+	Unique     int64  `json:"unique"`
+	Duplicates int64  `json:"duplicates"`
+	// Seconds is from the first to the last arrival; PerSec divides Events by it.
+	Seconds float64 `json:"seconds"`
+	PerSec  float64 `json:"perSec"`
+	// FirstArrivalSeconds is from the contract write (or process start) to the first arrival.
+	FirstArrivalSeconds float64 `json:"firstArrivalSeconds,omitempty"`
+	CPUSeconds          float64 `json:"cpuSeconds"`
+	EventsPerCPUSecond  float64 `json:"eventsPerCpuSecond"`
+	Memory              *Memory `json:"memory,omitempty"`
+	Error               string  `json:"error,omitempty"`
+}
+
+// DispatcherResult is scenario 2.
+type DispatcherResult struct {
+	Topic          string        `json:"topic"`
+	Partitions     int           `json:"partitions"`
+	Events         int           `json:"events"`
+	Keys           int           `json:"keys"`
+	MaxInFlight    int           `json:"maxInFlight"`
+	Preload        ProduceResult `json:"preload"`
+	ConsumeCeiling ConsumeResult `json:"consumeCeiling"`
+	BareClient     Drain         `json:"bareClient"`
+	Modes          []Drain       `json:"modes"`
+	IdleMemory     Memory        `json:"idleMemory"`
+	LoadMemory     Memory        `json:"loadMemory"`
+}
+
+// E2EResult is scenario 3 at one rate.
+type E2EResult struct {
+	Rate       int     `json:"rate"`
+	Seconds    float64 `json:"seconds"`
+	Sent       int     `json:"sent"`
+	Accepted   int     `json:"accepted"`
+	Delivered  int64   `json:"delivered"`
+	Lost       int64   `json:"lost"`
+	Duplicates int64   `json:"duplicates"`
+	// Latency is from the send-time extension to arrival at the subscriber.
+	Latency Latency `json:"latency"`
+	// IngressLatency is the HTTP response time the producer saw.
+	IngressLatency               Latency `json:"ingressLatency"`
+	IngressEventsPerCPUSecond    float64 `json:"ingressEventsPerCpuSecond"`
+	DispatcherEventsPerCPUSecond float64 `json:"dispatcherEventsPerCpuSecond"`
+	IngressMemory                Memory  `json:"ingressMemory"`
+	DispatcherMemory             Memory  `json:"dispatcherMemory"`
+}
+
+// FanOutResult is scenario 4 at one trigger count.
+type FanOutResult struct {
+	Triggers           int     `json:"triggers"`
+	Events             int     `json:"events"`
+	ExpectedDeliveries int64   `json:"expectedDeliveries"`
+	Delivered          int64   `json:"delivered"`
+	AllReadySeconds    float64 `json:"allReadySeconds"`
+	Seconds            float64 `json:"seconds"`
+	DeliveredPerSec    float64 `json:"deliveredPerSec"`
+	// RecordsReadPerSec counts every egress's reads: each reads the whole topic today.
+	RecordsReadPerSec float64 `json:"recordsReadPerSec"`
+	CPUSeconds        float64 `json:"cpuSeconds"`
+	PeakRSSMiB        float64 `json:"peakRssMiB"`
+	// ShortEgresses counts egresses that received fewer events than their filter matches.
+	ShortEgresses int    `json:"shortEgresses,omitempty"`
+	Error         string `json:"error,omitempty"`
+}
+
+// FootprintResult is scenario 5.
+type FootprintResult struct {
+	Triggers               int     `json:"triggers"`
+	IngressIdle0           *Memory `json:"ingressIdle0,omitempty"`
+	IngressIdleN           *Memory `json:"ingressIdleN,omitempty"`
+	DispatcherIdle0        *Memory `json:"dispatcherIdle0,omitempty"`
+	DispatcherIdleN        *Memory `json:"dispatcherIdleN,omitempty"`
+	DispatcherReadySeconds float64 `json:"dispatcherReadySeconds,omitempty"`
+	// DispatcherIdleCores is the CPU the idle dispatcher with N triggers uses (cores).
+	DispatcherIdleCores float64 `json:"dispatcherIdleCores,omitempty"`
+	IngressLoad         *Memory `json:"ingressLoad,omitempty"`
+	DispatcherLoad      *Memory `json:"dispatcherLoad,omitempty"`
+}
+
+// ReactivityResult is scenario 6.
+type ReactivityResult struct {
+	// StartupSeconds is from launching a dispatcher to its first delivery (the topic is live).
+	StartupSeconds float64 `json:"startupSeconds"`
+	// ChangeSeconds are from writing a contract that adds an egress to its first delivery.
+	ChangeSeconds []float64 `json:"changeSeconds"`
+	MedianSeconds float64   `json:"medianSeconds"`
+	ProduceRate   int       `json:"produceRate"`
+}
+
+// PeerResult is scenario 7: Knative's in-memory channel under the same load.
+type PeerResult struct {
+	Name       string     `json:"name"`
+	Ladder     Ladder     `json:"ladder"`
+	Fixed      []Step     `json:"fixed"`
+	E2E        *E2EResult `json:"e2eAt1k,omitempty"`
+	IdleMemory Memory     `json:"idleMemory"`
+	LoadMemory Memory     `json:"loadMemory"`
+	Note       string     `json:"note"`
+}
+
+// Check is one figure against its reference, as a ratio with the target from the notes.
+type Check struct {
+	Name      string  `json:"name"`
+	Value     float64 `json:"value"`
+	Unit      string  `json:"unit"`
+	Reference float64 `json:"reference"`
+	// RefSource says where the reference comes from: a ceiling of this run or the Java peer (notes).
+	RefSource string  `json:"refSource"`
+	Ratio     float64 `json:"ratio"`
+	// Target is the ratio the notes ask for, as text ("≥ 0.8"); empty when informative only.
+	Target string `json:"target,omitempty"`
+	Pass   *bool  `json:"pass,omitempty"`
+}
+
+// The Java peer's figures (docs/notes "The bar"), measured on this machine kind, not in this run.
+const (
+	javaIngressSaturation     = 8000.0
+	javaIngressP50At1k        = 0.60
+	javaIngressP99At1k        = 2.6
+	javaIngressEvCPU1k        = 4900.0
+	javaIngressEvCPUSat       = 16600.0
+	javaE2EP50At1k            = 1.0
+	javaE2EP99At1k            = 17.0
+	javaE2EP999At1k           = 107.0
+	javaDispatcherDrain       = 9300.0
+	javaDispatcherCores       = 1.25
+	javaIngressIdleMiB        = 195.0
+	javaIngressLoadMiB        = 338.0
+	javaDispatcherIdleMiB     = 213.0
+	javaDispatcherLoadMiB     = 379.0
+	javaStartupSeconds        = 8.5
+	javaContractChangeSeconds = 0.45
+)
+
+func javaFigures() map[string]float64 {
+	return map[string]float64{
+		"ingressSaturationPerSec": javaIngressSaturation, "ingressP50At1kMs": javaIngressP50At1k,
+		"ingressP99At1kMs": javaIngressP99At1k, "ingressEventsPerCpuSecondAt1k": javaIngressEvCPU1k,
+		"ingressEventsPerCpuSecondAt8k": javaIngressEvCPUSat, "e2eP50At1kMs": javaE2EP50At1k,
+		"e2eP99At1kMs": javaE2EP99At1k, "e2eP999At1kMs": javaE2EP999At1k,
+		"dispatcherDrainPerSec": javaDispatcherDrain, "dispatcherCores": javaDispatcherCores,
+		"dispatcherEventsPerCpuSecond": javaDispatcherDrain / javaDispatcherCores,
+		"ingressIdleMiB":               javaIngressIdleMiB, "ingressLoadMiB": javaIngressLoadMiB,
+		"dispatcherIdleMiB": javaDispatcherIdleMiB, "dispatcherLoadMiB": javaDispatcherLoadMiB,
+		"startupSeconds": javaStartupSeconds, "contractChangeSecondsMax": javaContractChangeSeconds,
+	}
+}
+
+// atLeast makes a check passing when value/reference ≥ target.
+func atLeast(name, unit string, value, ref float64, src string, target float64) Check {
+	c := Check{Name: name, Unit: unit, Value: value, Reference: ref, RefSource: src, Target: fmt.Sprintf("≥ %.3g", target)}
+	if ref > 0 {
+		c.Ratio = round(value/ref, 3)
+		ok := value/ref >= target
+		c.Pass = &ok
+	}
+	return c
+}
+
+// atMost makes a check passing when value/reference ≤ target.
+func atMost(name, unit string, value, ref float64, src string, target float64) Check {
+	c := Check{Name: name, Unit: unit, Value: value, Reference: ref, RefSource: src, Target: fmt.Sprintf("≤ %.3g", target)}
+	if ref > 0 {
+		c.Ratio = round(value/ref, 3)
+		ok := value > 0 && value/ref <= target
+		c.Pass = &ok
+	}
+	return c
+}
+
+// info makes a check without a target.
+func info(name, unit string, value, ref float64, src string) Check {
+	c := Check{Name: name, Unit: unit, Value: value, Reference: ref, RefSource: src}
+	if ref > 0 {
+		c.Ratio = round(value/ref, 3)
+	}
+	return c
+}
+
+const (
+	srcCeiling = "ceiling, this run"
+	srcJava    = "Java peer (notes)"
+	srcKnative = "Knative IMC, this run"
+)
+
+// computeChecks derives the ratios the notes ask for from whatever scenarios ran.
+func (res *Results) computeChecks() {
+	var cs []Check
+	if in := res.Ingress; in != nil {
+		cs = append(cs, atLeast("ingress saturation vs bare HTTP server", "ev/s", in.Ingress.SaturationPerSec, in.BareHTTP.SaturationPerSec, srcCeiling, 0.8))
+		cs = append(cs, info("ingress saturation vs franz-go produce", "ev/s", in.Ingress.SaturationPerSec, in.ProduceCeiling.RecordsPerSec, srcCeiling))
+		if s, ok := stepAt(in.Fixed, 1000); ok {
+			cs = append(cs, info("ingress p99 at 1k/s vs Java", "ms", s.Latency.P99, javaIngressP99At1k, srcJava))
+			cs = append(cs, atLeast("ingress ev/CPU-s at 1k/s vs Java", "ev/cpu-s", s.EventsPerCPUSecond, javaIngressEvCPU1k, srcJava, 2))
+		}
+		cs = append(cs, atLeast("ingress ev/CPU-s at saturation vs Java at 8k/s", "ev/cpu-s", in.Ingress.AtSaturation.EventsPerCPUSecond, javaIngressEvCPUSat, srcJava, 2))
+		cs = append(cs, atMost("ingress idle RSS vs Java", "MiB", in.IdleMemory.RSSMiB, javaIngressIdleMiB, srcJava, 0.25))
+		cs = append(cs, atMost("ingress peak RSS under load vs Java", "MiB", in.LoadMemory.PeakMiB, javaIngressLoadMiB, srcJava, 0.25))
+	}
+	if d := res.Dispatcher; d != nil {
+		for _, m := range d.Modes {
+			if m.Name == "unordered" {
+				cs = append(cs, atLeast("dispatcher drain (unordered) vs bare HTTP client", "ev/s", m.PerSec, d.BareClient.PerSec, srcCeiling, 0.8))
+				cs = append(cs, info("dispatcher drain (unordered) vs franz-go consume", "ev/s", m.PerSec, d.ConsumeCeiling.RecordsPerSec, srcCeiling))
+				cs = append(cs, atLeast("dispatcher ev/CPU-s (unordered drain) vs Java", "ev/cpu-s", m.EventsPerCPUSecond, javaDispatcherDrain/javaDispatcherCores, srcJava, 2))
+			}
+		}
+		cs = append(cs, atMost("dispatcher idle RSS vs Java", "MiB", d.IdleMemory.RSSMiB, javaDispatcherIdleMiB, srcJava, 0.25))
+		cs = append(cs, atMost("dispatcher peak RSS under load vs Java", "MiB", d.LoadMemory.PeakMiB, javaDispatcherLoadMiB, srcJava, 0.25))
+	}
+	for _, e := range res.EndToEnd {
+		if e.Rate == 1000 {
+			cs = append(cs, atMost("end-to-end p99 at 1k/s vs Java", "ms", e.Latency.P99, javaE2EP99At1k, srcJava, 1.0/3))
+			cs = append(cs, info("end-to-end p99.9 at 1k/s vs Java", "ms", e.Latency.P999, javaE2EP999At1k, srcJava))
+		}
+	}
+	if r := res.Reactivity; r != nil {
+		cs = append(cs, info("contract change → first delivery (median) vs Java max", "s", r.MedianSeconds, javaContractChangeSeconds, srcJava))
+		cs = append(cs, info("start-up → first delivery vs Java", "s", r.StartupSeconds, javaStartupSeconds, srcJava))
+	}
+	if p := res.Peer; p != nil && res.Ingress != nil {
+		cs = append(cs, info("ingress saturation vs Knative IMC (in-memory)", "ev/s", res.Ingress.Ingress.SaturationPerSec, p.Ladder.SaturationPerSec, srcKnative))
+		if p.E2E != nil {
+			for _, e := range res.EndToEnd {
+				if e.Rate == 1000 {
+					cs = append(cs, info("end-to-end p99 at 1k/s vs Knative IMC", "ms", e.Latency.P99, p.E2E.Latency.P99, srcKnative))
+				}
+			}
+		}
+	}
+	res.Checks = cs
+}
+
+func stepAt(steps []Step, rate int) (Step, bool) {
+	for _, s := range steps {
+		if s.Offered == rate {
+			return s, true
+		}
+	}
+	return Step{}, false
+}

@@ -1,0 +1,295 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Options configure Run.
+type Options struct {
+	// Profile is "short" or "full".
+	Profile string
+	// Repo is the knkafka checkout (for hack/kafka.sh and git).
+	Repo string
+	// Dataplane is the knkafka-dataplane binary.
+	Dataplane string
+	// Out is the results directory.
+	Out string
+	// Bootstrap, when set, is a Kafka to use instead of starting a private one.
+	Bootstrap string
+	// MicroFile holds `go test -bench` output to include.
+	MicroFile string
+	// Scenarios selects scenarios by name (empty: all).
+	Scenarios []string
+	// Logf reports progress.
+	Logf func(format string, args ...any)
+}
+
+// scenario is one named part of a run.
+type scenario struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// runner carries a run's shared state.
+type runner struct {
+	opts    Options
+	profile Profile
+	self    string
+	work    string
+	procs   *procs
+	kafka   *kafka
+	sink    *Sink
+	res     *Results
+	plots   plotData
+}
+
+func (r *runner) logf(format string, args ...any) { r.opts.Logf(format, args...) }
+
+// Run measures every selected scenario and renders the results; it returns them even when
+// some scenarios failed (their errors are in Results.Errors). Every process it starts is stopped
+// before it returns, also when ctx is cancelled.
+func Run(ctx context.Context, opts Options) (*Results, *Rendered, error) {
+	r, err := run(ctx, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	rendered, err := r.Render()
+	if err != nil {
+		r.res.Errors = append(r.res.Errors, "plots: "+err.Error())
+		rendered.Markdown = Markdown(r.res)
+	}
+	return r.res, rendered, nil
+}
+
+func run(ctx context.Context, opts Options) (*runner, error) {
+	profile, err := ProfileByName(opts.Profile)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	work, err := os.MkdirTemp("", "knkafka-bench-")
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{opts: opts, profile: profile, self: self, work: work, procs: newProcs(work),
+		res: &Results{Profile: profile, StartedAt: time.Now().UTC(), JavaPeer: javaFigures()}}
+	r.res.Machine = machineInfo()
+	r.res.Git = gitInfo(opts.Repo)
+	defer func() {
+		r.procs.stopAll()
+		if r.kafka != nil {
+			r.kafka.stop()
+		}
+		if r.res != nil && len(r.res.Errors) == 0 {
+			_ = os.RemoveAll(work)
+		} else {
+			r.logf("logs of the processes kept in %s", work)
+		}
+	}()
+	if opts.MicroFile != "" {
+		micro, err := parseMicro(opts.MicroFile)
+		if err != nil {
+			r.res.Errors = append(r.res.Errors, fmt.Sprintf("micro-benchmarks: %v", err))
+		}
+		r.res.Micro = micro
+	}
+
+	if opts.Bootstrap != "" {
+		r.kafka, err = useKafka(strings.Split(opts.Bootstrap, ","))
+	} else {
+		r.logf("starting a private Kafka with hack/kafka.sh")
+		r.kafka, err = startKafka(ctx, opts.Repo, filepath.Join(work, "kafka"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.res.Kafka = KafkaInfo{Version: r.kafka.version, Bootstrap: r.kafka.servers, Nodes: 1}
+	if r.sink, err = newSink(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.warmKafka(ctx); err != nil {
+		return nil, err
+	}
+
+	all := []scenario{
+		{"ingress", r.ingress},
+		{"dispatcher", r.dispatcher},
+		{"e2e", r.endToEnd},
+		{"reactivity", r.reactivity},
+		{"footprint", r.footprint},
+		{"fanout", r.fanOut},
+		{"peer", r.peer},
+	}
+	for _, s := range all {
+		if !selected(opts.Scenarios, s.name) {
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		r.logf("== %s (load average %s)", s.name, loadAvgString())
+		start := time.Now()
+		if err := s.run(ctx); err != nil {
+			r.res.Errors = append(r.res.Errors, fmt.Sprintf("%s: %v", s.name, err))
+			r.logf("!! %s failed: %v", s.name, err)
+		}
+		r.procs.stopAll()
+		r.logf("   %s took %s", s.name, time.Since(start).Round(time.Second))
+	}
+	r.res.FinishedAt = time.Now().UTC()
+	r.res.WallSeconds = round(r.res.FinishedAt.Sub(r.res.StartedAt).Seconds(), 1)
+	r.res.Machine.LoadAvgEnd = loadAvg()
+	r.res.Machine.LoadNote = loadNote(r.res.Machine)
+	r.res.Notes = append(r.res.Notes, standingNotes...)
+	r.res.computeChecks()
+	if err := ctx.Err(); err != nil {
+		r.res.Errors = append(r.res.Errors, "interrupted: "+err.Error())
+	}
+	return r, nil
+}
+
+// standingNotes explain what the figures are and are not.
+var standingNotes = []string{
+	"Everything runs on one machine: vegeta, the subscriber and Kafka share the cores with the process measured, as they do for its ceilings.",
+	"Java peer figures are from the team's notes (same machine kind, an earlier run), not measured in this run.",
+	"Fan-out: today each egress reads the topic itself with its own consumer group, so bytes read grow with the trigger count; the design's shared reads would read each partition once.",
+	"The Knative peer is the in-memory channel's data path (no Kafka, nothing durable) and answers only after its subscriber did.",
+}
+
+func selected(list []string, name string) bool {
+	if len(list) == 0 {
+		return true
+	}
+	for _, s := range list {
+		if s == name {
+			return true
+		}
+	}
+	return false
+}
+
+// warmKafka waits until the new broker serves group coordination (its first group join sees
+// NOT_COORDINATOR while __consumer_offsets is created).
+func (r *runner) warmKafka(ctx context.Context) error {
+	topic := "bench-warmup"
+	if err := r.kafka.createTopic(ctx, topic, 1); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		err := r.kafka.commitStart(ctx, "bench-warmup", topic)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("kafka group coordination not ready: %w", err)
+		}
+		sleepCtx(ctx, 500*time.Millisecond)
+	}
+}
+
+// WriteResults writes the JSON, the Markdown and the plots under dir and returns the JSON path.
+func WriteResults(res *Results, r *Rendered, dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	stamp := res.StartedAt.Format("20060102T150405Z")
+	base := filepath.Join(dir, stamp+"-"+res.Profile.Name)
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	var errs []error
+	errs = append(errs, os.WriteFile(base+".json", b, 0o644))
+	errs = append(errs, os.WriteFile(base+".md", []byte(r.Markdown), 0o644))
+	for name, png := range r.Plots {
+		errs = append(errs, os.WriteFile(base+"-"+name+".png", png, 0o644))
+	}
+	// latest.* point at the newest run.
+	for _, ext := range []string{".json", ".md"} {
+		link := filepath.Join(dir, "latest"+ext)
+		_ = os.Remove(link)
+		errs = append(errs, os.Symlink(filepath.Base(base+ext), link))
+	}
+	return base + ".json", errors.Join(errs...)
+}
+
+func machineInfo() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), LoadAvgStart: loadAvg()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				m.Model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
+				kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+				m.MemoryGiB = round(kb/1024/1024, 1)
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+func loadAvg() [3]float64 {
+	var l [3]float64
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return l
+	}
+	f := strings.Fields(string(b))
+	for i := 0; i < 3 && i < len(f); i++ {
+		l[i], _ = strconv.ParseFloat(f[i], 64)
+	}
+	return l
+}
+
+func loadAvgString() string {
+	l := loadAvg()
+	return fmt.Sprintf("%.2f %.2f %.2f", l[0], l[1], l[2])
+}
+
+func loadNote(m Machine) string {
+	if m.LoadAvgStart[0] > 0.5*float64(m.CPUs) {
+		return fmt.Sprintf("the machine was busy before the run (1-min load %.2f on %d cores): other work competed with the benchmark", m.LoadAvgStart[0], m.CPUs)
+	}
+	return fmt.Sprintf("1-min load %.2f on %d cores before the run", m.LoadAvgStart[0], m.CPUs)
+}
+
+func gitInfo(repo string) GitInfo {
+	var g GitInfo
+	if out, err := exec.Command("git", "-C", repo, "rev-parse", "HEAD").Output(); err == nil {
+		g.Commit = strings.TrimSpace(string(out))
+	}
+	if out, err := exec.Command("git", "-C", repo, "status", "--porcelain").Output(); err == nil {
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.TrimSpace(l) != "" {
+				g.Dirty++
+			}
+		}
+	}
+	return g
+}
