@@ -4,6 +4,12 @@
 // batches, bumping the generation only when the content really changed, and remembers at which
 // generation each resource and egress was last changed, so a reconciler can tell whether the data
 // plane has applied it (Published).
+//
+// A Store starts from the contract already published: after a controller restart the first
+// reconcile must not publish a contract holding only the objects reconciled so far, which would
+// stop every other route until its turn came. Entries leave the store only through Delete*,
+// which reconcilers call from finalizers, so an object deleted while the controller was down is
+// still removed when its finalizer runs.
 package contractstore
 
 import (
@@ -134,6 +140,10 @@ func (s *Store) Generation() uint64 {
 
 func (s *Store) markChanged(uid string) {
 	s.changed[uid] = true
+	s.markDirty()
+}
+
+func (s *Store) markDirty() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -164,6 +174,9 @@ func (s *Store) contractLocked(gen uint64) *contract.Contract {
 // Run publishes changes until ctx ends, batching changes that arrive within the debounce
 // interval and retrying failed publications.
 func (s *Store) Run(ctx context.Context) {
+	// Publish once at start: on a fresh install the data plane waits for a first contract
+	// before it reports ready.
+	s.markDirty()
 	for {
 		select {
 		case <-ctx.Done():
@@ -250,8 +263,9 @@ func (s *Store) exists(uid string) bool {
 	return false
 }
 
-// load reads the generation already published, once, so generations keep increasing across
-// controller restarts (the data plane ignores a generation it has already applied).
+// load reads the contract already published, once: generations keep increasing across
+// controller restarts (the data plane ignores a generation it has already applied), and the
+// published entries are the store's starting point.
 func (s *Store) load(ctx context.Context) error {
 	s.mu.Lock()
 	loaded := s.loaded
@@ -259,24 +273,80 @@ func (s *Store) load(ctx context.Context) error {
 	if loaded {
 		return nil
 	}
-	cm, err := s.client.CoreV1().ConfigMaps(s.namespace).Get(ctx, contract.ConfigMapName, metav1.GetOptions{})
-	var gen uint64
-	switch {
-	case apierrors.IsNotFound(err):
-	case err != nil:
-		return fmt.Errorf("reading the published contract index: %w", err)
-	default:
-		var idx contract.Index
-		if err := json.Unmarshal([]byte(cm.Data[contract.IndexKey]), &idx); err == nil {
-			gen = idx.Generation
-		}
+	published, err := s.readPublished(ctx)
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
-	if !s.loaded {
-		s.generation, s.loaded = max(s.generation, gen), true
+	defer s.mu.Unlock()
+	if s.loaded {
+		return nil
 	}
-	s.mu.Unlock()
+	s.loaded = true
+	if published == nil {
+		return nil
+	}
+	s.generation = max(s.generation, published.Generation)
+	// Seed what reconcilers have not set yet; their own entries (already in the maps) win.
+	for _, r := range published.Resources {
+		egs := r.Egresses
+		r.Egresses = nil
+		if _, ok := s.resources[r.UID]; !ok {
+			s.resources[r.UID] = r
+			s.published[r.UID] = published.Generation
+		}
+		for _, e := range egs {
+			if s.egresses[r.UID] == nil {
+				s.egresses[r.UID] = map[string]contract.Egress{}
+			}
+			if _, ok := s.egresses[r.UID][e.UID]; !ok {
+				s.egresses[r.UID][e.UID] = e
+				s.published[e.UID] = published.Generation
+			}
+		}
+	}
+	// The published resources are the baseline that decides whether the next publication
+	// changes anything (they were written sorted, as contractLocked builds them).
+	s.lastBody, _ = json.Marshal(published.Resources)
 	return nil
+}
+
+// readPublished reads the contract currently published; nil when there is none. A contract that
+// cannot be assembled is an error: starting from nothing would withdraw every route.
+func (s *Store) readPublished(ctx context.Context) (*contract.Contract, error) {
+	api := s.client.CoreV1().ConfigMaps(s.namespace)
+	cm, err := api.Get(ctx, contract.ConfigMapName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the published contract index: %w", err)
+	}
+	var idx contract.Index
+	if err := json.Unmarshal([]byte(cm.Data[contract.IndexKey]), &idx); err != nil {
+		return nil, fmt.Errorf("decoding the published contract index: %w", err)
+	}
+	list, err := api.List(ctx, metav1.ListOptions{LabelSelector: contract.ConfigMapLabel + "=true"})
+	if err != nil {
+		return nil, fmt.Errorf("listing the published contract shards: %w", err)
+	}
+	var shards []contract.Shard
+	for _, item := range list.Items {
+		n, ok := shardNumber(item.Name)
+		if !ok {
+			continue
+		}
+		gen, err := strconv.ParseUint(item.Data[contract.ShardGenerationKey], 10, 64)
+		if err != nil {
+			continue
+		}
+		shards = append(shards, contract.Shard{Number: n, Generation: gen, Data: item.BinaryData[contract.ShardKey]})
+	}
+	c, err := contract.Assemble(idx, shards)
+	if err != nil {
+		return nil, fmt.Errorf("reading the published contract: %w", err)
+	}
+	return c, nil
 }
 
 // write publishes c: the shards first, then the index, then removes shards the index no longer

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap/zaptest"
@@ -136,25 +137,67 @@ func TestPublishWritesOnlyChangedContent(t *testing.T) {
 	}
 }
 
-func TestGenerationsContinueAfterARestart(t *testing.T) {
+func TestARestartedStoreStartsFromThePublishedContract(t *testing.T) {
 	client := fake.NewClientset()
 	ctx := context.Background()
 	first := New(client, ns, zaptest.NewLogger(t))
 	first.SetResource(broker("b1"))
-	if err := first.Publish(ctx); err != nil {
-		t.Fatal(err)
-	}
 	first.SetEgress("b1", trigger("t1"))
+	first.SetEgress("b1", trigger("t2"))
 	if err := first.Publish(ctx); err != nil {
 		t.Fatal(err)
 	}
+	before := read(t, client)
+
+	// A new controller process: its first reconcile changes one trigger only.
 	second := New(client, ns, zaptest.NewLogger(t))
-	second.SetResource(broker("b1"))
+	changed := trigger("t2")
+	changed.Order = contract.Ordered
+	second.SetEgress("b1", changed)
 	if err := second.Publish(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if g := read(t, client).Generation; g != 3 {
-		t.Errorf("a restarted store published generation %d, want 3 (after the 2 already published)", g)
+	after := read(t, client)
+	if after.Generation != before.Generation+1 {
+		t.Errorf("generation %d after the restart, want %d", after.Generation, before.Generation+1)
+	}
+	want := before.Resources[0]
+	want.Egresses = []contract.Egress{trigger("t1"), changed}
+	if diff := cmp.Diff([]contract.Resource{want}, after.Resources); diff != "" {
+		t.Errorf("the restarted store dropped or changed entries it was not told about (-want +got):\n%s", diff)
+	}
+	if g, ok := second.Published("t1"); !ok || g != before.Generation {
+		t.Errorf("Published(t1) = %d, %v after the restart; want %d, true", g, ok, before.Generation)
+	}
+
+	// Reconciling everything unchanged writes nothing.
+	third := New(client, ns, zaptest.NewLogger(t))
+	third.SetResource(broker("b1"))
+	third.SetEgress("b1", trigger("t1"))
+	third.SetEgress("b1", changed)
+	if err := third.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if g := read(t, client).Generation; g != after.Generation {
+		t.Errorf("unchanged content after a restart published generation %d, want %d kept", g, after.Generation)
+	}
+}
+
+func TestRunPublishesAFirstContractOnAFreshInstall(t *testing.T) {
+	client := fake.NewClientset()
+	s := New(client, ns, zaptest.NewLogger(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Generation() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s.Generation() != 1 {
+		t.Fatalf("generation %d after Run started, want 1", s.Generation())
+	}
+	if c := read(t, client); len(c.Resources) != 0 || c.Generation != 1 {
+		t.Errorf("first contract %+v, want an empty generation 1", c)
 	}
 }
 
