@@ -187,13 +187,14 @@ func selected(list []string, name string) bool {
 // warmKafka waits until the new broker serves group coordination (its first group join sees
 // NOT_COORDINATOR while __consumer_offsets is created).
 func (r *runner) warmKafka(ctx context.Context) error {
-	topic := "bench-warmup"
+	// Unique per run, so a reused Kafka (BENCH_BOOTSTRAP) does not already have it.
+	topic := fmt.Sprintf("bench-warmup-%d", time.Now().UnixNano())
 	if err := r.kafka.createTopic(ctx, topic, 1); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		err := r.kafka.commitStart(ctx, "bench-warmup", topic)
+		err := r.kafka.commitStart(ctx, topic, topic)
 		if err == nil {
 			return nil
 		}

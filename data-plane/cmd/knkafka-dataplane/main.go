@@ -6,6 +6,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -26,7 +28,15 @@ func main() {
 	flag.StringVar(&cfg.Kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig (empty: in-cluster)")
 	flag.StringVar(&cfg.Namespace, "namespace", envOr("SYSTEM_NAMESPACE", "knative-eventing"), "namespace of the contract ConfigMaps")
 	flag.IntVar(&cfg.MaxInFlight, "max-in-flight", 0, "default in-flight deliveries per unordered egress (0: built-in default)")
+	profiling := flag.Bool("pprof", false, "serve Go's profiles under /debug/pprof/ on the admin address")
 	flag.Parse()
+	if *profiling {
+		cfg.AdminHandlers = map[string]http.Handler{
+			"/debug/pprof/":        http.HandlerFunc(pprof.Index),
+			"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
+			"/debug/pprof/trace":   http.HandlerFunc(pprof.Trace),
+		}
+	}
 	cfg.Ingress = *role == "all" || *role == "ingress"
 	cfg.Dispatcher = *role == "all" || *role == "dispatcher"
 	if *servers != "" {

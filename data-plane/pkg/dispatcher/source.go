@@ -108,6 +108,7 @@ func (s *groupSource) run(ctx context.Context) *kgo.Client {
 		kgo.OnPartitionsLost(s.onLost),
 		kgo.FetchMaxBytes(s.cfg.fetchMaxBytes),
 		kgo.FetchMaxPartitionBytes(s.cfg.fetchMaxPartitionBytes),
+		kgo.FetchMaxWait(s.cfg.fetchMaxWait),
 	}, s.kopts...)
 	if s.cfg.sessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(s.cfg.sessionTimeout))
