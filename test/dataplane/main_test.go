@@ -5,7 +5,6 @@ package dataplane
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -18,33 +17,12 @@ import (
 	"time"
 
 	"knkafka.dev/control-plane/pkg/contract"
-	"knkafka.dev/test/kafkatest"
+	"knkafka.dev/test/proctest"
 )
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "knkafka-dataplane-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "knkafka-dataplane")
-	root, err := kafkatest.RepoRoot()
-	if err == nil {
-		cmd := exec.Command("go", "build", "-race", "-o", binary, "./data-plane/cmd/knkafka-dataplane")
-		cmd.Dir = root
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		err = cmd.Run()
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "building knkafka-dataplane:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { proctest.Main(m, "./data-plane/cmd/knkafka-dataplane", &binary) }
 
 // process is one running knkafka-dataplane.
 type process struct {
@@ -57,15 +35,7 @@ type process struct {
 	killedHard bool
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freeAddr(t *testing.T) string { return proctest.FreeAddr(t) }
 
 // start runs the binary with role against the contract file; it is stopped when the test ends.
 func start(t *testing.T, role, contractFile string) *process {

@@ -19,33 +19,12 @@ import (
 
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/local/runner"
-	"knkafka.dev/test/kafkatest"
+	"knkafka.dev/test/proctest"
 )
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "knkafka-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "knkafka")
-	root, err := kafkatest.RepoRoot()
-	if err == nil {
-		cmd := exec.Command("go", "build", "-race", "-o", binary, "./cmd/knkafka")
-		cmd.Dir = root
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		err = cmd.Run()
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "building knkafka:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { proctest.Main(m, "./cmd/knkafka", &binary) }
 
 // process is one running `knkafka run`.
 type process struct {
@@ -74,15 +53,7 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freeAddr(t *testing.T) string { return proctest.FreeAddr(t) }
 
 // start runs `knkafka run --resources dir` with extra flags; it is stopped when the test ends.
 func start(t *testing.T, dir string, flags ...string) *process {

@@ -1,0 +1,56 @@
+// Package proctest helps tests that run our binaries as processes, the way users run them:
+// Main builds a binary once per test binary, and FreeAddr picks a loopback address to serve on.
+package proctest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"knkafka.dev/test/kafkatest"
+)
+
+// Main builds the main package pkg (relative to the module root, e.g. "./cmd/knkafka") with
+// -race into a temporary directory, stores its path in *binary, runs the tests and removes the
+// directory. A failed build ends the test binary with exit code 1.
+func Main(m *testing.M, pkg string, binary *string) {
+	dir, err := os.MkdirTemp("", "knkafka-proctest")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*binary = filepath.Join(dir, filepath.Base(pkg))
+	if err := build(pkg, *binary); err != nil {
+		fmt.Fprintf(os.Stderr, "building %s: %v\n", pkg, err)
+		_ = os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func build(pkg, out string) error {
+	root, err := kafkatest.RepoRoot()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "build", "-race", "-o", out, pkg)
+	cmd.Dir = root
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	return cmd.Run()
+}
+
+// FreeAddr returns a 127.0.0.1 address whose port was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
