@@ -64,6 +64,16 @@ func Encode(e *event.Event) (*kgo.Record, error) {
 	if err := e.Validate(); err != nil {
 		return nil, fmt.Errorf("encoding cloudevent: %w", err)
 	}
+	return EncodeValidated(e)
+}
+
+// EncodeValidated is Encode for an event the caller has just validated with event.Validate (the
+// ingress validates a whole batch before producing any of it), so the hot path does not validate
+// every event twice.
+func EncodeValidated(e *event.Event) (*kgo.Record, error) {
+	if e == nil || e.Context == nil {
+		return nil, errors.New("encoding cloudevent: event has no context")
+	}
 	v := specs.Version(e.SpecVersion())
 	if v == nil {
 		return nil, fmt.Errorf("encoding cloudevent: unsupported specversion %q", e.SpecVersion())

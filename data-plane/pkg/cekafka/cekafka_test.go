@@ -463,3 +463,18 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkEncodeValidated(b *testing.B) {
+	e := event.New()
+	e.SetID("id-1")
+	e.SetSource("/bench")
+	e.SetType("bench.event")
+	e.SetExtension("partitionkey", "k")
+	_ = e.SetData(event.ApplicationJSON, make([]byte, 1024))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeValidated(&e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -126,7 +126,7 @@ func (p *processor) process(ctx context.Context, r *kgo.Record) bool {
 func (p *processor) reply(ctx context.Context, r *kgo.Record, reply *event.Event, h http.Header) bool {
 	switch p.egress.Reply.Kind {
 	case contract.ReplyTopic:
-		rec, err := cekafka.Encode(reply)
+		rec, err := cekafka.EncodeValidated(reply) // delivery only returns validated replies
 		if err != nil {
 			p.logger.Warn("dropping a reply that cannot be encoded", zap.String("topic", r.Topic),
 				zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))

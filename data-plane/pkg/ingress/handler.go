@@ -117,7 +117,7 @@ func (i *Ingress) accept(r *http.Request, s *snapshot, route *routing.Route, rm 
 	traceparent, tracestate := r.Header.Get("traceparent"), r.Header.Get("tracestate")
 	records := make([]*kgo.Record, len(events))
 	for n, e := range events {
-		rec, err := cekafka.Encode(e)
+		rec, err := cekafka.EncodeValidated(e) // parseEvents validated every event
 		if err != nil {
 			return http.StatusBadRequest, err.Error()
 		}
