@@ -240,3 +240,49 @@ func TestSplitRefusesAnEgressLargerThanAShard(t *testing.T) {
 		t.Error("split an egress larger than the shard limit without error")
 	}
 }
+
+// manyResources builds n channels with one subscription each.
+func manyResources(n int) *Contract {
+	c := &Contract{SchemaVersion: SchemaVersion, Generation: 9}
+	for i := 0; i < n; i++ {
+		c.Resources = append(c.Resources, Resource{
+			UID: fmt.Sprintf("%08d-channel", i), Kind: KindKafkaChannel, Namespace: "team", Name: fmt.Sprintf("ch-%d", i),
+			Topic: fmt.Sprintf("knative-messaging-kafka.team.ch-%d", i), BootstrapServers: []string{"kafka:9092"},
+			Ingress: &Ingress{Path: fmt.Sprintf("/team/ch-%d", i), Host: fmt.Sprintf("ch-%d-kn-channel.team.svc.cluster.local", i)},
+			Egresses: []Egress{{UID: fmt.Sprintf("%08d-sub", i), Kind: KindSubscription, Namespace: "team",
+				ConsumerGroup: fmt.Sprintf("kafka.team.ch-%d.%08d-sub", i, i), Destination: fmt.Sprintf("http://svc-%d.team.svc", i),
+				Order: Ordered, Reply: Reply{Kind: ReplyDiscard}}},
+		})
+	}
+	return c
+}
+
+func TestSplitManyResources(t *testing.T) {
+	c := manyResources(3000)
+	idx, shards, err := Split(c, 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range shards {
+		if len(s.Data) > 64<<10 {
+			t.Errorf("shard %d is %d bytes, over the limit", s.Number, len(s.Data))
+		}
+	}
+	back, err := Assemble(idx, shards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(c, back); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	t.Logf("%d resources in %d shards", len(c.Resources), len(shards))
+}
+
+func BenchmarkSplitManyResources(b *testing.B) {
+	c := manyResources(3000)
+	for b.Loop() {
+		if _, _, err := Split(c, 900<<10); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

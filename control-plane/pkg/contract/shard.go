@@ -38,59 +38,83 @@ func ShardName(base string, n int) string { return base + "-" + strconv.Itoa(n) 
 
 // Split cuts c into shards whose Data is at most maxBytes each. A single egress larger than
 // maxBytes is an error.
+//
+// The work is linear in the size of the contract (re-compressing a growing shard for every
+// resource added made 3,000 channels take 16 s per publication): resources are packed greedily
+// by their JSON size against a budget scaled by the whole contract's compression ratio, with a
+// 10% margin, and each shard is then compressed once and checked; a group that still does not
+// fit is halved.
 func Split(c *Contract, maxBytes int) (Index, []Shard, error) {
-	var shards []Shard
+	sizes := make([]int, len(c.Resources))
+	total := 0
+	for i := range c.Resources {
+		b, err := json.Marshal(&c.Resources[i])
+		if err != nil {
+			return Index{}, nil, fmt.Errorf("encoding contract resource: %w", err)
+		}
+		sizes[i] = len(b)
+		total += len(b)
+	}
+	budget := maxBytes
+	if whole, err := compressedSize(c.Generation, c.Resources); err != nil {
+		return Index{}, nil, err
+	} else if whole > 0 {
+		budget = int(float64(maxBytes) * float64(total) / float64(whole) * 0.9)
+	}
+
+	var groups [][]Resource
 	var cur []Resource
-	flush := func() error {
-		if len(cur) == 0 {
-			return nil
-		}
-		data, err := compress(&Contract{SchemaVersion: SchemaVersion, Generation: c.Generation, Resources: cur})
-		if err != nil {
-			return err
-		}
-		shards = append(shards, Shard{Number: len(shards), Generation: c.Generation, Data: data})
-		cur = nil
-		return nil
-	}
-	fits := func(rs []Resource) (bool, error) {
-		data, err := compress(&Contract{SchemaVersion: SchemaVersion, Generation: c.Generation, Resources: rs})
-		return len(data) <= maxBytes, err
-	}
-	for _, r := range c.Resources {
-		ok, err := fits(append(cur[:len(cur):len(cur)], r))
-		if err != nil {
-			return Index{}, nil, err
-		}
-		if ok {
-			cur = append(cur, r)
-			continue
-		}
-		if err := flush(); err != nil {
-			return Index{}, nil, err
-		}
-		if ok, err := fits([]Resource{r}); err != nil {
-			return Index{}, nil, err
-		} else if ok {
-			cur = []Resource{r}
-			continue
-		}
-		// The resource alone is too large: spread its egresses over as many shards as needed.
-		parts, err := splitEgresses(r, maxBytes, fits)
-		if err != nil {
-			return Index{}, nil, err
-		}
-		for _, p := range parts {
-			cur = []Resource{p}
-			if err := flush(); err != nil {
+	curSize := 0
+	for i, r := range c.Resources {
+		if sizes[i] > budget {
+			if n, err := compressedSize(c.Generation, []Resource{r}); err != nil {
 				return Index{}, nil, err
+			} else if n > maxBytes {
+				// The resource alone is too large: spread its egresses over several shards.
+				parts, err := splitEgresses(r, maxBytes, func(rs []Resource) (bool, error) {
+					n, err := compressedSize(c.Generation, rs)
+					return n <= maxBytes, err
+				})
+				if err != nil {
+					return Index{}, nil, err
+				}
+				for _, p := range parts {
+					groups = append(groups, []Resource{p})
+				}
+				continue
 			}
 		}
+		if curSize+sizes[i] > budget && len(cur) > 0 {
+			groups = append(groups, cur)
+			cur, curSize = nil, 0
+		}
+		cur = append(cur, r)
+		curSize += sizes[i]
 	}
-	if err := flush(); err != nil {
-		return Index{}, nil, err
+	if len(cur) > 0 {
+		groups = append(groups, cur)
+	}
+	var shards []Shard
+	for len(groups) > 0 {
+		g := groups[0]
+		groups = groups[1:]
+		data, err := compress(&Contract{SchemaVersion: SchemaVersion, Generation: c.Generation, Resources: g})
+		if err != nil {
+			return Index{}, nil, err
+		}
+		if len(data) > maxBytes && len(g) > 1 {
+			half := len(g) / 2
+			groups = append([][]Resource{g[:half], g[half:]}, groups...)
+			continue
+		}
+		shards = append(shards, Shard{Number: len(shards), Generation: c.Generation, Data: data})
 	}
 	return Index{SchemaVersion: SchemaVersion, Generation: c.Generation, Shards: len(shards)}, shards, nil
+}
+
+func compressedSize(gen uint64, rs []Resource) (int, error) {
+	data, err := compress(&Contract{SchemaVersion: SchemaVersion, Generation: gen, Resources: rs})
+	return len(data), err
 }
 
 // splitEgresses cuts r into copies that each carry a run of its egresses and fit maxBytes.
