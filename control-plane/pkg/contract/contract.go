@@ -36,6 +36,10 @@ const (
 	KindKafkaChannel = "KafkaChannel"
 	KindTrigger      = "Trigger"
 	KindSubscription = "Subscription"
+	// KindKafkaSource is a KafkaSource: a resource without an ingress that reads Topics and
+	// whose one egress (UID = the source's UID) delivers every record, converted to a CloudEvent
+	// as Source says.
+	KindKafkaSource = "KafkaSource"
 )
 
 // Resource is one addressable object that accepts events into one topic.
@@ -45,8 +49,12 @@ type Resource struct {
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
-	// Topic is the Kafka topic events are written to and read from.
+	// Topic is the Kafka topic events are written to and read from (brokers and channels).
 	Topic string `json:"topic"`
+	// Topics are the topics a KafkaSource reads; empty for brokers and channels. Use ReadTopics.
+	Topics []string `json:"topics,omitempty"`
+	// Source, set only for a KafkaSource, says how its records become CloudEvents.
+	Source *Source `json:"source,omitempty"`
 	// BootstrapServers are the Kafka brokers of Topic.
 	BootstrapServers []string `json:"bootstrapServers"`
 	// Auth references the Secret with the Kafka credentials; nil for none.
@@ -56,6 +64,55 @@ type Resource struct {
 	// Egresses deliver the topic's events; sorted by UID.
 	Egresses []Egress `json:"egresses,omitempty"`
 }
+
+// ReadTopics are the topics the egresses of r consume: Topics when set, else Topic.
+func (r *Resource) ReadTopics() []string {
+	if len(r.Topics) > 0 {
+		return r.Topics
+	}
+	if r.Topic == "" {
+		return nil
+	}
+	return []string{r.Topic}
+}
+
+// KeyType is how a KafkaSource reads record keys.
+type KeyType string
+
+// Key types, as the label kafkasources.sources.knative.dev/key-type names them.
+const (
+	// KeyString reads the key as UTF-8 text (the default).
+	KeyString KeyType = "string"
+	// KeyInt reads a 4- or 8-byte big-endian signed integer.
+	KeyInt KeyType = "int"
+	// KeyFloat reads a 4- or 8-byte big-endian IEEE 754 float.
+	KeyFloat KeyType = "float"
+	// KeyByteArray keeps the key's bytes (base64 in the key extension).
+	KeyByteArray KeyType = "byte-array"
+)
+
+// Source says how a KafkaSource turns records into CloudEvents. A record that already is a
+// CloudEvent (binary ce_ headers or structured) passes through; any other record becomes an event
+// of type dev.knative.kafka.event whose source is EventSource + "#" + the record's topic.
+type Source struct {
+	// EventSource is "/apis/v1/namespaces/<namespace>/kafkasources/<name>".
+	EventSource string `json:"eventSource"`
+	// KeyType is how record keys are read; empty means KeyString.
+	KeyType KeyType `json:"keyType,omitempty"`
+	// Extensions are CloudEvents extensions set on every event (the source's ceOverrides).
+	Extensions map[string]string `json:"extensions,omitempty"`
+}
+
+// InitialOffset is where a consumer group without a committed offset starts.
+type InitialOffset string
+
+// Initial offsets.
+const (
+	// OffsetLatest starts at the end of each partition (the default): only new records.
+	OffsetLatest InitialOffset = "latest"
+	// OffsetEarliest starts at the beginning of each partition.
+	OffsetEarliest InitialOffset = "earliest"
+)
 
 // Ingress says how HTTP requests reach a resource.
 type Ingress struct {
@@ -128,6 +185,9 @@ type Egress struct {
 	MaxInFlight int `json:"maxInFlight,omitempty"`
 	// Filter selects the events to deliver; nil delivers all.
 	Filter *Filter `json:"filter,omitempty"`
+	// InitialOffset is where the consumer group starts while it has no committed offset; empty
+	// means OffsetLatest. Only KafkaSources set it today.
+	InitialOffset InitialOffset `json:"initialOffset,omitempty"`
 }
 
 // Filter is a Trigger's filter: the legacy exact-match attributes, the SubscriptionsAPI filters,
