@@ -170,9 +170,20 @@ var headerNames = func() map[string][]string {
 
 // Decode reads r as a CloudEvent. A content-type header naming the CloudEvents JSON format
 // (application/cloudevents+json) means structured mode; otherwise a ce_specversion header means
-// binary mode. The event must pass event.Validate. Errors say what is wrong with the record;
-// Decode never panics on any input.
+// binary mode. The event must pass event.Validate and CheckStrings. Errors say what is wrong with
+// the record; Decode never panics on any input.
 func Decode(r *kgo.Record) (*event.Event, error) {
+	e, err := decode(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckStrings(e); err != nil {
+		return nil, fmt.Errorf("decoding cloudevent: %w", err)
+	}
+	return e, nil
+}
+
+func decode(r *kgo.Record) (*event.Event, error) {
 	if r == nil {
 		return nil, errors.New("decoding cloudevent: nil record")
 	}

@@ -171,7 +171,13 @@ func (d *Dispatcher) startEgress(w wanted) (*egress, error) {
 		replies = p
 	}
 	e.metrics = d.metrics.forEgress(label)
-	e.proc = newProcessor(logger, w.res, w.eg, label, d.sender, replies, e.metrics)
+	proc, err := newProcessor(logger, w.res, w.eg, label, d.sender, replies, e.metrics)
+	if err != nil {
+		e.metrics.forget()
+		return fail(err)
+	}
+	e.proc = proc
+	e.proc.halt = e.halt
 	e.src = newGroupSource(logger, w.res.Topic, w.eg.ConsumerGroup, w.res.BootstrapServers, kopts, &d.cfg)
 	order := w.eg.Order
 	if order == "" {

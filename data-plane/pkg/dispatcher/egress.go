@@ -48,11 +48,21 @@ type egress struct {
 	stopMu sync.Mutex
 	// invalid, when set, is why the egress cannot run; nothing else is started.
 	invalid string
+	// halted, once set, is why the egress stopped fetching (a panic while processing).
+	halted    atomic.Pointer[string]
+	runCancel context.CancelFunc
+}
+
+// halt stops fetching for good and reports reason as the egress's status; the lane keeps what it
+// completed, and stop commits it as usual. Only a new contract entry (a changed hash) restarts it.
+func (e *egress) halt(reason string) {
+	e.halted.CompareAndSwap(nil, &reason)
+	e.runCancel()
 }
 
 func (e *egress) start() {
 	ctx, cancel := context.WithCancel(context.Background())
-	e.cancel = cancel
+	e.cancel, e.runCancel = cancel, cancel
 	e.done = make(chan struct{})
 	go func() {
 		defer close(e.done)
@@ -65,6 +75,9 @@ func (e *egress) start() {
 func (e *egress) status() contract.ServingStatus {
 	if e.invalid != "" {
 		return contract.ServingStatus{Reason: ReasonInvalidEgress, Message: e.invalid}
+	}
+	if reason := e.halted.Load(); reason != nil {
+		return contract.ServingStatus{Reason: ReasonEgressFailed, Message: *reason}
 	}
 	if e.ready.Load() {
 		return contract.ServingStatus{Ready: true}

@@ -2,13 +2,14 @@ package dispatcher
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"runtime/debug"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"knative.dev/eventing/pkg/eventfilter"
-	"knative.dev/eventing/pkg/eventfilter/attributes"
-	"knative.dev/eventing/pkg/eventfilter/subscriptionsapi"
 	"knative.dev/pkg/logging"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -36,43 +37,41 @@ type processor struct {
 	sender    *delivery.Sender
 	replies   producer
 	metrics   *egressMetrics
+	// halt stops the egress after a panic (set by the egress; nil in unit tests).
+	halt      func(reason string)
+	panicOnce sync.Once
 }
 
-// newFilter builds the egress's filter as Knative does: the SubscriptionsAPI filters when set
-// (they win over the legacy attributes), else the exact-match attributes (where "" means the
-// attribute must be present with any non-empty value), else none.
-func newFilter(logger *zap.Logger, f *contract.Filter) eventfilter.Filter {
-	switch {
-	case f == nil:
-		return nil
-	case len(f.Filters) > 0:
-		return subscriptionsapi.CreateSubscriptionsAPIFilters(logger, f.Filters)
-	case len(f.Attributes) > 0:
-		return attributes.NewAttributesFilter(f.Attributes)
-	default:
-		return nil
+func newProcessor(logger *zap.Logger, res *contract.Resource, eg *contract.Egress, label string, s *delivery.Sender, replies producer, m *egressMetrics) (*processor, error) {
+	filter, err := newFilter(logger, eg.Filter)
+	if err != nil {
+		return nil, err
 	}
-}
-
-func newProcessor(logger *zap.Logger, res *contract.Resource, eg *contract.Egress, label string, s *delivery.Sender, replies producer, m *egressMetrics) *processor {
 	return &processor{
+		filter:    filter,
 		logger:    logger,
 		egress:    *eg,
 		label:     label,
 		topic:     res.Topic,
-		filter:    newFilter(logger, eg.Filter),
 		filterCtx: logging.WithLogger(context.Background(), logger.Sugar()),
 		sender:    s,
 		replies:   replies,
 		metrics:   m,
-	}
+	}, nil
 }
 
-// close releases the filter's goroutines.
+// close releases the filter's goroutines. A panic in Knative's cleanup is logged, never passed on:
+// the egress is going away either way.
 func (p *processor) close() {
-	if p.filter != nil {
-		p.filter.Cleanup()
+	if p.filter == nil {
+		return
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			p.logger.Error("cleaning up a filter panicked", zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
+		}
+	}()
+	p.filter.Cleanup()
 }
 
 // process handles r and reports whether its offset may be committed: true when the event was
@@ -80,7 +79,13 @@ func (p *processor) close() {
 // (retries and dead-letter sink exhausted: delivery logged and counted it); false only when ctx
 // ended the work (revocation, shutdown), so the record is delivered again by whoever consumes
 // the partition next.
-func (p *processor) process(ctx context.Context, r *kgo.Record) bool {
+func (p *processor) process(ctx context.Context, r *kgo.Record) (completed bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			completed = false
+			p.panicked(r, v)
+		}
+	}()
 	e, err := cekafka.Decode(r)
 	if err != nil {
 		// Retrying cannot fix a record that is not a CloudEvent; skip it loudly.
@@ -156,5 +161,20 @@ func (p *processor) reply(ctx context.Context, r *kgo.Record, reply *event.Event
 		return true
 	default:
 		return true
+	}
+}
+
+// panicked handles a panic while processing r (in Knative's filter, the delivery or the reply):
+// the record is not marked done, so it is redelivered to whoever runs this egress next, and the
+// egress halts with the panic as its not-Ready reason. Only this egress stops; the process and
+// every other tenant go on.
+func (p *processor) panicked(r *kgo.Record, v any) {
+	p.panicOnce.Do(func() {
+		p.logger.Error("processing a record panicked; halting this egress", zap.String("topic", r.Topic),
+			zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Any("panic", v),
+			zap.ByteString("stack", debug.Stack()))
+	})
+	if p.halt != nil {
+		p.halt(fmt.Sprintf("processing %s/%d@%d panicked: %v", r.Topic, r.Partition, r.Offset, v))
 	}
 }

@@ -22,6 +22,7 @@ const (
 	ReasonJoiningGroup     = "JoiningGroup"
 	ReasonFixingOffsets    = "FixingStartOffsets"
 	ReasonInvalidEgress    = "InvalidEgress"
+	ReasonEgressFailed     = "EgressFailed"
 )
 
 // groupSource fetches one egress's topic as a member of the egress's consumer group, with

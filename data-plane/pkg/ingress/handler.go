@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -32,8 +31,10 @@ const (
 
 // ServeHTTP accepts CloudEvents for the broker or channel the request routes to: 202 once Kafka
 // acknowledged every event of the request, 400 for anything that is not a valid CloudEvent, 404
-// for an unknown path or host, 405 for methods other than POST and OPTIONS, 413 for a body over
-// MaxRequestBytes, and 503 when Kafka did not take the events within ProduceTimeout.
+// for an unknown path or host, 405 for methods other than POST and OPTIONS, 408 for a body not
+// received within BodyTimeout, 413 for a body over MaxRequestBytes, and 503 (with Retry-After)
+// when Kafka did not take the events within ProduceTimeout or the ingress is at its MaxRequests
+// or MaxInFlightBytes bound.
 func (i *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case HealthzPath:
@@ -80,28 +81,50 @@ func (i *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	code, reason := i.accept(r, s, route, rm)
-	rm.count(code)
-	if code == http.StatusAccepted {
-		w.WriteHeader(code)
+	if !i.requests.take(1) {
+		rm.count(http.StatusServiceUnavailable)
+		busy(w, "ingress is handling as many requests as it may; retry shortly")
 		return
 	}
-	http.Error(w, reason, code)
+	defer i.requests.give(1)
+	code, reason := i.accept(w, r, s, route, rm)
+	rm.count(code)
+	switch code {
+	case http.StatusAccepted:
+		w.WriteHeader(code)
+	case http.StatusServiceUnavailable:
+		busy(w, reason)
+	default:
+		http.Error(w, reason, code)
+	}
+}
+
+// busy answers 503 with a Retry-After, so senders back off briefly rather than give up.
+func busy(w http.ResponseWriter, reason string) {
+	w.Header().Set("Retry-After", "1")
+	http.Error(w, reason, http.StatusServiceUnavailable)
 }
 
 // accept reads, validates and produces the events of r; it returns the response code and, for
 // an error, its reason.
-func (i *Ingress) accept(r *http.Request, s *snapshot, route *routing.Route, rm *resourceMetrics) (int, string) {
+func (i *Ingress) accept(w http.ResponseWriter, r *http.Request, s *snapshot, route *routing.Route, rm *resourceMetrics) (int, string) {
 	res := route.Resource
 	if r.ContentLength > i.cfg.maxRequestBytes {
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, i.cfg.maxRequestBytes)
 	}
-	body, err := readBody(r.Body, r.ContentLength, i.cfg.maxRequestBytes)
+	body, held, err := readBody(r, w, &i.bodies, i.cfg.maxRequestBytes, time.Now().Add(i.cfg.bodyTimeout))
+	// The body stays referenced by the records until Kafka acknowledged them (or we stopped
+	// waiting), so its bytes are given back only when the request is done.
+	defer i.bodies.give(held)
 	rm.bytesIn.Add(float64(len(body)))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", i.cfg.maxRequestBytes)
-		}
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", i.cfg.maxRequestBytes)
+	case errors.Is(err, errBodyBudget):
+		return http.StatusServiceUnavailable, fmt.Sprintf("%v; retry shortly", err)
+	case errors.Is(err, errBodyTimeout):
+		return http.StatusRequestTimeout, fmt.Sprintf("request body was not received within %s", i.cfg.bodyTimeout)
+	case err != nil:
 		return http.StatusBadRequest, fmt.Sprintf("reading request body: %v", err)
 	}
 	events, err := parseEvents(r, body)
@@ -129,7 +152,10 @@ func (i *Ingress) accept(r *http.Request, s *snapshot, route *routing.Route, rm 
 	}
 
 	start := time.Now()
-	err = i.produce(r.Context(), p.client, records)
+	// The records are produced under a context of the server's, not the request's: franz-go fails
+	// the buffered records of a partition together when the first one's context ends, so a client
+	// that hangs up must not cut short the records of other clients batched with its own.
+	err = i.produce(context.WithoutCancel(r.Context()), p.client, records)
 	rm.latency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		code, reason := produceFailure(res.Topic, i.cfg.produceTimeout, err)
@@ -143,6 +169,7 @@ func (i *Ingress) accept(r *http.Request, s *snapshot, route *routing.Route, rm 
 // produce hands records to Kafka and waits until Kafka acknowledged all of them, one failed, or
 // ProduceTimeout passed. A record still pending when produce returns may be written later; the
 // caller then answers an error, and the client's retry makes it a duplicate, never a loss.
+// A full producer buffer fails at once (TryProduce) rather than blocking the request.
 func (i *Ingress) produce(ctx context.Context, cl *kgo.Client, records []*kgo.Record) error {
 	ctx, cancel := context.WithTimeout(ctx, i.cfg.produceTimeout)
 	defer cancel()
@@ -150,7 +177,7 @@ func (i *Ingress) produce(ctx context.Context, cl *kgo.Client, records []*kgo.Re
 	done := make(chan error, len(records))
 	promise := func(_ *kgo.Record, err error) { done <- err }
 	for _, rec := range records {
-		cl.Produce(ctx, rec, promise)
+		cl.TryProduce(ctx, rec, promise)
 	}
 	for range records {
 		select {
@@ -172,29 +199,13 @@ func produceFailure(topic string, timeout time.Duration, err error) (int, string
 		return http.StatusServiceUnavailable, fmt.Sprintf("topic %q does not exist", topic)
 	case errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge):
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("event is too large for topic %q: %v", topic, err)
+	case errors.Is(err, kgo.ErrMaxBuffered):
+		return http.StatusServiceUnavailable, "kafka is not keeping up: the producer buffer is full; retry shortly"
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, fmt.Sprintf("kafka did not acknowledge the event within %s", timeout)
 	default:
 		return http.StatusServiceUnavailable, fmt.Sprintf("writing to kafka: %v", err)
 	}
-}
-
-// readBody reads at most limit bytes, reading into one exactly sized buffer when the length is
-// known.
-func readBody(body io.ReadCloser, length, limit int64) ([]byte, error) {
-	if body == nil || body == http.NoBody {
-		return nil, nil
-	}
-	rd := http.MaxBytesReader(nil, body, limit)
-	if length <= 0 {
-		return io.ReadAll(rd)
-	}
-	buf := make([]byte, length)
-	n, err := io.ReadFull(rd, buf)
-	if err != nil {
-		return buf[:n], err
-	}
-	return buf, nil
 }
 
 // parseEvents reads the events of r in binary, structured or batch mode, with the CloudEvents
@@ -240,7 +251,11 @@ func parseEvents(r *http.Request, body []byte) ([]*event.Event, error) {
 		return nil, fmt.Errorf("not a cloudevent: no Ce-Specversion header and content type %q is not a cloudevents format", r.Header.Get(cehttp.ContentType))
 	}
 	for n, e := range events {
-		if err := e.Validate(); err != nil {
+		err := e.Validate()
+		if err == nil {
+			err = cekafka.CheckStrings(e)
+		}
+		if err != nil {
 			if len(events) > 1 {
 				return nil, fmt.Errorf("invalid cloudevent %d of the batch: %w", n, err)
 			}

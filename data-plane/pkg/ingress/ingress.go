@@ -36,6 +36,9 @@ type config struct {
 	produceTimeout     time.Duration
 	maxRequestBytes    int64
 	maxBufferedBytes   int64
+	maxInFlightBytes   int64
+	maxRequests        int64
+	bodyTimeout        time.Duration
 	topicCheckInterval time.Duration
 	registry           prometheus.Registerer
 }
@@ -59,6 +62,20 @@ func MaxRequestBytes(n int64) Option { return func(c *config) { c.maxRequestByte
 // ProduceTimeout.
 func MaxBufferedBytes(n int64) Option { return func(c *config) { c.maxBufferedBytes = n } }
 
+// MaxInFlightBytes caps the request-body bytes held across all requests at once, overriding the
+// default 128 MiB. Bodies are read in chunks and each chunk is taken from this budget before it is
+// read, so memory follows the bytes that actually arrived, never a length a client announced; a
+// request that finds the budget spent is answered 503 with Retry-After at once.
+func MaxInFlightBytes(n int64) Option { return func(c *config) { c.maxInFlightBytes = n } }
+
+// MaxRequests caps the event requests handled at once, overriding the default 2048; one more is
+// answered 503 with Retry-After at once rather than queued.
+func MaxRequests(n int64) Option { return func(c *config) { c.maxRequests = n } }
+
+// BodyTimeout bounds how long reading one request's body may take, overriding the default 30s; a
+// client that sends its body slower is answered 408 and its bytes are released.
+func BodyTimeout(d time.Duration) Option { return func(c *config) { c.bodyTimeout = d } }
+
 // TopicCheckInterval sets how often the ingress asks Kafka whether its resources' topics exist,
 // for Status, overriding the default 10s. A check also runs after every Apply.
 func TopicCheckInterval(d time.Duration) Option {
@@ -78,6 +95,10 @@ type Ingress struct {
 	// snap is what the request path reads; nil until the first Apply.
 	snap   atomic.Pointer[snapshot]
 	closed atomic.Bool
+
+	// bodies is the byte budget of request bodies in memory; requests counts requests in flight.
+	bodies   budget
+	requests budget
 
 	// mu serializes Apply and Close.
 	mu sync.Mutex
@@ -105,6 +126,9 @@ func New(logger *zap.Logger, opts ...Option) *Ingress {
 		produceTimeout:     10 * time.Second,
 		maxRequestBytes:    8 << 20,
 		maxBufferedBytes:   256 << 20,
+		maxInFlightBytes:   128 << 20,
+		maxRequests:        2048,
+		bodyTimeout:        30 * time.Second,
 		topicCheckInterval: 10 * time.Second,
 	}
 	for _, o := range opts {
@@ -124,6 +148,8 @@ func New(logger *zap.Logger, opts ...Option) *Ingress {
 		probe:     make(chan struct{}, 1),
 		stopProbe: cancel,
 		probeDone: make(chan struct{}),
+		bodies:    budget{limit: cfg.maxInFlightBytes},
+		requests:  budget{limit: cfg.maxRequests},
 	}
 	go i.probeTopics(ctx)
 	return i

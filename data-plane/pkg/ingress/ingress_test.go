@@ -381,6 +381,37 @@ func TestRejects(t *testing.T) {
 		wantCode:   http.StatusBadRequest,
 		wantReason: "id",
 	}, {
+		name: "a structured event whose id holds a control character",
+		req: func() *http.Request {
+			return body(event.ApplicationCloudEventsJSON, `{"specversion":"1.0","id":"a\u0001b","source":"/s","type":"t"}`)
+		},
+		wantCode:   http.StatusBadRequest,
+		wantReason: "attribute id: control character U+0001",
+	}, {
+		name: "a structured event whose extension holds a C1 control character",
+		req: func() *http.Request {
+			return body(event.ApplicationCloudEventsJSON, `{"specversion":"1.0","id":"1","source":"/s","type":"t","ext":"a\u0085b"}`)
+		},
+		wantCode:   http.StatusBadRequest,
+		wantReason: "extension ext: control character U+0085",
+	}, {
+		name: "a batch whose second event's type holds a tab",
+		req: func() *http.Request {
+			return body(event.ApplicationCloudEventsBatchJSON, `[{"specversion":"1.0","id":"1","source":"/s","type":"t"},`+
+				`{"specversion":"1.0","id":"2","source":"/s","type":"a\tb"}]`)
+		},
+		wantCode:   http.StatusBadRequest,
+		wantReason: "invalid cloudevent 1 of the batch: attribute type: control character U+0009",
+	}, {
+		name: "a binary event whose id holds a tab (HTTP allows it in a header, CloudEvents does not)",
+		req: func() *http.Request {
+			r := valid()
+			r.Header.Set("Ce-Id", "a\tb")
+			return r
+		},
+		wantCode:   http.StatusBadRequest,
+		wantReason: "attribute id: control character U+0009",
+	}, {
 		name:       "a batch that is not a JSON array",
 		req:        func() *http.Request { return body(event.ApplicationCloudEventsBatchJSON, `{}`) },
 		wantCode:   http.StatusBadRequest,
@@ -451,8 +482,8 @@ func TestRejects(t *testing.T) {
 			}
 		})
 	}
-	if got := testutil.ToFloat64(i.metrics.requests.WithLabelValues("ns1", "b1", contract.KindBroker, "400")); got != 8 {
-		t.Errorf("requests_total{code=400} = %v, want 8", got)
+	if got := testutil.ToFloat64(i.metrics.requests.WithLabelValues("ns1", "b1", contract.KindBroker, "400")); got != 12 {
+		t.Errorf("requests_total{code=400} = %v, want 12", got)
 	}
 	if got := testutil.ToFloat64(i.metrics.requests.WithLabelValues("", "", "", "404")); got != 2 {
 		t.Errorf("unrouted requests_total{code=404} = %v, want 2", got)
