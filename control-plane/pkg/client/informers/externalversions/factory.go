@@ -20,6 +20,7 @@ import (
 	versioned "knkafka.dev/control-plane/pkg/client/clientset/versioned"
 	internalinterfaces "knkafka.dev/control-plane/pkg/client/informers/externalversions/internalinterfaces"
 	messaging "knkafka.dev/control-plane/pkg/client/informers/externalversions/messaging"
+	sources "knkafka.dev/control-plane/pkg/client/informers/externalversions/sources"
 )
 
 // SharedInformerOption defines the functional option type for SharedInformerFactory.
@@ -246,8 +247,13 @@ type SharedInformerFactory interface {
 	InformerFor(obj runtime.Object, newFunc internalinterfaces.NewInformerFunc) cache.SharedIndexInformer
 
 	Messaging() messaging.Interface
+	Sources() sources.Interface
 }
 
 func (f *sharedInformerFactory) Messaging() messaging.Interface {
 	return messaging.New(f, f.namespace, f.tweakListOptions)
+}
+
+func (f *sharedInformerFactory) Sources() sources.Interface {
+	return sources.New(f, f.namespace, f.tweakListOptions)
 }

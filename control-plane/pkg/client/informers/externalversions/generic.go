@@ -14,6 +14,7 @@ import (
 	schema "k8s.io/apimachinery/pkg/runtime/schema"
 	cache "k8s.io/client-go/tools/cache"
 	v1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
+	sourcesv1beta1 "knkafka.dev/control-plane/pkg/apis/sources/v1beta1"
 )
 
 // GenericInformer is type of SharedIndexInformer which will locate and delegate to other
@@ -45,6 +46,10 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 	// Group=messaging.knative.dev, Version=v1beta1
 	case v1beta1.SchemeGroupVersion.WithResource("kafkachannels"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Messaging().V1beta1().KafkaChannels().Informer()}, nil
+
+		// Group=sources.knative.dev, Version=v1beta1
+	case sourcesv1beta1.SchemeGroupVersion.WithResource("kafkasources"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Sources().V1beta1().KafkaSources().Informer()}, nil
 
 	}
 
