@@ -23,15 +23,38 @@ const crdFile = "../../config/100-kafkachannel-crd.yaml"
 
 func readCRD(t *testing.T) *apiextensionsv1.CustomResourceDefinition {
 	t.Helper()
-	raw, err := os.ReadFile(crdFile)
+	return readCRDFile(t, crdFile)
+}
+
+// readCRDFile strictly decodes the one CustomResourceDefinition in file.
+func readCRDFile(t *testing.T, file string) *apiextensionsv1.CustomResourceDefinition {
+	t.Helper()
+	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var crd apiextensionsv1.CustomResourceDefinition
 	if err := yaml.UnmarshalStrict(raw, &crd); err != nil {
-		t.Fatalf("parsing %s: %v", crdFile, err)
+		t.Fatalf("parsing %s: %v", file, err)
 	}
 	return &crd
+}
+
+// checkStructural runs the API server's own structural-schema check, which decides whether the
+// CRD is accepted and whether pruning and defaulting work.
+func checkStructural(t *testing.T, version string, props *apiextensionsv1.JSONSchemaProps) {
+	t.Helper()
+	var internal apiextensions.JSONSchemaProps
+	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(props, &internal, nil); err != nil {
+		t.Fatal(err)
+	}
+	s, err := schema.NewStructural(&internal)
+	if err != nil {
+		t.Fatalf("%s: schema is not structural: %v", version, err)
+	}
+	if errs := schema.ValidateStructural(field.NewPath("openAPIV3Schema"), s); len(errs) > 0 {
+		t.Fatalf("%s: schema is not structural: %v", version, errs.ToAggregate())
+	}
 }
 
 func TestKafkaChannelCRDNames(t *testing.T) {
@@ -82,18 +105,7 @@ func TestKafkaChannelCRDNames(t *testing.T) {
 // decides whether the CRD is accepted and whether pruning and defaulting work.
 func TestKafkaChannelCRDSchemaIsStructural(t *testing.T) {
 	crd := readCRD(t)
-	var internal apiextensions.JSONSchemaProps
-	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(
-		crd.Spec.Versions[0].Schema.OpenAPIV3Schema, &internal, nil); err != nil {
-		t.Fatal(err)
-	}
-	s, err := schema.NewStructural(&internal)
-	if err != nil {
-		t.Fatalf("schema is not structural: %v", err)
-	}
-	if errs := schema.ValidateStructural(field.NewPath("openAPIV3Schema"), s); len(errs) > 0 {
-		t.Fatalf("schema is not structural: %v", errs.ToAggregate())
-	}
+	checkStructural(t, crd.Spec.Versions[0].Name, crd.Spec.Versions[0].Schema.OpenAPIV3Schema)
 }
 
 // TestKafkaChannelCRDSchemaMatchesTypes walks the Go types and the schema side by side: wherever the

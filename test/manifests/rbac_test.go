@@ -164,6 +164,9 @@ func TestComponentsHaveWhatTheirCodeDoes(t *testing.T) {
 		requests("messaging.knative.dev", "kafkachannels/status", "", "update"),
 		// The <name>-kn-channel Service is owned by its KafkaChannel (blockOwnerDeletion).
 		requests("messaging.knative.dev", "kafkachannels/finalizers", "", "update"),
+		requests("sources.knative.dev", "kafkasources", "", "get", "list", "watch", "patch"),
+		requests("sources.knative.dev", "kafkasources/status", "", "update"),
+		requests("sources.knative.dev", "kafkasources/finalizers", "", "update"),
 		// Broker config ConfigMaps anywhere; the contract ConfigMaps in the system namespace.
 		requests("", "configmaps", "", "get", "list", "watch"),
 		requests("", "configmaps", ns, "create", "update", "delete"),
@@ -224,6 +227,25 @@ func check(t *testing.T, objs []object, sa string, need, mustNotDo []access) {
 	for _, a := range mustNotDo {
 		if allowed(objs, sa, a) {
 			t.Errorf("ServiceAccount %s may %s, which its code never needs", sa, a)
+		}
+	}
+}
+
+// TestKnativeSourceObserversMayReadKafkaSources: Knative's source-observer ClusterRole aggregates
+// every ClusterRole labelled duck.knative.dev/source, so one of ours must grant reading
+// KafkaSources; without it Knative's source duck (and kn) cannot see them.
+func TestKnativeSourceObserversMayReadKafkaSources(t *testing.T) {
+	var rules []rbacv1.PolicyRule
+	for _, r := range ofType[*rbacv1.ClusterRole](config(t)) {
+		if r.Labels["duck.knative.dev/source"] == "true" {
+			rules = append(rules, r.Rules...)
+		}
+	}
+	for _, verb := range []string{"get", "list", "watch"} {
+		if !slices.ContainsFunc(rules, func(r rbacv1.PolicyRule) bool {
+			return slices.Contains(r.APIGroups, "sources.knative.dev") && slices.Contains(r.Resources, "kafkasources") && slices.Contains(r.Verbs, verb)
+		}) {
+			t.Errorf("no ClusterRole labelled duck.knative.dev/source=true grants %s on sources.knative.dev/kafkasources", verb)
 		}
 	}
 }

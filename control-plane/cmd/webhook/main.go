@@ -1,5 +1,5 @@
 // Command webhook is knkafka's admission webhook: it defaults and validates KafkaChannels and
-// validates the Kafka annotations of Triggers. WEBHOOK_NAME names its Service (and component);
+// KafkaSources, and validates the Kafka annotations of Triggers. WEBHOOK_NAME names its Service (and component);
 // WEBHOOK_PORT its port (8443 by default); SYSTEM_NAMESPACE the namespace it runs in.
 package main
 

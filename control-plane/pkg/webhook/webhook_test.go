@@ -21,6 +21,7 @@ import (
 	pkgwebhook "knative.dev/pkg/webhook"
 
 	messagingv1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
+	sourcesv1beta1 "knkafka.dev/control-plane/pkg/apis/sources/v1beta1"
 )
 
 // admit runs one admission request through the controller that newController builds, as the API
@@ -62,7 +63,22 @@ func request(t *testing.T, kind metav1.GroupVersionKind, op admissionv1.Operatio
 var (
 	kafkaChannelKind = metav1.GroupVersionKind{Group: "messaging.knative.dev", Version: "v1beta1", Kind: "KafkaChannel"}
 	triggerKind      = metav1.GroupVersionKind{Group: "eventing.knative.dev", Version: "v1", Kind: "Trigger"}
+	kafkaSourceKind  = metav1.GroupVersionKind{Group: "sources.knative.dev", Version: "v1beta1", Kind: "KafkaSource"}
 )
+
+func source(group string, labels map[string]any) map[string]any {
+	return map[string]any{
+		"apiVersion": "sources.knative.dev/v1beta1",
+		"kind":       "KafkaSource",
+		"metadata":   map[string]any{"name": "src", "namespace": "ns", "labels": labels},
+		"spec": map[string]any{
+			"bootstrapServers": []any{"kafka:9092"},
+			"topics":           []any{"orders"},
+			"consumerGroup":    group,
+			"sink":             map[string]any{"uri": "http://sink.ns.svc"},
+		},
+	}
+}
 
 func channel(partitions int32) map[string]any {
 	return map[string]any{
@@ -110,6 +126,24 @@ func TestValidationController(t *testing.T) {
 			return request(t, kafkaChannelKind, admissionv1.Update, channel(3), channel(1))
 		},
 		wantMessage: "Immutable fields changed (-old +new): spec.numPartitions",
+	}, {
+		name: "valid KafkaSource",
+		req: func(t *testing.T) *admissionv1.AdmissionRequest {
+			return request(t, kafkaSourceKind, admissionv1.Create, source("g", nil), nil)
+		},
+		wantAllowed: true,
+	}, {
+		name: "KafkaSource with an unknown key type",
+		req: func(t *testing.T) *admissionv1.AdmissionRequest {
+			return request(t, kafkaSourceKind, admissionv1.Create, source("g", map[string]any{"kafkasources.sources.knative.dev/key-type": "long"}), nil)
+		},
+		wantMessage: "metadata.labels[kafkasources.sources.knative.dev/key-type]",
+	}, {
+		name: "KafkaSource whose consumer group changes",
+		req: func(t *testing.T) *admissionv1.AdmissionRequest {
+			return request(t, kafkaSourceKind, admissionv1.Update, source("new", nil), source("old", nil))
+		},
+		wantMessage: "Immutable fields changed (-old +new): spec.consumerGroup",
 	}, {
 		name: "Trigger delivered in order",
 		req: func(t *testing.T) *admissionv1.AdmissionRequest {
@@ -168,6 +202,43 @@ func TestDefaultingController(t *testing.T) {
 		"/spec/numPartitions":     float64(messagingv1beta1.DefaultNumPartitions),
 		"/spec/replicationFactor": float64(messagingv1beta1.DefaultReplicationFactor),
 		"/spec/retentionDuration": messagingv1beta1.DefaultRetentionDuration,
+	}
+	for path, value := range want {
+		if diff := cmp.Diff(value, got[path]); diff != "" {
+			t.Errorf("patch of %s (-want +got):\n%s\nwhole patch: %s", path, diff, resp.Patch)
+		}
+	}
+}
+
+func TestDefaultingControllerDefaultsKafkaSources(t *testing.T) {
+	ks := map[string]any{
+		"apiVersion": "sources.knative.dev/v1beta1",
+		"kind":       "KafkaSource",
+		"metadata":   map[string]any{"name": "src", "namespace": "ns"},
+		"spec":       map[string]any{"topics": []any{"t"}, "bootstrapServers": []any{"kafka:9092"}},
+	}
+	resp := admit(t, NewDefaultingController, request(t, kafkaSourceKind, admissionv1.Create, ks, nil))
+	if !resp.Allowed {
+		t.Fatalf("Allowed = false: %+v", resp.Result)
+	}
+	var patch []struct {
+		Path  string `json:"path"`
+		Value any    `json:"value"`
+	}
+	if err := json.Unmarshal(resp.Patch, &patch); err != nil {
+		t.Fatalf("decoding patch %s: %v", resp.Patch, err)
+	}
+	got := map[string]any{}
+	for _, p := range patch {
+		got[p.Path] = p.Value
+	}
+	if g, _ := got["/spec/consumerGroup"].(string); !strings.HasPrefix(g, sourcesv1beta1.DefaultConsumerGroupPrefix) {
+		t.Errorf("patched consumerGroup = %v, want %s<UUID>; whole patch: %s", got["/spec/consumerGroup"], sourcesv1beta1.DefaultConsumerGroupPrefix, resp.Patch)
+	}
+	want := map[string]any{
+		"/spec/initialOffset": string(sourcesv1beta1.DefaultInitialOffset),
+		"/spec/consumers":     float64(sourcesv1beta1.DefaultConsumers),
+		"/spec/ordering":      string(sourcesv1beta1.DefaultOrdering),
 	}
 	for path, value := range want {
 		if diff := cmp.Diff(value, got[path]); diff != "" {

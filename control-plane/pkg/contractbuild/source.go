@@ -1,0 +1,152 @@
+package contractbuild
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
+	"knative.dev/pkg/apis"
+	"knative.dev/pkg/ptr"
+
+	sourcesv1beta1 "knkafka.dev/control-plane/pkg/apis/sources/v1beta1"
+	"knkafka.dev/control-plane/pkg/contract"
+)
+
+// ErrSourceSecurityNotSupported is returned by SourceResource for a KafkaSource that enables SASL or
+// TLS: reading its topics in plaintext instead would send credentials nowhere and data in the
+// clear, so the source is refused until secured sources are supported.
+var ErrSourceSecurityNotSupported = errors.New("SASL/TLS for KafkaSource is not supported yet: net.sasl.enable and net.tls.enable must be false")
+
+// SourceResource is ks's contract entry: a resource without an ingress that reads spec.topics and
+// whose one egress (UID = the source's UID) delivers every record, converted to a CloudEvent, to
+// the resolved sink, discarding the sink's replies as Knative's Kafka source does. deadLetter is
+// the resolved dead-letter sink, nil for none. The egress has the source's consumer group, order
+// and initial offset, and spec.delivery's retry settings (Knative's Kafka source defaults without one).
+func SourceResource(ks *sourcesv1beta1.KafkaSource, sink, deadLetter *apis.URL) (contract.Resource, error) {
+	if ks.Spec.SecurityEnabled() {
+		return contract.Resource{}, ErrSourceSecurityNotSupported
+	}
+	if sink == nil || sink.IsEmpty() {
+		return contract.Resource{}, errors.New("source has no resolved sink")
+	}
+	if len(ks.Spec.Topics) == 0 || len(ks.Spec.BootstrapServers) == 0 {
+		return contract.Resource{}, errors.New("source needs spec.topics and spec.bootstrapServers")
+	}
+	if ks.Spec.ConsumerGroup == "" {
+		return contract.Resource{}, errors.New("source has no spec.consumerGroup")
+	}
+	source, err := sourceConversion(ks)
+	if err != nil {
+		return contract.Resource{}, err
+	}
+	egress, err := sourceEgress(ks, sink, deadLetter)
+	if err != nil {
+		return contract.Resource{}, err
+	}
+	return contract.Resource{
+		UID:              string(ks.UID),
+		Kind:             contract.KindKafkaSource,
+		Namespace:        ks.Namespace,
+		Name:             ks.Name,
+		Topics:           slices.Clone(ks.Spec.Topics),
+		Source:           source,
+		BootstrapServers: slices.Clone(ks.Spec.BootstrapServers),
+		Egresses:         []contract.Egress{egress},
+	}, nil
+}
+
+// sourceConversion says how ks's records become CloudEvents: the event source prefix, the key
+// type from the key-type label (string when unset) and ceOverrides' extensions.
+func sourceConversion(ks *sourcesv1beta1.KafkaSource) (*contract.Source, error) {
+	keyType := contract.KeyString
+	if v := ks.Labels[sourcesv1beta1.KafkaKeyTypeLabel]; v != "" {
+		if !slices.Contains(sourcesv1beta1.KafkaKeyTypes, v) {
+			return nil, fmt.Errorf("label %s must be one of %v, got %q", sourcesv1beta1.KafkaKeyTypeLabel, sourcesv1beta1.KafkaKeyTypes, v)
+		}
+		keyType = contract.KeyType(v)
+	}
+	s := &contract.Source{EventSource: sourcesv1beta1.KafkaEventSource(ks.Namespace, ks.Name), KeyType: keyType}
+	if o := ks.Spec.CloudEventOverrides; o != nil && len(o.Extensions) > 0 {
+		s.Extensions = maps.Clone(o.Extensions)
+	}
+	return s, nil
+}
+
+// sourceDefaultDelivery is the delivery of a KafkaSource without spec.delivery: ten retries,
+// exponential from 300 ms, 600 s per attempt — what Knative's Kafka source applies, so a source
+// moved over keeps retrying as before. A source with spec.delivery gets exactly what it says.
+func sourceDefaultDelivery() *eventingduckv1.DeliverySpec {
+	return &eventingduckv1.DeliverySpec{
+		Retry:         ptr.Int32(10),
+		BackoffPolicy: new(eventingduckv1.BackoffPolicyExponential),
+		BackoffDelay:  ptr.String("PT0.3S"),
+		Timeout:       ptr.String("PT600S"),
+	}
+}
+
+func sourceEgress(ks *sourcesv1beta1.KafkaSource, sink, deadLetter *apis.URL) (contract.Egress, error) {
+	spec := ks.Spec.Delivery
+	if spec == nil {
+		spec = sourceDefaultDelivery()
+	}
+	delivery, err := MergeDelivery(spec, nil)
+	if err != nil {
+		return contract.Egress{}, err
+	}
+	order, err := SourceOrder(ks)
+	if err != nil {
+		return contract.Egress{}, err
+	}
+	offset, err := SourceInitialOffset(ks)
+	if err != nil {
+		return contract.Egress{}, err
+	}
+	e := contract.Egress{
+		UID:           string(ks.UID),
+		Kind:          contract.KindKafkaSource,
+		Namespace:     ks.Namespace,
+		Name:          ks.Name,
+		ConsumerGroup: ks.Spec.ConsumerGroup,
+		Destination:   sink.String(),
+		Reply:         contract.Reply{Kind: contract.ReplyDiscard},
+		Delivery:      delivery,
+		Order:         order,
+		InitialOffset: offset,
+	}
+	if deadLetter != nil {
+		e.DeadLetter = deadLetter.String()
+	}
+	return e, nil
+}
+
+// SourceOrder reads spec.ordering: ordered (also when unset, the default), unordered or key-ordered.
+func SourceOrder(ks *sourcesv1beta1.KafkaSource) (contract.DeliveryOrder, error) {
+	if ks.Spec.Ordering == nil {
+		return contract.Ordered, nil
+	}
+	switch o := *ks.Spec.Ordering; o {
+	case sourcesv1beta1.Ordered:
+		return contract.Ordered, nil
+	case sourcesv1beta1.Unordered:
+		return contract.Unordered, nil
+	case sourcesv1beta1.KeyOrdered:
+		return contract.KeyOrdered, nil
+	default:
+		return "", fmt.Errorf("spec.ordering must be %q, %q or %q, got %q",
+			sourcesv1beta1.Ordered, sourcesv1beta1.Unordered, sourcesv1beta1.KeyOrdered, o)
+	}
+}
+
+// SourceInitialOffset reads spec.initialOffset: latest (also when unset, the default) or earliest.
+func SourceInitialOffset(ks *sourcesv1beta1.KafkaSource) (contract.InitialOffset, error) {
+	switch o := ks.Spec.InitialOffset; o {
+	case "", sourcesv1beta1.OffsetLatest:
+		return contract.OffsetLatest, nil
+	case sourcesv1beta1.OffsetEarliest:
+		return contract.OffsetEarliest, nil
+	default:
+		return "", fmt.Errorf("spec.initialOffset must be %q or %q, got %q", sourcesv1beta1.OffsetEarliest, sourcesv1beta1.OffsetLatest, o)
+	}
+}
