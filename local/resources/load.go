@@ -1,5 +1,5 @@
 // Package resources reads the Knative objects of the local mode from a folder of YAML files —
-// Brokers, Triggers, KafkaChannels, Subscriptions and the kafka-*-config ConfigMaps, the same kinds
+// Brokers, Triggers, KafkaChannels, Subscriptions, KafkaSources and the kafka-*-config ConfigMaps, the same kinds
 // and shapes users apply to a cluster — into a Set. Load reports every bad file with its path and
 // reason, so the caller can keep running the last good Set.
 package resources
@@ -27,6 +27,7 @@ import (
 	"knative.dev/pkg/apis"
 
 	messagingv1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
+	sourcesv1beta1 "knkafka.dev/control-plane/pkg/apis/sources/v1beta1"
 )
 
 // Set is the objects read from a folder. Objects get deterministic UIDs derived from their kind,
@@ -36,7 +37,13 @@ type Set struct {
 	Triggers      []*eventingv1.Trigger
 	Channels      []*messagingv1beta1.KafkaChannel
 	Subscriptions []*messagingv1.Subscription
+	Sources       []*sourcesv1beta1.KafkaSource
 	ConfigMaps    []*corev1.ConfigMap
+}
+
+// Empty reports whether s holds no object at all.
+func (s *Set) Empty() bool {
+	return len(s.Brokers)+len(s.Triggers)+len(s.Channels)+len(s.Subscriptions)+len(s.Sources)+len(s.ConfigMaps) == 0
 }
 
 // FileError says why one file was not read.
@@ -53,11 +60,14 @@ var decoder = func() runtime.Decoder {
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, eventingv1.AddToScheme, messagingv1.AddToScheme, messagingv1beta1.AddToScheme,
+		sourcesv1beta1.AddToScheme,
 	} {
 		if err := add(scheme); err != nil {
 			panic(err) // the schemes are static; failing here is a programming error
 		}
 	}
+	// KafkaSource is served as sources.knative.dev/v1 too, with the same schema.
+	scheme.AddKnownTypeWithName(sourcesv1beta1.SchemeGroupVersion.WithKind("KafkaSource").GroupKind().WithVersion("v1"), &sourcesv1beta1.KafkaSource{})
 	return serializer.NewCodecFactory(scheme, serializer.EnableStrict).UniversalDeserializer()
 }()
 
@@ -176,6 +186,17 @@ func (s *Set) addObject(obj runtime.Object) error {
 		return s.prepare(ctx, o, &o.Namespace, o.Name, "KafkaChannel", &o.UID, func() { s.Channels = append(s.Channels, o) })
 	case *messagingv1.Subscription:
 		return s.prepare(ctx, o, &o.Namespace, o.Name, "Subscription", &o.UID, func() { s.Subscriptions = append(s.Subscriptions, o) })
+	case *sourcesv1beta1.KafkaSource:
+		// The webhook defaults an empty consumer group to a random name; here the name must
+		// survive restarts (so must the group's offsets), so it derives from the stable UID.
+		if o.Spec.ConsumerGroup == "" {
+			ns := o.Namespace
+			if ns == "" {
+				ns = "default"
+			}
+			o.Spec.ConsumerGroup = "knative-kafka-source-" + string(uid("KafkaSource", ns, o.Name))
+		}
+		return s.prepare(ctx, o, &o.Namespace, o.Name, "KafkaSource", &o.UID, func() { s.Sources = append(s.Sources, o) })
 	case *corev1.ConfigMap:
 		if o.Name == "" {
 			return errors.New("metadata.name is required")
@@ -187,7 +208,7 @@ func (s *Set) addObject(obj runtime.Object) error {
 		s.ConfigMaps = append(s.ConfigMaps, o)
 		return nil
 	default:
-		return fmt.Errorf("kind %T is not supported here (Broker, Trigger, KafkaChannel, Subscription, ConfigMap are)", obj)
+		return fmt.Errorf("kind %T is not supported here (Broker, Trigger, KafkaChannel, Subscription, KafkaSource, ConfigMap are)", obj)
 	}
 }
 
@@ -221,6 +242,7 @@ func (s *Set) add(o *Set) {
 	s.Triggers = append(s.Triggers, o.Triggers...)
 	s.Channels = append(s.Channels, o.Channels...)
 	s.Subscriptions = append(s.Subscriptions, o.Subscriptions...)
+	s.Sources = append(s.Sources, o.Sources...)
 	s.ConfigMaps = append(s.ConfigMaps, o.ConfigMaps...)
 }
 
@@ -231,6 +253,7 @@ func (s *Set) dropDuplicates() error {
 	s.Triggers = keepFirst(s.Triggers, seen, &errs, "Trigger")
 	s.Channels = keepFirst(s.Channels, seen, &errs, "KafkaChannel")
 	s.Subscriptions = keepFirst(s.Subscriptions, seen, &errs, "Subscription")
+	s.Sources = keepFirst(s.Sources, seen, &errs, "KafkaSource")
 	s.ConfigMaps = keepFirst(s.ConfigMaps, seen, &errs, "ConfigMap")
 	return errors.Join(errs...)
 }
@@ -258,6 +281,7 @@ func (s *Set) sort() {
 	sort.Slice(s.Triggers, func(i, j int) bool { return s.Triggers[i].UID < s.Triggers[j].UID })
 	sort.Slice(s.Channels, func(i, j int) bool { return s.Channels[i].UID < s.Channels[j].UID })
 	sort.Slice(s.Subscriptions, func(i, j int) bool { return s.Subscriptions[i].UID < s.Subscriptions[j].UID })
+	sort.Slice(s.Sources, func(i, j int) bool { return s.Sources[i].UID < s.Sources[j].UID })
 	sort.Slice(s.ConfigMaps, func(i, j int) bool { return s.ConfigMaps[i].UID < s.ConfigMaps[j].UID })
 }
 

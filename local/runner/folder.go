@@ -15,10 +15,19 @@ import (
 // folder follows the resource files of a directory by their names, sizes and modification
 // times, and keeps the last good objects of every file: a file that turns bad keeps serving what
 // it held before.
+//
+// A file that vanishes, or reads empty, is not a deletion at once: editors save by truncating
+// and rewriting, or by renaming a new file over the old one, and a scan between the two steps
+// would otherwise delete the file's Brokers — and their topics and backlog. Its objects are kept
+// until it has stayed gone or empty for the grace period.
 type folder struct {
 	dir   string
+	grace time.Duration
 	files map[string]*fileState
 }
+
+// deletionGrace is how long a file must stay gone or empty before its objects are deleted.
+const deletionGrace = 2 * time.Second
 
 type fileState struct {
 	size  int64
@@ -27,9 +36,26 @@ type fileState struct {
 	good *resources.Set
 	// err is why the current content could not be read; nil when good is current.
 	err error
+	// goneSince is when the file was first seen gone or empty while good still held objects;
+	// zero otherwise.
+	goneSince time.Time
 }
 
-func newFolder(dir string) *folder { return &folder{dir: dir, files: map[string]*fileState{}} }
+func newFolder(dir string) *folder {
+	return &folder{dir: dir, grace: deletionGrace, files: map[string]*fileState{}}
+}
+
+// vanishing reports whether st's objects should still be kept although the file is gone or
+// empty now, starting its grace period on the first sighting.
+func (f *folder) vanishing(st *fileState, now time.Time) bool {
+	if st.good == nil || st.good.Empty() {
+		return false
+	}
+	if st.goneSince.IsZero() {
+		st.goneSince = now
+	}
+	return now.Sub(st.goneSince) < f.grace
+}
 
 // scan re-reads the files that were added or changed and forgets removed ones. It returns the
 // paths whose content changed (removed ones included) and an error only when the folder itself
@@ -39,6 +65,7 @@ func (f *folder) scan() ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading resources folder: %w", err)
 	}
+	now := time.Now()
 	var changed []string
 	seen := map[string]bool{}
 	for _, e := range entries {
@@ -48,33 +75,45 @@ func (f *folder) scan() ([]string, error) {
 		path := filepath.Join(f.dir, e.Name())
 		info, err := e.Info()
 		if err != nil {
-			continue // removed since listed; the next scan forgets it
+			continue // removed since listed; treated as gone below
 		}
 		seen[path] = true
-		st, ok := f.files[path]
-		if ok && st.size == info.Size() && st.mtime.Equal(info.ModTime()) {
-			continue
-		}
-		if !ok {
-			st = &fileState{}
-			f.files[path] = st
-		}
-		st.size, st.mtime = info.Size(), info.ModTime()
-		set, err := resources.ReadFile(path)
-		if err == nil {
-			st.good = set
-		}
-		st.err = err
-		changed = append(changed, path)
-	}
-	for path := range f.files {
-		if !seen[path] {
-			delete(f.files, path)
+		if f.rescan(path, info, now) {
 			changed = append(changed, path)
 		}
 	}
+	for path, st := range f.files {
+		if seen[path] || f.vanishing(st, now) {
+			continue
+		}
+		delete(f.files, path)
+		changed = append(changed, path)
+	}
 	slices.Sort(changed)
 	return changed, nil
+}
+
+// rescan reads path again when it changed, or when it is empty and its grace period may have
+// ended, and reports whether the objects it contributes changed.
+func (f *folder) rescan(path string, info os.FileInfo, now time.Time) bool {
+	st, ok := f.files[path]
+	if ok && st.size == info.Size() && st.mtime.Equal(info.ModTime()) && st.goneSince.IsZero() {
+		return false
+	}
+	if !ok {
+		st = &fileState{}
+		f.files[path] = st
+	}
+	st.size, st.mtime = info.Size(), info.ModTime()
+	set, err := resources.ReadFile(path)
+	switch {
+	case err == nil && set.Empty() && f.vanishing(st, now):
+		return false // keep the last good objects a little longer
+	case err == nil:
+		st.good = set
+	}
+	st.err, st.goneSince = err, time.Time{}
+	return true
 }
 
 // set merges the last good content of every file, in path order.
@@ -130,6 +169,9 @@ func uids(s *resources.Set) []string {
 		out = append(out, string(o.UID))
 	}
 	for _, o := range s.Subscriptions {
+		out = append(out, string(o.UID))
+	}
+	for _, o := range s.Sources {
 		out = append(out, string(o.UID))
 	}
 	return out
