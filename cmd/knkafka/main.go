@@ -49,10 +49,11 @@ func main() {
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("knkafka run", flag.ExitOnError)
 	cfg := runner.Config{Out: os.Stdout}
-	fs.StringVar(&cfg.ResourcesDir, "resources", "", "folder of Broker, Trigger, KafkaChannel, Subscription and ConfigMap YAML files (required)")
+	fs.StringVar(&cfg.ResourcesDir, "resources", "", "folder of Broker, Trigger, KafkaChannel, Subscription, KafkaSource and ConfigMap YAML files (required)")
 	servers := fs.String("bootstrap-servers", "", "Kafka bootstrap servers for every broker and channel (comma-separated); none here or in the ConfigMaps: an embedded Kafka")
 	fs.StringVar(&cfg.IngressAddr, "ingress-addr", runner.DefaultIngressAddr, "where brokers and channels accept events")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", runner.DefaultAdminAddr, "serves /resources, /status, /metrics and /healthz")
+	fs.IntVar(&cfg.EmbeddedKafkaPort, "embedded-kafka-port", 0, "127.0.0.1 port of the embedded Kafka, when one is started (0: any free port)")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", runner.DefaultPollInterval, "how often the resources folder is checked for changes")
 	level := zapcore.InfoLevel
 	fs.Var(&level, "log-level", "debug, info, warn or error")

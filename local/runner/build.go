@@ -16,6 +16,7 @@ import (
 
 	"knkafka.dev/control-plane/pkg/apis/eventing"
 	messagingv1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
+	sourcesv1beta1 "knkafka.dev/control-plane/pkg/apis/sources/v1beta1"
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/control-plane/pkg/contractbuild"
 	"knkafka.dev/control-plane/pkg/kafka"
@@ -44,6 +45,8 @@ const (
 	ReasonChannelNotFound    = "ChannelDoesNotExist"
 	ReasonChannelNotReady    = "ChannelNotReady"
 	ReasonTopicNotReady      = "TopicNotReady"
+	ReasonRefNotFound        = "ReferenceNotFound"
+	ReasonRefNotReady        = "ReferenceNotReady"
 )
 
 // Options shape Build.
@@ -103,18 +106,20 @@ func problem(reason, format string, args ...any) *Problem {
 
 // Build turns set into a plan with the contract builders the controllers use. It is pure.
 func Build(set *resources.Set, opts Options) *Plan {
-	b := &builder{set: set, opts: opts, plan: &Plan{}, resources: map[string]*contract.Resource{}}
+	b := &builder{set: set, opts: opts, plan: &Plan{}, resources: map[string]*contract.Resource{}, addressables: map[addressableKey]addressable{}}
+	// Addressables first, so any destination's ref can name them.
 	brokers := b.brokers()
-	b.triggers(brokers)
 	channels := b.channels()
+	b.triggers(brokers)
 	b.subscriptions(channels)
+	b.sources()
 
 	for _, uid := range slices.Sorted(maps.Keys(b.resources)) {
 		r := b.resources[uid]
 		slices.SortFunc(r.Egresses, func(x, y contract.Egress) int { return cmp.Compare(x.UID, y.UID) })
 		b.plan.Contract.Resources = append(b.plan.Contract.Resources, *r)
 	}
-	kindOrder := map[string]int{contract.KindBroker: 0, contract.KindTrigger: 1, contract.KindKafkaChannel: 2, contract.KindSubscription: 3}
+	kindOrder := map[string]int{contract.KindBroker: 0, contract.KindTrigger: 1, contract.KindKafkaChannel: 2, contract.KindSubscription: 3, contract.KindKafkaSource: 4}
 	slices.SortStableFunc(b.plan.Objects, func(x, y Object) int {
 		return cmp.Or(cmp.Compare(kindOrder[x.Kind], kindOrder[y.Kind]), cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
 	})
@@ -131,6 +136,17 @@ type builder struct {
 	plan *Plan
 	// resources are the contract resources by UID.
 	resources map[string]*contract.Resource
+	// addressables are the Brokers and KafkaChannels of the folder that a destination's ref may
+	// name, by kind, namespace and name.
+	addressables map[addressableKey]addressable
+}
+
+type addressableKey struct{ kind, namespace, name string }
+
+// addressable is a Broker or KafkaChannel a ref resolves to: its address, or why it has none.
+type addressable struct {
+	address *apis.URL
+	problem *Problem
 }
 
 // parent is a Broker or KafkaChannel as its Triggers or Subscriptions see it.
@@ -176,6 +192,7 @@ func (b *builder) brokers() map[string]parent {
 		}
 		o.Problem = p
 		out[br.Namespace+"/"+br.Name] = parent{uid: o.UID, problem: p}
+		b.addressable(contract.KindBroker, br.Namespace, br.Name, o.Address, p)
 		b.add(o)
 	}
 	return out
@@ -236,7 +253,7 @@ func (b *builder) triggers(brokers map[string]parent) {
 		case par.problem != nil:
 			o.Problem = problem(ReasonBrokerNotReady, "broker %s: %s", key, par.problem.Message)
 		default:
-			eg, p := triggerEgress(t, byKey[key])
+			eg, p := b.triggerEgress(t, byKey[key])
 			if o.Problem = p; p == nil {
 				res := b.resources[par.uid]
 				res.Egresses = append(res.Egresses, eg)
@@ -246,8 +263,8 @@ func (b *builder) triggers(brokers map[string]parent) {
 	}
 }
 
-func triggerEgress(t *eventingv1.Trigger, br *eventingv1.Broker) (contract.Egress, *Problem) {
-	subscriber, p := uriOnly(&t.Spec.Subscriber, "spec.subscriber")
+func (b *builder) triggerEgress(t *eventingv1.Trigger, br *eventingv1.Broker) (contract.Egress, *Problem) {
+	subscriber, p := b.resolve(&t.Spec.Subscriber, t.Namespace, "spec.subscriber")
 	if p != nil {
 		return contract.Egress{}, p
 	}
@@ -255,9 +272,9 @@ func triggerEgress(t *eventingv1.Trigger, br *eventingv1.Broker) (contract.Egres
 	var deadLetter *apis.URL
 	switch {
 	case t.Spec.Delivery != nil && t.Spec.Delivery.DeadLetterSink != nil:
-		deadLetter, p = uriOnly(t.Spec.Delivery.DeadLetterSink, "spec.delivery.deadLetterSink")
+		deadLetter, p = b.resolve(t.Spec.Delivery.DeadLetterSink, t.Namespace, "spec.delivery.deadLetterSink")
 	case br.Spec.Delivery != nil && br.Spec.Delivery.DeadLetterSink != nil:
-		deadLetter, p = uriOnly(br.Spec.Delivery.DeadLetterSink, "the broker's spec.delivery.deadLetterSink")
+		deadLetter, p = b.resolve(br.Spec.Delivery.DeadLetterSink, br.Namespace, "the broker's spec.delivery.deadLetterSink")
 	}
 	if p != nil {
 		return contract.Egress{}, p
@@ -269,15 +286,50 @@ func triggerEgress(t *eventingv1.Trigger, br *eventingv1.Broker) (contract.Egres
 	return eg, nil
 }
 
-// uriOnly returns d's URI: local mode has no Kubernetes to resolve a ref against.
-func uriOnly(d *duckv1.Destination, field string) (*apis.URL, *Problem) {
-	switch {
-	case d.Ref != nil:
-		return nil, problem(ReasonRefNotSupported, "%s.ref (%s %s) is not supported in local mode: use %s.uri", field, d.Ref.Kind, d.Ref.Name, field)
-	case d.URI == nil:
-		return nil, problem(ReasonInvalid, "%s has no uri", field)
+func (b *builder) addressable(kind, namespace, name, address string, p *Problem) {
+	a := addressable{problem: p}
+	if p == nil {
+		u, err := apis.ParseURL(address)
+		if err != nil {
+			a.problem = problem(ReasonInvalid, "address %q: %v", address, err)
+		}
+		a.address = u
 	}
-	return d.URI, nil
+	b.addressables[addressableKey{kind, namespace, name}] = a
+}
+
+// resolve returns d's URL as Knative's resolver would, within the folder: a uri as it is; a ref
+// to a Broker or KafkaChannel of the folder as that object's address, with d's uri (if any)
+// resolved against it. Any other ref cannot be resolved without Kubernetes.
+func (b *builder) resolve(d *duckv1.Destination, namespace, field string) (*apis.URL, *Problem) {
+	if d.Ref == nil {
+		if d.URI == nil {
+			return nil, problem(ReasonInvalid, "%s has neither ref nor uri", field)
+		}
+		return d.URI, nil
+	}
+	ref := d.Ref
+	ns := cmp.Or(ref.Namespace, namespace)
+	kind := ""
+	switch {
+	case ref.Kind == contract.KindBroker && ref.APIVersion == eventingv1.SchemeGroupVersion.String():
+		kind = contract.KindBroker
+	case ref.Kind == contract.KindKafkaChannel && ref.APIVersion == messagingv1beta1.SchemeGroupVersion.String():
+		kind = contract.KindKafkaChannel
+	default:
+		return nil, problem(ReasonRefNotSupported, "%s.ref (%s %s %s) cannot be resolved in local mode: only Brokers (%s) and KafkaChannels (%s) of the folder can; use %s.uri for anything else",
+			field, ref.APIVersion, ref.Kind, ref.Name, eventingv1.SchemeGroupVersion, messagingv1beta1.SchemeGroupVersion, field)
+	}
+	a, ok := b.addressables[addressableKey{kind, ns, ref.Name}]
+	switch {
+	case !ok:
+		return nil, problem(ReasonRefNotFound, "%s.ref: %s %s/%s is not in the resources folder", field, kind, ns, ref.Name)
+	case a.problem != nil:
+		return nil, problem(ReasonRefNotReady, "%s.ref: %s %s/%s is not ready: %s", field, kind, ns, ref.Name, a.problem.Message)
+	case d.URI != nil:
+		return a.address.ResolveReference(d.URI), nil
+	}
+	return a.address, nil
 }
 
 // channelEntry is a KafkaChannel with what its Subscriptions need.
@@ -301,6 +353,7 @@ func (b *builder) channels() map[string]channelEntry {
 		}
 		o.Problem, entry.problem = p, p
 		out[kc.Namespace+"/"+kc.Name] = entry
+		b.addressable(contract.KindKafkaChannel, kc.Namespace, kc.Name, o.Address, p)
 		b.add(o)
 	}
 	return out
@@ -321,7 +374,7 @@ func (b *builder) channel(kc *messagingv1beta1.KafkaChannel) (contract.Resource,
 	}
 	var deadLetter *apis.URL
 	if d := kc.Spec.Delivery; d != nil && d.DeadLetterSink != nil {
-		if deadLetter, p = uriOnly(d.DeadLetterSink, "spec.delivery.deadLetterSink"); p != nil {
+		if deadLetter, p = b.resolve(d.DeadLetterSink, kc.Namespace, "spec.delivery.deadLetterSink"); p != nil {
 			return contract.Resource{}, Topic{}, nil, p
 		}
 	}
@@ -354,7 +407,7 @@ func (b *builder) subscriptions(channels map[string]channelEntry) {
 		case ch.problem != nil:
 			o.Problem = problem(ReasonChannelNotReady, "KafkaChannel %s: %s", key, ch.problem.Message)
 		default:
-			eg, p := subscriptionEgress(s, ch)
+			eg, p := b.subscriptionEgress(s, ch)
 			if o.Problem = p; p == nil {
 				res := b.resources[ch.uid]
 				res.Egresses = append(res.Egresses, eg)
@@ -366,25 +419,25 @@ func (b *builder) subscriptions(channels map[string]channelEntry) {
 
 // subscriptionEgress writes s as Knative's subscription reconciler would into the channel's
 // spec.subscribers, then builds its egress from that.
-func subscriptionEgress(s *messagingv1.Subscription, ch channelEntry) (contract.Egress, *Problem) {
+func (b *builder) subscriptionEgress(s *messagingv1.Subscription, ch channelEntry) (contract.Egress, *Problem) {
 	if s.Spec.Subscriber == nil {
 		return contract.Egress{}, problem(ReasonInvalid, "spec.subscriber is required in local mode")
 	}
-	subscriber, p := uriOnly(s.Spec.Subscriber, "spec.subscriber")
+	subscriber, p := b.resolve(s.Spec.Subscriber, s.Namespace, "spec.subscriber")
 	if p != nil {
 		return contract.Egress{}, p
 	}
 	name := s.Name
 	spec := eventingduckv1.SubscriberSpec{UID: s.UID, Generation: s.Generation, Name: &name, SubscriberURI: subscriber}
 	if s.Spec.Reply != nil {
-		if spec.ReplyURI, p = uriOnly(s.Spec.Reply, "spec.reply"); p != nil {
+		if spec.ReplyURI, p = b.resolve(s.Spec.Reply, s.Namespace, "spec.reply"); p != nil {
 			return contract.Egress{}, p
 		}
 	}
 	if d := s.Spec.Delivery; d != nil {
 		delivery := *d
 		if d.DeadLetterSink != nil {
-			uri, p := uriOnly(d.DeadLetterSink, "spec.delivery.deadLetterSink")
+			uri, p := b.resolve(d.DeadLetterSink, s.Namespace, "spec.delivery.deadLetterSink")
 			if p != nil {
 				return contract.Egress{}, p
 			}
@@ -397,4 +450,45 @@ func subscriptionEgress(s *messagingv1.Subscription, ch channelEntry) (contract.
 		return contract.Egress{}, problem(ReasonInvalid, "%v", err)
 	}
 	return eg, nil
+}
+
+// sources adds every KafkaSource: its sink (and dead-letter sink) resolved within the folder, its
+// resource and single egress built as the reconciler builds them. Its topics belong to other
+// applications: they are not created here (a missing one shows as TopicNotFound), except in the
+// embedded Kafka.
+func (b *builder) sources() {
+	for _, ks := range b.set.Sources {
+		o := Object{Kind: contract.KindKafkaSource, Namespace: ks.Namespace, Name: ks.Name, UID: string(ks.UID)}
+		res, p := b.source(ks)
+		if o.Problem = p; p == nil {
+			b.resources[res.UID] = &res
+		}
+		b.add(o)
+	}
+}
+
+func (b *builder) source(ks *sourcesv1beta1.KafkaSource) (contract.Resource, *Problem) {
+	sink, p := b.resolve(&ks.Spec.Sink, ks.Namespace, "spec.sink")
+	if p != nil {
+		return contract.Resource{}, p
+	}
+	var deadLetter *apis.URL
+	if d := ks.Spec.Delivery; d != nil && d.DeadLetterSink != nil {
+		if deadLetter, p = b.resolve(d.DeadLetterSink, ks.Namespace, "spec.delivery.deadLetterSink"); p != nil {
+			return contract.Resource{}, p
+		}
+	}
+	res, err := contractbuild.SourceResource(ks, sink, deadLetter)
+	if err != nil {
+		return contract.Resource{}, problem(ReasonInvalid, "%v", err)
+	}
+	// The embedded Kafka is a throwaway that no other application could have prepared: the
+	// topics a source reads there are created with it.
+	if len(b.opts.DefaultServers) > 0 && slices.Equal(res.BootstrapServers, b.opts.DefaultServers) {
+		for _, t := range res.Topics {
+			b.plan.Topics = append(b.plan.Topics, Topic{Owner: res.UID, Servers: res.BootstrapServers,
+				Spec: kafka.TopicSpec{Name: t, Partitions: 1, ReplicationFactor: 1}})
+		}
+	}
+	return res, nil
 }

@@ -50,6 +50,9 @@ type Config struct {
 	IngressAddr string
 	// AdminAddr serves /resources, /status, /metrics and /healthz (DefaultAdminAddr when empty).
 	AdminAddr string
+	// EmbeddedKafkaPort is the 127.0.0.1 port of the embedded Kafka, when one is started; 0 picks
+	// a free one. A fixed port lets a KafkaSource of the folder, and a producer tool, name it.
+	EmbeddedKafkaPort int
 	// PollInterval is how often the folder is checked for changes (DefaultPollInterval when 0).
 	PollInterval time.Duration
 	// Out receives the resources table every time it changes; nil discards it.
@@ -236,10 +239,14 @@ func owners(plan *Plan) map[string]bool {
 	return out
 }
 
-// startEmbedded starts a one-broker in-process Kafka on a free 127.0.0.1 port and makes it the
-// default for configs without bootstrap servers.
+// startEmbedded starts a one-broker in-process Kafka on 127.0.0.1 (Config.EmbeddedKafkaPort, or a
+// free port) and makes it the default for configs without bootstrap servers.
 func (r *runner) startEmbedded() error {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	opts := []kfake.Opt{kfake.NumBrokers(1)}
+	if r.cfg.EmbeddedKafkaPort > 0 {
+		opts = append(opts, kfake.Ports(r.cfg.EmbeddedKafkaPort))
+	}
+	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return err
 	}

@@ -122,7 +122,7 @@ func readyOf(v view, st contract.Status, o Object) Condition {
 		return notReady(StatusUnknown, ReasonNotApplied, fmt.Sprintf("the data plane serves generation %d, not %d yet", st.Generation, v.generation))
 	}
 	served := st.Ingresses
-	if o.Kind == contract.KindTrigger || o.Kind == contract.KindSubscription {
+	if o.Kind == contract.KindTrigger || o.Kind == contract.KindSubscription || o.Kind == contract.KindKafkaSource {
 		served = st.Egresses
 	}
 	s, ok := served[o.UID]
