@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -27,6 +29,29 @@ type TopicSpec struct {
 	ReplicationFactor int16
 	// Config holds topic configs such as "retention.ms"; nil values are left to the cluster.
 	Config map[string]*string
+}
+
+// MinInSyncReplicasKey is the topic config that says how many replicas must have a record before
+// an acks=all produce succeeds.
+const MinInSyncReplicasKey = "min.insync.replicas"
+
+// CreateConfigs are the configs a topic of spec is created with: spec.Config, plus
+// min.insync.replicas = min(2, replication factor) when the replication factor is above 1 and
+// spec.Config does not set it. Without it the cluster's default (1) applies, and acks=all — which
+// the ingress uses before it answers 202 — succeeds with the leader alone once the followers fall
+// out of sync: one broker failure away from losing accepted events.
+func CreateConfigs(spec TopicSpec) map[string]*string {
+	if spec.ReplicationFactor <= 1 {
+		return spec.Config
+	}
+	if _, set := spec.Config[MinInSyncReplicasKey]; set {
+		return spec.Config
+	}
+	out := make(map[string]*string, len(spec.Config)+1)
+	maps.Copy(out, spec.Config)
+	v := strconv.Itoa(min(2, int(spec.ReplicationFactor)))
+	out[MinInSyncReplicasKey] = &v
+	return out
 }
 
 // Admin manages topics and consumer groups on one Kafka cluster.
@@ -48,7 +73,7 @@ func NewAdmin(cl *kgo.Client, log *zap.Logger) *Admin {
 // least spec.Partitions partitions; otherwise EnsureTopic returns a *PartitionsError. Its other
 // settings (replication, configs) are left as they are: they may have been tuned by an operator.
 func (a *Admin) EnsureTopic(ctx context.Context, spec TopicSpec) error {
-	resp, err := a.adm.CreateTopic(ctx, spec.Partitions, spec.ReplicationFactor, spec.Config, spec.Name)
+	resp, err := a.adm.CreateTopic(ctx, spec.Partitions, spec.ReplicationFactor, CreateConfigs(spec), spec.Name)
 	switch {
 	case err == nil:
 		a.log.Info("created topic", zap.String("topic", spec.Name),

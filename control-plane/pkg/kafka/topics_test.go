@@ -338,3 +338,59 @@ func timeout(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+func TestCreateConfigsSetsMinInSyncReplicas(t *testing.T) {
+	s := func(v string) *string { return &v }
+	tests := []struct {
+		name string
+		spec kafka.TopicSpec
+		want map[string]*string
+	}{
+		{name: "replication 1 keeps the cluster default", spec: kafka.TopicSpec{ReplicationFactor: 1}, want: nil},
+		{name: "replication 2 needs both", spec: kafka.TopicSpec{ReplicationFactor: 2}, want: map[string]*string{kafka.MinInSyncReplicasKey: s("2")}},
+		{name: "replication 3 needs two", spec: kafka.TopicSpec{ReplicationFactor: 3, Config: map[string]*string{"retention.ms": s("1")}},
+			want: map[string]*string{kafka.MinInSyncReplicasKey: s("2"), "retention.ms": s("1")}},
+		{name: "an explicit value wins", spec: kafka.TopicSpec{ReplicationFactor: 3, Config: map[string]*string{kafka.MinInSyncReplicasKey: s("3")}},
+			want: map[string]*string{kafka.MinInSyncReplicasKey: s("3")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, kafka.CreateConfigs(tt.spec)); diff != "" {
+				t.Errorf("CreateConfigs (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// The topic really is created with it: read back from a three-broker cluster.
+func TestEnsureTopicSetsMinInSyncReplicas(t *testing.T) {
+	servers := kafkatest.Fake(t, kfake.NumBrokers(3))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(servers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	name := kafkatest.TopicName(t)
+	if err := kafka.NewAdmin(cl, nil).EnsureTopic(ctx, kafka.TopicSpec{Name: name, Partitions: 1, ReplicationFactor: 3}); err != nil {
+		t.Fatal(err)
+	}
+	rcs, err := kadm.NewClient(cl).DescribeTopicConfigs(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := rcs.On(name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rc.Configs {
+		if c.Key == kafka.MinInSyncReplicasKey {
+			if c.MaybeValue() != "2" {
+				t.Errorf("%s = %q, want 2", kafka.MinInSyncReplicasKey, c.MaybeValue())
+			}
+			return
+		}
+	}
+	t.Errorf("topic configs %+v lack %s", rc.Configs, kafka.MinInSyncReplicasKey)
+}
