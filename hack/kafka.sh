@@ -7,6 +7,9 @@
 #   hack/kafka.sh stop               stop exactly the processes `start` launched and remove their data
 #   hack/kafka.sh status             print the running cluster's bootstrap address, or fail
 #   hack/kafka.sh version            print the pinned Kafka version
+#   hack/kafka.sh tool CLASS ARGS... run one of Kafka's own command-line tools from the same jars, by
+#                                    main class (kafka.tools.ConsoleProducer is kafka-console-producer);
+#                                    stdin, stdout and exit code are the tool's, its logs go to stderr
 #
 # Everything lives under $KNKAFKA_CACHE (default ~/.cache/knkafka): jars in kafka-<version>/lib, a
 # running cluster's config, data, logs and pids in $KNKAFKA_KAFKA_RUN (default $KNKAFKA_CACHE/run/kafka).
@@ -220,13 +223,36 @@ start_node() {
   echo $! >"$dir/pid"
 }
 
+# tool CLASS ARGS... runs a Kafka command-line tool the way bin/kafka-run-class.sh does, with the
+# tools' logging (warnings and errors on stderr). It execs java, so the caller's pid is the tool's
+# and a timeout that kills it leaves nothing behind.
+tool() {
+  [ $# -ge 1 ] || die "usage: $0 tool CLASS [ARGS...]"
+  install
+  local conf=$CACHE/kafka-$KAFKA_VERSION/tools-log4j.properties
+  if [ ! -f "$conf" ]; then
+    printf '%s\n' 'log4j.rootLogger=WARN, stderr' \
+      'log4j.appender.stderr=org.apache.log4j.ConsoleAppender' \
+      'log4j.appender.stderr.layout=org.apache.log4j.PatternLayout' \
+      'log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n' \
+      'log4j.appender.stderr.Target=System.err' >"$conf.tmp.$$"
+    mv -f "$conf.tmp.$$" "$conf"
+  fi
+  local class=$1
+  shift
+  # A small heap and the C1 compiler only: the tools are short-lived, and start about twice as fast.
+  exec "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
+    -Dlog4j.configuration="file:$conf" -cp "$LIB/*" "$class" "$@"
+}
+
 case ${1:-} in
   install) install ;;
+  tool) shift; tool "$@" ;;
   start) shift; start "$@" ;;
   stop) stop ;;
   status) status ;;
   version) echo "$KAFKA_VERSION" ;;
   kill-node) kill_node "$2" ;;
   start-node) start_node "$2" ;;
-  *) echo "usage: $0 install|start [--nodes 1|3]|stop|status|version|kill-node N|start-node N" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start [--nodes 1|3]|stop|status|version|tool CLASS [ARGS...]|kill-node N|start-node N" >&2; exit 2 ;;
 esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test.sh is `make test`: it installs and starts a private real Apache Kafka (hack/kafka.sh), builds
-# etcd and kube-apiserver (hack/kube.sh), runs every Go test with -race against them, stops Kafka,
-# and exits non-zero when anything failed.
+# etcd and kube-apiserver (hack/kube.sh) and the kn CLI (hack/kn.sh), runs every Go test with -race
+# against them, stops Kafka, and exits non-zero when anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,11 @@ bash hack/kafka.sh install
 kube_assets=$(bash hack/kube.sh build)
 eval "$kube_assets"
 export KUBEBUILDER_ASSETS
+# The real kn CLI for the end-to-end tests that drive it as users do: built from the Go module proxy
+# into the cache on first use (a few minutes), seconds afterwards.
+kn_binary=$(bash hack/kn.sh build)
+eval "$kn_binary"
+export KN_BINARY
 
 # A run directory of our own, so a developer's `hack/kafka.sh start` cluster is left alone.
 run_dir=$(mktemp -d "${TMPDIR:-/tmp}/knkafka-test.XXXXXX")

@@ -95,6 +95,8 @@ func TestE2E(t *testing.T) {
 		{"ChannelDefaulting", testChannelDefaulting},
 		{"SubscriptionOnKafkaChannel", testSubscriptionOnKafkaChannel},
 		{"DeletionRemovesTopicsRoutesAndGroups", testDeletion},
+		{"KnChannelAndSubscription", testKnChannelAndSubscription},
+		{"KnSourceListTypes", testKnSourceListTypes},
 	} {
 		t.Run(scenario.name, func(t *testing.T) {
 			s.watch(t)
