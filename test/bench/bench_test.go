@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +105,24 @@ func TestNum(t *testing.T) {
 	for v, want := range map[float64]string{0: "0", 1.234: "1.23", 12.34: "12.3", 123.4: "123", 1234567: "1,234,567", -2500: "-2,500"} {
 		if got := num(v); got != want {
 			t.Errorf("num(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+func TestSourceIDsMapToDistinctSequences(t *testing.T) {
+	seen := map[int]bool{}
+	for p := range partitions {
+		for o := range 5 {
+			phase, seq, ok := parseID(fmt.Sprintf("partition:%d/offset:%d", p, o))
+			if !ok || phase != sourcePhase || seen[seq] {
+				t.Fatalf("partition %d offset %d: phase %q seq %d ok %v (seen %v)", p, o, phase, seq, ok, seen[seq])
+			}
+			seen[seq] = true
+		}
+	}
+	for _, bad := range []string{"partition:x/offset:1", "partition:1/offset:", fmt.Sprintf("partition:%d/offset:0", partitions)} {
+		if _, _, ok := parseID(bad); ok {
+			t.Errorf("parseID(%q) accepted a malformed source id", bad)
 		}
 	}
 }

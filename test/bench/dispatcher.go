@@ -104,6 +104,9 @@ func (r *runner) dispatcher(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	if err := r.sourceDrain(ctx, dp, file, res); err != nil {
+		return err
+	}
 	if res.LoadMemory, err = dp.Memory(); err != nil {
 		return err
 	}
@@ -132,4 +135,51 @@ func (p *Proc) exitCPU() float64 {
 		return 0
 	}
 	return (p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()).Seconds()
+}
+
+// sourceDrain drains a KafkaSource over a topic preloaded with n plain records (the same payload
+// and keys as the backlog, no CloudEvents headers): every record is converted to a CloudEvent of
+// type dev.knative.kafka.event, so this is the source's throughput next to the same run's consume
+// ceiling and bare HTTP client. The sink counts the converted events by their
+// "partition:<p>/offset:<o>" ids.
+func (r *runner) sourceDrain(ctx context.Context, dp *dataplane, file string, res *DispatcherResult) error {
+	topic, n := "bench-source", res.Events
+	if err := r.kafka.createTopic(ctx, topic, partitions); err != nil {
+		return err
+	}
+	data := payload(r.profile.EventSize)
+	if _, err := r.kafka.produce(ctx, n, func(i int) (*kgo.Record, error) {
+		return &kgo.Record{Topic: topic, Key: []byte("key-" + strconv.Itoa(i%res.Keys)), Value: data}, nil
+	}); err != nil {
+		return fmt.Errorf("preloading the source topic: %w", err)
+	}
+	for i, order := range []contract.DeliveryOrder{contract.Unordered, contract.Ordered} {
+		name := "source-" + string(order)
+		eg := r.egress(name, "bench-"+name, r.sink.URL+"/source", order, nil)
+		eg.Kind, eg.InitialOffset = contract.KindKafkaSource, contract.OffsetEarliest
+		src := contract.Resource{UID: name, Kind: contract.KindKafkaSource, Namespace: "bench", Name: name,
+			Topics: []string{topic}, BootstrapServers: r.kafka.servers, Egresses: []contract.Egress{eg},
+			Source: &contract.Source{EventSource: "/apis/v1/namespaces/bench/kafkasources/" + name}}
+		r.sink.Reset(sourcePhase, n*partitions, 0)
+		u := startUsage(dp.Proc)
+		t0 := time.Now()
+		if err := writeContract(file, &contract.Contract{Generation: uint64(100 + i), Resources: []contract.Resource{src}}); err != nil {
+			return err
+		}
+		ok := waitFor(ctx, 10*time.Minute, 60*time.Second, func() bool { return r.sink.Stats().Unique >= int64(n) },
+			func() int64 { return r.sink.Stats().Total })
+		cpu, _ := u.stop()
+		d := r.drainFrom(name, n, t0)
+		d.CPUSeconds = round(cpu, 2)
+		d.EventsPerCPUSecond = perSecond(float64(d.Unique), cpu)
+		if !ok {
+			d.Error = fmt.Sprintf("only %d of %d records arrived", d.Unique, n)
+		}
+		r.logf("  KafkaSource %s: %.0f rec/s, %.0f rec/cpu-s, %d duplicates", order, d.PerSec, d.EventsPerCPUSecond, d.Duplicates)
+		res.Modes = append(res.Modes, d)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
 }

@@ -36,6 +36,9 @@ func eventID(phase string, seq int) string { return phase + "-" + strconv.Itoa(s
 
 // parseID splits an id made by eventID.
 func parseID(id string) (phase string, seq int, ok bool) {
+	if rest, found := strings.CutPrefix(id, "partition:"); found {
+		return parseSourceID(rest)
+	}
 	i := strings.LastIndexByte(id, '-')
 	if i < 0 {
 		return "", 0, false
@@ -45,6 +48,23 @@ func parseID(id string) (phase string, seq int, ok bool) {
 		return "", 0, false
 	}
 	return id[:i], n, true
+}
+
+// sourcePhase is the sink phase of KafkaSource drains, whose events have the ids the source gives
+// converted records: "partition:<p>/offset:<o>".
+const sourcePhase = "source"
+
+// parseSourceID maps "<p>/offset:<o>" to the sequence number o*partitions+p: unique per record of
+// a fresh topic with the benchmark's partition count (the sink is Reset with n*partitions slots,
+// since keyed records spread unevenly over the partitions).
+func parseSourceID(rest string) (phase string, seq int, ok bool) {
+	ps, offs, found := strings.Cut(rest, "/offset:")
+	p, err1 := strconv.Atoi(ps)
+	o, err2 := strconv.Atoi(offs)
+	if !found || err1 != nil || err2 != nil || p < 0 || p >= partitions || o < 0 {
+		return "", 0, false
+	}
+	return sourcePhase, o*partitions + p, true
 }
 
 // httpHeader returns the binary-mode headers of event seq of phase.
