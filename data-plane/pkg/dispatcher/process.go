@@ -36,6 +36,8 @@ type processor struct {
 	sender    *delivery.Sender
 	replies   producer
 	metrics   *egressMetrics
+	// decode turns records into events; nil means cekafka.Decode (see kafkasource.go).
+	decode func(*kgo.Record) (*event.Event, error)
 }
 
 // newFilter builds the egress's filter as Knative does: the SubscriptionsAPI filters when set
@@ -81,7 +83,7 @@ func (p *processor) close() {
 // ended the work (revocation, shutdown), so the record is delivered again by whoever consumes
 // the partition next.
 func (p *processor) process(ctx context.Context, r *kgo.Record) bool {
-	e, err := cekafka.Decode(r)
+	e, err := p.decodeRecord(r)
 	if err != nil {
 		// Retrying cannot fix a record that is not a CloudEvent; skip it loudly.
 		p.logger.Warn("skipping a record that is not a CloudEvent", zap.String("topic", r.Topic),
