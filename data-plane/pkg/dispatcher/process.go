@@ -7,12 +7,11 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"knative.dev/eventing/pkg/eventfilter"
 	"knative.dev/pkg/logging"
-
-	"github.com/cloudevents/sdk-go/v2/event"
 
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/data-plane/pkg/cekafka"
@@ -40,6 +39,8 @@ type processor struct {
 	// halt stops the egress after a panic (set by the egress; nil in unit tests).
 	halt      func(reason string)
 	panicOnce sync.Once
+	// decode turns records into events; nil means cekafka.Decode (see kafkasource.go).
+	decode func(*kgo.Record) (*event.Event, error)
 }
 
 func newProcessor(logger *zap.Logger, res *contract.Resource, eg *contract.Egress, label string, s *delivery.Sender, replies producer, m *egressMetrics) (*processor, error) {
@@ -86,7 +87,7 @@ func (p *processor) process(ctx context.Context, r *kgo.Record) (completed bool)
 			p.panicked(r, v)
 		}
 	}()
-	e, err := cekafka.Decode(r)
+	e, err := p.decodeRecord(r)
 	if err != nil {
 		// Retrying cannot fix a record that is not a CloudEvent; skip it loudly.
 		p.logger.Warn("skipping a record that is not a CloudEvent", zap.String("topic", r.Topic),
