@@ -69,8 +69,10 @@ type suite struct {
 	admin       *kadm.Client
 	// ingress is the data plane's ingress host:port; status its admin base URL.
 	ingress, status string
-	dataPlane       *process
-	controller      *process
+	// dns takes the data plane's requests for cluster hostnames to the ingress and test servers.
+	dns        *clusterDNS
+	dataPlane  *process
+	controller *process
 	// bin holds the binaries; logs the processes' logs, removed when the suite passes.
 	bin, logs string
 	// tailsShown says a failed scenario already showed the logs' tails.
@@ -147,6 +149,9 @@ func (s *suite) stop(t *testing.T) {
 			t.Errorf("%v", err)
 		}
 	}
+	if s.dns != nil {
+		_ = s.dns.close()
+	}
 	if s.kafka != nil {
 		s.kafka.Close()
 	}
@@ -212,7 +217,12 @@ func start(t *testing.T, cluster *kubetest.Cluster, servers []string) (*suite, e
 		return nil, err
 	}
 	s.ingress, s.status = ingress, "http://"+admin
-	s.dataPlane, err = startProcess("data-plane", s.logs, filepath.Join(s.bin, "knkafka-dataplane"), nil,
+	if s.dns, err = startClusterDNS(ingress); err != nil {
+		return nil, err
+	}
+	// Sinks that Knative resolves to cluster hostnames (Brokers, KafkaChannels, Services) are
+	// reached through the cluster DNS shim; the tests' 127.0.0.1 subscribers are not proxied.
+	s.dataPlane, err = startProcess("data-plane", s.logs, filepath.Join(s.bin, "knkafka-dataplane"), []string{"HTTP_PROXY=" + s.dns.url},
 		"--role", "all", "--kubeconfig", cluster.Kubeconfig, "--namespace", systemNamespace,
 		"--ingress-addr", ingress, "--admin-addr", admin)
 	if err != nil {
