@@ -29,26 +29,8 @@ func testKnChannelAndSubscription(t *testing.T, s *suite) {
 	s.forgetKafka(t, topic)
 	t.Cleanup(func() { s.deleteKnChannel(t, ns, name, subscription) })
 
-	if err := applyConfigMap(ctxFor(t, 30*time.Second), s.cluster, systemNamespace, messagingconfig.ChannelDefaultsConfigName,
-		map[string]string{messagingconfig.ChannelDefaulterKey: defaultChannelConfig}); err != nil {
-		t.Fatal(err)
-	}
-	serveKnativeDefaulting(t, s, k)
-
-	kn.run(t, "channel", "create", name, "--namespace", ns)
+	knDefaultKafkaChannel(t, s, kn, k, ns, name)
 	ctx := ctxFor(t, 3*time.Minute)
-	kc := waitBackingKafkaChannel(t, s, ns, name)
-	if kc.Spec.NumPartitions != 5 || kc.Spec.ReplicationFactor != 1 {
-		t.Errorf("the KafkaChannel backing kn's Channel has spec %+v, want 5 partitions and replication factor 1 (default-ch-webhook's template)", kc.Spec)
-	}
-	eventually(t, 60*time.Second, "topic "+topic+" with 5 partitions", func() (bool, string) {
-		n, ok, err := topicPartitions(ctx, s.kafka, topic)
-		return ok && n == 5, fmt.Sprintf("exists=%t partitions=%d err=%v", ok, n, err)
-	})
-	waitReady(t, 60*time.Second, "Channel "+ns+"/"+name, channelConditions(s, ns, name))
-
-	knListShows(t, kn, map[string]string{"NAME": name, "TYPE": "KafkaChannel", "URL": channelAddress(ns, name), "READY": "True"},
-		"channel", "list", "--namespace", ns)
 
 	subscriber := newSink(t, "kn-subscriber")
 	kn.run(t, "subscription", "create", subscription, "--namespace", ns,
@@ -73,6 +55,35 @@ func testKnChannelAndSubscription(t *testing.T, s *suite) {
 	subscriber.waitFor(t, 60*time.Second, sent)
 	waitCaughtUp(t, s.admin, topic, subscriptionGroup(ns, name, string(sub.UID)))
 	subscriber.checkExactly(t, sent)
+}
+
+// knDefaultKafkaChannel makes KafkaChannel (5 partitions) the default channel of ns with
+// default-ch-webhook, serves Knative's defaulting webhook, runs `kn channel create name` and
+// waits until the generic Channel is Ready, backed by a KafkaChannel with default-ch-webhook's
+// spec and a topic of 5 partitions, and `kn channel list` shows its type and address.
+func knDefaultKafkaChannel(t *testing.T, s *suite, kn *knCLI, k *knativeCore, ns, name string) {
+	t.Helper()
+	topic := channelTopic(ns, name)
+	if err := applyConfigMap(ctxFor(t, 30*time.Second), s.cluster, systemNamespace, messagingconfig.ChannelDefaultsConfigName,
+		map[string]string{messagingconfig.ChannelDefaulterKey: defaultChannelConfig}); err != nil {
+		t.Fatal(err)
+	}
+	serveKnativeDefaulting(t, s, k)
+
+	kn.run(t, "channel", "create", name, "--namespace", ns)
+	ctx := ctxFor(t, 2*time.Minute)
+	kc := waitBackingKafkaChannel(t, s, ns, name)
+	if kc.Spec.NumPartitions != 5 || kc.Spec.ReplicationFactor != 1 {
+		t.Errorf("the KafkaChannel backing kn's Channel has spec %+v, want 5 partitions and replication factor 1 (default-ch-webhook's template)", kc.Spec)
+	}
+	eventually(t, 60*time.Second, "topic "+topic+" with 5 partitions", func() (bool, string) {
+		n, ok, err := topicPartitions(ctx, s.kafka, topic)
+		return ok && n == 5, fmt.Sprintf("exists=%t partitions=%d err=%v", ok, n, err)
+	})
+	waitReady(t, 60*time.Second, "Channel "+ns+"/"+name, channelConditions(s, ns, name))
+
+	knListShows(t, kn, map[string]string{"NAME": name, "TYPE": "KafkaChannel", "URL": channelAddress(ns, name), "READY": "True"},
+		"channel", "list", "--namespace", ns)
 }
 
 // waitBackingKafkaChannel waits for the KafkaChannel Knative's Channel reconciler creates for the
@@ -150,8 +161,8 @@ func (s *suite) deleteKnChannel(t *testing.T, ns, name, subscription string) {
 }
 
 // testKnSourceListTypes runs `kn source list-types`: it lists the source kinds installed as CRDs
-// labelled duck.knative.dev/source — Knative core's, and ours once the KafkaSource CRD is in
-// config/ (kubetest installs every CRD there).
+// labelled duck.knative.dev/source — Knative core's, and our KafkaSource (its CRD is in config/,
+// and kubetest installs every CRD there).
 func testKnSourceListTypes(t *testing.T, s *suite) {
 	kn := useKn(t, s)
 	types := knSourceTypes(t, kn)
@@ -160,11 +171,7 @@ func testKnSourceListTypes(t *testing.T, s *suite) {
 			t.Errorf("kn source list-types does not list Knative core's %s; it lists %v", kind, types)
 		}
 	}
-	if slices.Contains(s.cluster.CRDs, kafkaSourceCRD) {
-		checkKnListsKafkaSource(t, types)
-	} else {
-		t.Logf("no %s CRD installed yet, so the KafkaSource row is not checked", kafkaSourceCRD)
-	}
+	checkKnListsKafkaSource(t, s, types)
 }
 
 // kafkaSourceCRD is the KafkaSource CRD's name, as in today's Kafka source.
@@ -173,8 +180,11 @@ const kafkaSourceCRD = "kafkasources.sources.knative.dev"
 // checkKnListsKafkaSource fails t unless `kn source list-types` (its rows by TYPE, from
 // knSourceTypes) lists KafkaSource as users see it with today's Kafka source: its CRD's name and
 // the description kn ships for the kind (kn marks only core sources in its S column).
-func checkKnListsKafkaSource(t *testing.T, types map[string]map[string]string) {
+func checkKnListsKafkaSource(t *testing.T, s *suite, types map[string]map[string]string) {
 	t.Helper()
+	if !slices.Contains(s.cluster.CRDs, kafkaSourceCRD) {
+		t.Errorf("the %s CRD is not installed (kubetest installed %v); it is in config/", kafkaSourceCRD, s.cluster.CRDs)
+	}
 	row, ok := types["KafkaSource"]
 	if !ok {
 		t.Errorf("kn source list-types does not list KafkaSource; it lists %v", types)
