@@ -20,10 +20,11 @@ import (
 	"knative.dev/pkg/apis"
 )
 
-// delivered is an event a sink received, and when.
+// delivered is an event a sink received, when, and at which path.
 type delivered struct {
 	event cloudevents.Event
 	at    time.Time
+	path  string
 }
 
 // sink is a subscriber, reply target or dead-letter sink: a local HTTP server recording the
@@ -108,7 +109,7 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(s.delay)
 	}
 	s.mu.Lock()
-	s.received = append(s.received, delivered{event: *e, at: time.Now()})
+	s.received = append(s.received, delivered{event: *e, at: time.Now(), path: r.URL.Path})
 	s.mu.Unlock()
 	if s.respond != nil {
 		s.respond(w, e)

@@ -99,6 +99,8 @@ func TestE2E(t *testing.T) {
 		{"DeletionRemovesTopicsRoutesAndGroups", testDeletion},
 		{"KnChannelAndSubscription", testKnChannelAndSubscription},
 		{"KnSourceListTypes", testKnSourceListTypes},
+		{"KafkaSourceToKnChannel", testKafkaSourceToKnChannel},
+		{"KafkaSourceToBroker", testKafkaSourceToBroker},
 	} {
 		t.Run(scenario.name, func(t *testing.T) {
 			s.watch(t)
