@@ -39,8 +39,9 @@ const (
 //
 //   - A record that is a valid CloudEvent (Decode: binary ce_ headers or structured JSON) is that
 //     event. One whose string attributes are not valid CloudEvents Strings (control characters,
-//     invalid UTF-8) is not a valid CloudEvent and is converted like any other record, since it
-//     could not be sent over HTTP as it is.
+//     noncharacters, invalid UTF-8) is not a valid CloudEvent and is converted like any other
+//     record, as the incumbent converts whatever its SDK rejects; with control characters it
+//     could not even be sent over HTTP.
 //   - Any other record — including a tombstone or an empty value — becomes an event of type
 //     KafkaEventType: id "partition:<p>/offset:<o>", source "<EventSource>#<topic>", subject
 //     "partition:<p>#<o>", time the record timestamp, the decoded key in the key and
