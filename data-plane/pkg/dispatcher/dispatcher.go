@@ -1,7 +1,8 @@
-// Package dispatcher moves events from Kafka to subscribers: for every egress (Trigger or
-// Subscription) of the routing contract it consumes the resource's topic under the egress's
-// consumer group, filters, delivers through a delivery.Sender, routes replies, and commits the
-// contiguous prefix of completed offsets.
+// Package dispatcher moves events from Kafka to subscribers: for every egress (Trigger,
+// Subscription or KafkaSource) of the routing contract it consumes the resource's topics under
+// the egress's consumer group, filters, delivers through a delivery.Sender, routes replies, and
+// commits the contiguous prefix of completed offsets. A KafkaSource's records are turned into
+// events by cekafka.SourceConverter (kafkasource.go); everyone else's are CloudEvents already.
 //
 // A Dispatcher follows the contract diff by diff (Apply) and reports per egress whether it really
 // serves it (Status). Inside, each egress is a source feeding a lane:
@@ -143,17 +144,12 @@ func (d *Dispatcher) startEgress(w wanted) (*egress, error) {
 		e.invalid, e.hash = err.Error(), ""
 		return e, err
 	}
-	switch {
-	case w.eg.ConsumerGroup == "":
-		return fail(errors.New("no consumer group"))
-	case w.eg.Destination == "":
-		return fail(errors.New("no destination"))
-	case w.res.Topic == "":
-		return fail(errors.New("resource has no topic"))
-	case len(w.res.BootstrapServers) == 0:
-		return fail(errors.New("resource has no bootstrap servers"))
-	case w.eg.Reply.Kind == contract.ReplyURL && w.eg.Reply.URL == "":
-		return fail(errors.New("reply kind url without a url"))
+	if err := validate(w); err != nil {
+		return fail(err)
+	}
+	decode, err := recordDecoder(w.res)
+	if err != nil {
+		return fail(err)
 	}
 	var kopts []kgo.Opt
 	if d.cfg.kafkaOpts != nil {
@@ -178,7 +174,8 @@ func (d *Dispatcher) startEgress(w wanted) (*egress, error) {
 	}
 	e.proc = proc
 	e.proc.halt = e.halt
-	e.src = newGroupSource(logger, w.res.Topic, w.eg.ConsumerGroup, w.res.BootstrapServers, kopts, &d.cfg)
+	e.proc.decode = decode
+	e.src = newGroupSource(logger, w.res.ReadTopics(), w.eg, w.res.BootstrapServers, kopts, &d.cfg)
 	order := w.eg.Order
 	if order == "" {
 		order = contract.Unordered
@@ -186,9 +183,35 @@ func (d *Dispatcher) startEgress(w wanted) (*egress, error) {
 	e.lane = newLane(logger, order, e.proc, e.src, e.metrics, &d.cfg, w.eg.MaxInFlight)
 	e.src.sink = e.lane
 	e.start()
-	logger.Info("egress started", zap.String("group", w.eg.ConsumerGroup), zap.String("topic", w.res.Topic),
+	logger.Info("egress started", zap.String("group", w.eg.ConsumerGroup), zap.Strings("topics", w.res.ReadTopics()),
 		zap.String("order", string(order)))
 	return e, nil
+}
+
+// validate says why w cannot run, or nil.
+func validate(w wanted) error {
+	switch {
+	case w.eg.ConsumerGroup == "":
+		return errors.New("no consumer group")
+	case w.eg.Destination == "":
+		return errors.New("no destination")
+	case len(w.res.ReadTopics()) == 0:
+		return errors.New("resource has no topic")
+	case len(w.res.BootstrapServers) == 0:
+		return errors.New("resource has no bootstrap servers")
+	case w.eg.Reply.Kind == contract.ReplyURL && w.eg.Reply.URL == "":
+		return errors.New("reply kind url without a url")
+	case w.eg.Reply.Kind == contract.ReplyTopic && w.res.Topic == "":
+		return errors.New("reply kind topic on a resource without a topic")
+	case w.res.Source != nil && w.eg.Reply.Kind != contract.ReplyDiscard && w.eg.Reply.Kind != "":
+		return fmt.Errorf("a KafkaSource discards replies; reply kind %q", w.eg.Reply.Kind)
+	}
+	switch w.eg.InitialOffset {
+	case "", contract.OffsetLatest, contract.OffsetEarliest:
+		return nil
+	default:
+		return fmt.Errorf("unknown initial offset %q", w.eg.InitialOffset)
+	}
 }
 
 // producer returns the reply producer of res's cluster, shared by the egresses of that cluster.

@@ -14,15 +14,18 @@ import (
 	"knkafka.dev/control-plane/pkg/contract"
 )
 
-// egressHash identifies what an egress's running lane and source depend on: the egress itself
-// and its resource's topic and Kafka cluster. An unchanged hash keeps the egress running.
+// egressHash identifies what an egress's running lane and source depend on: the egress itself,
+// its resource's topics and Kafka cluster, and for a KafkaSource how records become events. An
+// unchanged hash keeps the egress running.
 func egressHash(res *contract.Resource, eg *contract.Egress) string {
 	b, err := json.Marshal(struct {
 		Egress  *contract.Egress
 		Topic   string
+		Topics  []string         `json:",omitempty"`
+		Source  *contract.Source `json:",omitempty"`
 		Servers []string
 		Auth    *contract.SecretRef
-	}{eg, res.Topic, res.BootstrapServers, res.Auth})
+	}{eg, res.Topic, res.Topics, res.Source, res.BootstrapServers, res.Auth})
 	if err != nil {
 		// The contract is plain data; Marshal cannot fail on it.
 		panic(err)

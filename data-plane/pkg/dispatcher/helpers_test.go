@@ -45,6 +45,7 @@ type received struct {
 	part    int    // "part" extension: the partition the test produced to
 	seq     int    // "seq" extension: position within its partition or key
 	header  http.Header
+	event   *event.Event
 }
 
 // subscriber is an httptest server recording CloudEvents; handle, when set, decides the answer
@@ -67,7 +68,7 @@ func newSubscriber(t *testing.T, handle func(w http.ResponseWriter, r received) 
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
-		r := received{id: e.ID(), typ: e.Type(), header: req.Header.Clone()}
+		r := received{id: e.ID(), typ: e.Type(), header: req.Header.Clone(), event: e}
 		ext := e.Extensions()
 		if v, ok := ext["partitionkey"]; ok {
 			r.key = fmt.Sprint(v)
@@ -186,11 +187,19 @@ func produce(t *testing.T, cl *kgo.Client, topic string, partition int32, e *eve
 // produceRaw writes a record that is not a CloudEvent.
 func produceRaw(t *testing.T, cl *kgo.Client, topic string, partition int32, value string) {
 	t.Helper()
+	produceRecord(t, cl, &kgo.Record{Topic: topic, Partition: partition, Value: []byte(value)})
+}
+
+// produceRecord writes r (to its Topic and Partition) and returns its offset.
+func produceRecord(t *testing.T, cl *kgo.Client, r *kgo.Record) int64 {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: partition, Value: []byte(value)}).FirstErr(); err != nil {
+	res := cl.ProduceSync(ctx, r)
+	if err := res.FirstErr(); err != nil {
 		t.Fatalf("producing: %v", err)
 	}
+	return res[0].Record.Offset
 }
 
 // egressOpt changes a test egress.
@@ -203,6 +212,9 @@ func withReply(r contract.Reply) egressOpt         { return func(e *contract.Egr
 func withDeadLetter(u string) egressOpt            { return func(e *contract.Egress) { e.DeadLetter = u } }
 func withDelivery(d contract.Delivery) egressOpt {
 	return func(e *contract.Egress) { e.Delivery = d }
+}
+func withInitialOffset(o contract.InitialOffset) egressOpt {
+	return func(e *contract.Egress) { e.InitialOffset = o }
 }
 
 // newEgress returns an egress named name with a consumer group unique to the test.
@@ -229,6 +241,26 @@ func newContract(servers []string, topic string, egs ...contract.Egress) *contra
 		Resources: []contract.Resource{{
 			UID: "broker-uid", Kind: contract.KindBroker, Namespace: "test", Name: "broker",
 			Topic: topic, BootstrapServers: servers, Egresses: egs,
+		}},
+	}
+}
+
+// sourceOf is the event source of a test KafkaSource.
+func sourceOf(name string) string { return "/apis/v1/namespaces/test/kafkasources/" + name }
+
+// newSourceContract has one KafkaSource reading topics, with eg as its egress: the egress becomes
+// a KafkaSource's, whose UID is the source's. src nil means string keys and no overrides.
+func newSourceContract(servers, topics []string, src *contract.Source, eg contract.Egress) *contract.Contract {
+	if src == nil {
+		src = &contract.Source{EventSource: sourceOf(eg.Name)}
+	}
+	eg.Kind = contract.KindKafkaSource
+	return &contract.Contract{
+		SchemaVersion: contract.SchemaVersion,
+		Generation:    1,
+		Resources: []contract.Resource{{
+			UID: eg.UID, Kind: contract.KindKafkaSource, Namespace: "test", Name: eg.Name,
+			Topics: topics, Source: src, BootstrapServers: servers, Egresses: []contract.Egress{eg},
 		}},
 	}
 }

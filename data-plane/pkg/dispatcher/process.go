@@ -40,6 +40,8 @@ type processor struct {
 	// halt stops the egress after a panic (set by the egress; nil in unit tests).
 	halt      func(reason string)
 	panicOnce sync.Once
+	// decode turns records into events; nil means cekafka.Decode (see kafkasource.go).
+	decode func(*kgo.Record) (*event.Event, error)
 }
 
 func newProcessor(logger *zap.Logger, res *contract.Resource, eg *contract.Egress, label string, s *delivery.Sender, replies producer, m *egressMetrics) (*processor, error) {
@@ -86,7 +88,7 @@ func (p *processor) process(ctx context.Context, r *kgo.Record) (completed bool)
 			p.panicked(r, v)
 		}
 	}()
-	e, err := cekafka.Decode(r)
+	e, err := p.decodeRecord(r)
 	if err != nil {
 		// Retrying cannot fix a record that is not a CloudEvent; skip it loudly.
 		p.logger.Warn("skipping a record that is not a CloudEvent", zap.String("topic", r.Topic),

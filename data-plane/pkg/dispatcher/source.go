@@ -13,6 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
+
+	"knkafka.dev/control-plane/pkg/contract"
 )
 
 // Reasons an egress is not ready yet, as Status reports them.
@@ -25,19 +27,22 @@ const (
 	ReasonEgressFailed     = "EgressFailed"
 )
 
-// groupSource fetches one egress's topic as a member of the egress's consumer group, with
-// cooperative-sticky balancing and no autocommit: the lane decides what is committed.
+// groupSource fetches one egress's topics (one for a Trigger or Subscription, several for a
+// KafkaSource) as a member of the egress's consumer group, with cooperative-sticky balancing and
+// no autocommit: the lane decides what is committed.
 //
 // Start offsets: a partition with a committed offset resumes there. A partition without one
 // starts at the end of the partition as it is when the assignment arrives (as Knative's Kafka
-// broker starts new trigger groups at "latest") — but resolved to an exact offset in
-// AdjustFetchOffsetsFn and committed by the lane right away, so that an event sent once the
-// egress reports Ready is never skipped by a later, lazier "latest". Out-of-range committed offsets
-// reset to the start of the partition (at least once).
+// broker starts new trigger groups at "latest"), or at its log start offset for a KafkaSource
+// with initialOffset earliest — either way resolved to an exact offset in AdjustFetchOffsetsFn
+// and committed by the lane right away, so that an event sent once the egress reports Ready is
+// never skipped by a later, lazier "latest", and a restart or another replica starts exactly
+// there too. Out-of-range committed offsets reset to the start of the partition (at least once).
 type groupSource struct {
 	logger  *zap.Logger
-	topic   string
+	topics  []string
 	group   string
+	initial contract.InitialOffset
 	servers []string
 	kopts   []kgo.Opt
 	cfg     *config
@@ -53,16 +58,17 @@ type groupSource struct {
 	pending map[topicPartition]bool // assigned, start offset not resolved yet
 }
 
-func newGroupSource(logger *zap.Logger, topic, group string, servers []string, kopts []kgo.Opt, cfg *config) *groupSource {
+func newGroupSource(logger *zap.Logger, topics []string, eg *contract.Egress, servers []string, kopts []kgo.Opt, cfg *config) *groupSource {
 	return &groupSource{
 		logger:  logger,
-		topic:   topic,
-		group:   group,
+		topics:  topics,
+		group:   eg.ConsumerGroup,
+		initial: eg.InitialOffset,
 		servers: servers,
 		kopts:   kopts,
 		cfg:     cfg,
 		reason:  ReasonJoiningGroup,
-		message: "waiting for the topic",
+		message: "waiting for the topics",
 		pending: map[topicPartition]bool{},
 	}
 }
@@ -87,7 +93,7 @@ func (s *groupSource) phase() (settled bool, reason, message string) {
 	return false, s.reason, s.message
 }
 
-// run waits for the topic, joins the group and feeds the sink until ctx ends. It returns the
+// run waits for the topics, joins the group and feeds the sink until ctx ends. It returns the
 // client, which the caller closes after the lane committed (nil if it never got that far).
 func (s *groupSource) run(ctx context.Context) *kgo.Client {
 	if !s.waitTopic(ctx) {
@@ -97,7 +103,7 @@ func (s *groupSource) run(ctx context.Context) *kgo.Client {
 		kgo.SeedBrokers(s.servers...),
 		kgo.WithLogger(kzap.New(s.logger.Named("kgo"), kzap.Level(kgo.LogLevelWarn))),
 		kgo.ConsumerGroup(s.group),
-		kgo.ConsumeTopics(s.topic),
+		kgo.ConsumeTopics(s.topics...),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.DisableAutoCommit(),
 		// Rebalance callbacks run only between polls, so a revoke never races a push.
@@ -144,7 +150,8 @@ func (s *groupSource) run(ctx context.Context) *kgo.Client {
 	}
 }
 
-// waitTopic waits until the topic exists, reporting TopicNotFound meanwhile.
+// waitTopic waits until every topic exists, reporting TopicNotFound with the missing ones
+// meanwhile.
 func (s *groupSource) waitTopic(ctx context.Context) bool {
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(s.servers...),
@@ -158,24 +165,58 @@ func (s *groupSource) waitTopic(ctx context.Context) bool {
 	adm := kadm.NewClient(cl)
 	for {
 		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		topics, err := adm.ListTopics(tctx, s.topic)
+		topics, err := adm.ListTopics(tctx, s.topics...)
 		cancel()
-		switch {
-		case err != nil:
-			s.setPhase(ReasonKafkaUnavailable, err.Error())
-		case topics.Has(s.topic) && topics[s.topic].Err == nil:
-			return true
-		case topics.Has(s.topic) && !errors.Is(topics[s.topic].Err, kerr.UnknownTopicOrPartition):
-			s.setPhase(ReasonKafkaUnavailable, topics[s.topic].Err.Error())
-		default:
-			s.setPhase(ReasonTopicNotFound, fmt.Sprintf("topic %q does not exist", s.topic))
+		if err == nil {
+			err = s.checkTopics(topics)
 		}
+		if err == nil {
+			return true
+		}
+		s.setPhase(reasonOf(err), err.Error())
 		select {
 		case <-ctx.Done():
 			return false
 		case <-time.After(s.cfg.retryInterval):
 		}
 	}
+}
+
+// errTopicsNotFound lists topics that do not exist.
+type errTopicsNotFound []string
+
+func (e errTopicsNotFound) Error() string {
+	if len(e) == 1 {
+		return fmt.Sprintf("topic %q does not exist", e[0])
+	}
+	return fmt.Sprintf("topics %q do not exist", []string(e))
+}
+
+// checkTopics returns nil when every topic of s is listed without error, else the first other
+// error or errTopicsNotFound naming the missing ones.
+func (s *groupSource) checkTopics(topics kadm.TopicDetails) error {
+	var missing errTopicsNotFound
+	for _, t := range s.topics {
+		d, ok := topics[t]
+		switch {
+		case !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition):
+			missing = append(missing, t)
+		case d.Err != nil:
+			return fmt.Errorf("topic %q: %w", t, d.Err)
+		}
+	}
+	if len(missing) > 0 {
+		return missing
+	}
+	return nil
+}
+
+func reasonOf(err error) string {
+	var missing errTopicsNotFound
+	if errors.As(err, &missing) {
+		return ReasonTopicNotFound
+	}
+	return ReasonKafkaUnavailable
 }
 
 func (s *groupSource) onAssigned(_ context.Context, _ *kgo.Client, added map[string][]int32) {
@@ -190,47 +231,31 @@ func (s *groupSource) onAssigned(_ context.Context, _ *kgo.Client, added map[str
 	s.logger.Info("partitions assigned", zap.String("group", s.group), zap.Any("partitions", added))
 }
 
-// adjust fixes the start offset of every newly assigned partition without a committed offset to
-// the partition's current end, then hands the partitions to the lane.
+// adjust fixes the start offset of every newly assigned partition without a committed offset —
+// its end, or its log start for OffsetEarliest — then hands the partitions to the lane.
 func (s *groupSource) adjust(ctx context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
-	var missing []string
-	for t, ps := range offs {
-		for _, o := range ps {
-			if o.EpochOffset().Offset < 0 {
-				missing = append(missing, t)
-				break
-			}
-		}
-	}
-	var ends kadm.ListedOffsets
-	if len(missing) > 0 {
-		var err error
-		ends, err = s.adm.ListEndOffsets(ctx, missing...)
-		if err == nil {
-			err = ends.Error()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("listing end offsets of %v: %w", missing, err)
-		}
+	initial, err := s.initialOffsets(ctx, uncommittedTopics(offs))
+	if err != nil {
+		return nil, err
 	}
 	var starts []partitionStart
 	for t, ps := range offs {
 		for p, o := range ps {
 			start := partitionStart{topic: t, partition: p, offset: o.EpochOffset().Offset}
 			if start.offset < 0 {
-				end, ok := ends.Lookup(t, p)
+				listed, ok := initial.Lookup(t, p)
 				if !ok {
-					return nil, fmt.Errorf("no end offset listed for %s/%d", t, p)
+					return nil, fmt.Errorf("no initial offset listed for %s/%d", t, p)
 				}
-				start.offset, start.unsettled = end.Offset, true
-				ps[p] = kgo.NewOffset().At(end.Offset)
+				start.offset, start.unsettled = listed.Offset, true
+				ps[p] = kgo.NewOffset().At(listed.Offset)
 			}
 			starts = append(starts, start)
 		}
 	}
 	for _, st := range starts {
 		s.logger.Info("partition start offset", zap.String("topic", st.topic), zap.Int32("partition", st.partition),
-			zap.Int64("offset", st.offset), zap.Bool("resolvedFromEnd", st.unsettled))
+			zap.Int64("offset", st.offset), zap.Bool("resolved", st.unsettled))
 	}
 	s.sink.assign(starts)
 	s.mu.Lock()
@@ -239,6 +264,41 @@ func (s *groupSource) adjust(ctx context.Context, offs map[string]map[int32]kgo.
 	}
 	s.mu.Unlock()
 	return offs, nil
+}
+
+// uncommittedTopics lists the topics with a partition that has no committed offset.
+func uncommittedTopics(offs map[string]map[int32]kgo.Offset) []string {
+	var topics []string
+	for t, ps := range offs {
+		for _, o := range ps {
+			if o.EpochOffset().Offset < 0 {
+				topics = append(topics, t)
+				break
+			}
+		}
+	}
+	return topics
+}
+
+// initialOffsets lists, for the partitions of topics, where a group without a committed offset
+// starts: the end offsets, or the log start offsets for OffsetEarliest (exactly where Kafka's
+// auto.offset.reset=earliest would start, but fixed now so that it can be committed).
+func (s *groupSource) initialOffsets(ctx context.Context, topics []string) (kadm.ListedOffsets, error) {
+	if len(topics) == 0 {
+		return nil, nil
+	}
+	list, which := s.adm.ListEndOffsets, "end"
+	if s.initial == contract.OffsetEarliest {
+		list, which = s.adm.ListStartOffsets, "start"
+	}
+	listed, err := list(ctx, topics...)
+	if err == nil {
+		err = listed.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing %s offsets of %v: %w", which, topics, err)
+	}
+	return listed, nil
 }
 
 func (s *groupSource) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {

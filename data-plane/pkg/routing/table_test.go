@@ -13,6 +13,8 @@ func testContract() *contract.Contract {
 		{UID: "channel", Kind: contract.KindKafkaChannel, Topic: "tc", BootstrapServers: []string{"a:9092", "b:9092"},
 			Ingress: &contract.Ingress{Path: "/team/events", Host: "events-kn-channel.team.svc.cluster.local"}},
 		{UID: "no-ingress", Kind: contract.KindBroker, Topic: "tx"},
+		{UID: "source", Kind: contract.KindKafkaSource, Namespace: "default", Name: "source", Topics: []string{"t1", "t2"},
+			BootstrapServers: []string{"a:9092"}, Source: &contract.Source{EventSource: "/apis/v1/namespaces/default/kafkasources/source"}},
 		{UID: "other-cluster", Kind: contract.KindBroker, Topic: "to", BootstrapServers: []string{"a:9092", "b:9092"},
 			Auth: &contract.SecretRef{Namespace: "ns", Name: "creds"}, Ingress: &contract.Ingress{Path: "/ns/secure/"}},
 	}}
@@ -32,6 +34,7 @@ func TestLookup(t *testing.T) {
 		{name: "path wins over a channel host", host: "events-kn-channel.team.svc.cluster.local", path: "/default/default", want: "broker"},
 		{name: "resource path declared with a trailing slash", host: "x", path: "/ns/secure", want: "other-cluster"},
 		{name: "unknown path", host: "x", path: "/default/missing", want: ""},
+		{name: "a KafkaSource is not addressable", host: "x", path: "/default/source", want: ""},
 		{name: "unknown host at root", host: "nope.svc", path: "/", want: ""},
 		{name: "sub path is not the resource", host: "x", path: "/default/default/extra", want: ""},
 	}
@@ -51,7 +54,7 @@ func TestLookup(t *testing.T) {
 		t.Errorf("Generation() = %d, want 3", g)
 	}
 	if n := len(table.Routes()); n != 3 {
-		t.Errorf("%d routes, want 3 (a resource without ingress is not routable)", n)
+		t.Errorf("%d routes, want 3 (a resource without ingress, such as a KafkaSource, is not routable)", n)
 	}
 }
 
