@@ -1,5 +1,5 @@
-// Command controller runs knkafka's reconcilers: Kafka-class Brokers, their Triggers and
-// KafkaChannels, which share one contract store and one view of the data plane.
+// Command controller runs knkafka's reconcilers: Kafka-class Brokers, their Triggers,
+// KafkaChannels and KafkaSources, which share one contract store and one view of the data plane.
 package main
 
 import (
@@ -8,6 +8,7 @@ import (
 
 	"knkafka.dev/control-plane/pkg/reconciler/broker"
 	"knkafka.dev/control-plane/pkg/reconciler/kafkachannel"
+	"knkafka.dev/control-plane/pkg/reconciler/kafkasource"
 	"knkafka.dev/control-plane/pkg/reconciler/trigger"
 )
 
@@ -22,6 +23,9 @@ func main() {
 		}),
 		withCollaborators(shared, kafkachannel.NewController, func(c *collaborators) kafkachannel.Deps {
 			return kafkachannel.Deps{Kafka: kafkachannel.KafkaFrom(c.kafka), Contract: c.store, DataPlane: c.dataPlane}
+		}),
+		withCollaborators(shared, kafkasource.NewController, func(c *collaborators) kafkasource.Deps {
+			return kafkasource.Deps{Contract: c.store, DataPlane: c.dataPlane}
 		}),
 	)
 }

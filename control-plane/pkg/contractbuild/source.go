@@ -23,27 +23,30 @@ var ErrSourceSecurityNotSupported = errors.New("SASL/TLS for KafkaSource is not 
 // whose one egress (UID = the source's UID) delivers every record, converted to a CloudEvent, to
 // the resolved sink, discarding the sink's replies as Knative's Kafka source does. deadLetter is
 // the resolved dead-letter sink, nil for none. The egress has the source's consumer group, order
-// and initial offset, and spec.delivery's retry settings (Knative's Kafka source defaults without one).
+// and initial offset, and spec.delivery's retry settings (Knative's Kafka source defaults without
+// one). It fails as CheckSource does, and without a sink.
 func SourceResource(ks *sourcesv1beta1.KafkaSource, sink, deadLetter *apis.URL) (contract.Resource, error) {
-	if ks.Spec.SecurityEnabled() {
-		return contract.Resource{}, ErrSourceSecurityNotSupported
+	p, err := parseSource(ks)
+	if err != nil {
+		return contract.Resource{}, err
 	}
 	if sink == nil || sink.IsEmpty() {
 		return contract.Resource{}, errors.New("source has no resolved sink")
 	}
-	if len(ks.Spec.Topics) == 0 || len(ks.Spec.BootstrapServers) == 0 {
-		return contract.Resource{}, errors.New("source needs spec.topics and spec.bootstrapServers")
+	e := contract.Egress{
+		UID:           string(ks.UID),
+		Kind:          contract.KindKafkaSource,
+		Namespace:     ks.Namespace,
+		Name:          ks.Name,
+		ConsumerGroup: ks.Spec.ConsumerGroup,
+		Destination:   sink.String(),
+		Reply:         contract.Reply{Kind: contract.ReplyDiscard},
+		Delivery:      p.delivery,
+		Order:         p.order,
+		InitialOffset: p.offset,
 	}
-	if ks.Spec.ConsumerGroup == "" {
-		return contract.Resource{}, errors.New("source has no spec.consumerGroup")
-	}
-	source, err := sourceConversion(ks)
-	if err != nil {
-		return contract.Resource{}, err
-	}
-	egress, err := sourceEgress(ks, sink, deadLetter)
-	if err != nil {
-		return contract.Resource{}, err
+	if deadLetter != nil {
+		e.DeadLetter = deadLetter.String()
 	}
 	return contract.Resource{
 		UID:              string(ks.UID),
@@ -51,10 +54,55 @@ func SourceResource(ks *sourcesv1beta1.KafkaSource, sink, deadLetter *apis.URL) 
 		Namespace:        ks.Namespace,
 		Name:             ks.Name,
 		Topics:           slices.Clone(ks.Spec.Topics),
-		Source:           source,
+		Source:           p.conversion,
 		BootstrapServers: slices.Clone(ks.Spec.BootstrapServers),
-		Egresses:         []contract.Egress{egress},
+		Egresses:         []contract.Egress{e},
 	}, nil
+}
+
+// CheckSource reports why ks cannot be consumed whatever its sink resolves to — SASL or TLS
+// (ErrSourceSecurityNotSupported), no topics, servers or consumer group, an unknown key type,
+// ordering or initial offset, an invalid delivery spec — or nil when it can.
+func CheckSource(ks *sourcesv1beta1.KafkaSource) error {
+	_, err := parseSource(ks)
+	return err
+}
+
+// sourceParts is what the spec of a KafkaSource resolves to, before its sink is known.
+type sourceParts struct {
+	conversion *contract.Source
+	delivery   contract.Delivery
+	order      contract.DeliveryOrder
+	offset     contract.InitialOffset
+}
+
+func parseSource(ks *sourcesv1beta1.KafkaSource) (sourceParts, error) {
+	var p sourceParts
+	if ks.Spec.SecurityEnabled() {
+		return p, ErrSourceSecurityNotSupported
+	}
+	if len(ks.Spec.Topics) == 0 || len(ks.Spec.BootstrapServers) == 0 {
+		return p, errors.New("source needs spec.topics and spec.bootstrapServers")
+	}
+	if ks.Spec.ConsumerGroup == "" {
+		return p, errors.New("source has no spec.consumerGroup")
+	}
+	var err error
+	if p.conversion, err = sourceConversion(ks); err != nil {
+		return p, err
+	}
+	delivery := ks.Spec.Delivery
+	if delivery == nil {
+		delivery = sourceDefaultDelivery()
+	}
+	if p.delivery, err = MergeDelivery(delivery, nil); err != nil {
+		return p, err
+	}
+	if p.order, err = SourceOrder(ks); err != nil {
+		return p, err
+	}
+	p.offset, err = SourceInitialOffset(ks)
+	return p, err
 }
 
 // sourceConversion says how ks's records become CloudEvents: the event source prefix, the key
@@ -84,41 +132,6 @@ func sourceDefaultDelivery() *eventingduckv1.DeliverySpec {
 		BackoffDelay:  ptr.String("PT0.3S"),
 		Timeout:       ptr.String("PT600S"),
 	}
-}
-
-func sourceEgress(ks *sourcesv1beta1.KafkaSource, sink, deadLetter *apis.URL) (contract.Egress, error) {
-	spec := ks.Spec.Delivery
-	if spec == nil {
-		spec = sourceDefaultDelivery()
-	}
-	delivery, err := MergeDelivery(spec, nil)
-	if err != nil {
-		return contract.Egress{}, err
-	}
-	order, err := SourceOrder(ks)
-	if err != nil {
-		return contract.Egress{}, err
-	}
-	offset, err := SourceInitialOffset(ks)
-	if err != nil {
-		return contract.Egress{}, err
-	}
-	e := contract.Egress{
-		UID:           string(ks.UID),
-		Kind:          contract.KindKafkaSource,
-		Namespace:     ks.Namespace,
-		Name:          ks.Name,
-		ConsumerGroup: ks.Spec.ConsumerGroup,
-		Destination:   sink.String(),
-		Reply:         contract.Reply{Kind: contract.ReplyDiscard},
-		Delivery:      delivery,
-		Order:         order,
-		InitialOffset: offset,
-	}
-	if deadLetter != nil {
-		e.DeadLetter = deadLetter.String()
-	}
-	return e, nil
 }
 
 // SourceOrder reads spec.ordering: ordered (also when unset, the default), unordered or key-ordered.

@@ -163,7 +163,14 @@ func TestSourceResourceRefuses(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("SourceResource = %+v, %v; want an error containing %q", got, err, tt.want)
 			}
+			// CheckSource finds the same problems, except the sink it is not given.
+			if err := contractbuild.CheckSource(tt.ks); tt.sink.IsEmpty() != (err == nil) {
+				t.Errorf("CheckSource = %v; want an error exactly when the spec itself is wrong", err)
+			}
 		})
+	}
+	if err := contractbuild.CheckSource(kafkaSource()); err != nil {
+		t.Errorf("CheckSource(a valid source) = %v, want nil", err)
 	}
 	// Callers tell the unsupported-security refusal apart to report it with its own reason.
 	_, err := contractbuild.SourceResource(kafkaSource(func(ks *sourcesv1beta1.KafkaSource) { ks.Spec.Net.TLS.Enable = true }), sourceSink, nil)

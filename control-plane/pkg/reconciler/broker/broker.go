@@ -28,6 +28,7 @@ import (
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/control-plane/pkg/contractbuild"
 	"knkafka.dev/control-plane/pkg/kafka"
+	"knkafka.dev/control-plane/pkg/serving"
 )
 
 // Kafka is the part of a Kafka cluster the Broker reconciler uses.
@@ -77,10 +78,10 @@ const (
 	ReasonTopicNotFound          = "TopicNotFound"
 	ReasonTopicPartitions        = "TopicPartitionsMismatch"
 	ReasonDeadLetterSinkFailed   = "Unable to get the dead letter sink's URI" // as Knative's MT broker
-	ReasonContractNotPublished   = "ContractNotPublished"
-	ReasonDataPlaneUnreachable   = "DataPlaneUnreachable"
-	ReasonContractNotApplied     = "ContractNotApplied"
-	ReasonIngressNotReady        = "IngressNotReady"
+	ReasonContractNotPublished   = serving.ReasonContractNotPublished
+	ReasonDataPlaneUnreachable   = serving.ReasonDataPlaneUnreachable
+	ReasonContractNotApplied     = serving.ReasonContractNotApplied
+	ReasonIngressNotReady        = serving.ReasonIngressNotReady
 	ReasonTopicNotDeleted        = "TopicNotDeleted"
 	ReasonConsumerGroupsNotEmpty = "ConsumerGroupsNotEmpty"
 )
@@ -213,28 +214,12 @@ func (r *Reconciler) deadLetterSink(ctx context.Context, b *eventingv1.Broker) p
 // generation holding b's current entry and reports b's ingress ready; until then it requeues b.
 func (r *Reconciler) served(ctx context.Context, b *eventingv1.Broker) pkgreconciler.Event {
 	uid := string(b.UID)
-	generation, ok := r.contract.Published(uid)
-	if !ok {
-		conditions(b).MarkUnknown(ConditionDataPlaneAvailable, ReasonContractNotPublished, "the broker's contract entry is not published yet")
-		return controller.NewRequeueAfter(r.pollInterval)
-	}
 	status, err := r.dataPlane.Status(ctx)
 	if err != nil {
 		logging.FromContext(ctx).Desugar().Info("data plane status unavailable", zap.String("resource", uid), zap.Error(err))
-		conditions(b).MarkUnknown(ConditionDataPlaneAvailable, ReasonDataPlaneUnreachable, "%v", err)
-		return controller.NewRequeueAfter(r.pollInterval)
 	}
-	if status.Generation < generation {
-		conditions(b).MarkUnknown(ConditionDataPlaneAvailable, ReasonContractNotApplied,
-			"the data plane applied contract generation %d; the broker is in generation %d", status.Generation, generation)
-		return controller.NewRequeueAfter(r.pollInterval)
-	}
-	if ingress := status.Ingresses[uid]; !ingress.Ready {
-		reason, message := ingress.Reason, ingress.Message
-		if reason == "" {
-			reason, message = ReasonIngressNotReady, "the ingress does not serve the broker yet"
-		}
-		conditions(b).MarkUnknown(ConditionDataPlaneAvailable, reason, "%s", message)
+	if v := serving.Check(r.contract, status, err, serving.Ingress, uid, "broker"); !v.Served {
+		conditions(b).MarkUnknown(ConditionDataPlaneAvailable, v.Reason, "%s", v.Message)
 		return controller.NewRequeueAfter(r.pollInterval)
 	}
 	conditions(b).MarkTrue(ConditionDataPlaneAvailable)

@@ -29,6 +29,7 @@ import (
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/control-plane/pkg/contractbuild"
 	"knkafka.dev/control-plane/pkg/kafka"
+	"knkafka.dev/control-plane/pkg/serving"
 )
 
 // Kafka is the part of a Kafka cluster the KafkaChannel reconciler uses.
@@ -77,11 +78,11 @@ const (
 	ReasonServiceFailed          = "ChannelServiceFailed"
 	ReasonServiceNotOwned        = "ChannelServiceNotOwned"
 	ReasonDeadLetterSinkFailed   = "DeadLetterSinkResolveFailed"
-	ReasonContractNotPublished   = "ContractNotPublished"
-	ReasonDataPlaneUnreachable   = "DataPlaneUnreachable"
-	ReasonContractNotApplied     = "ContractNotApplied"
-	ReasonIngressNotReady        = "IngressNotReady"
-	ReasonConsumerGroupNotReady  = "ConsumerGroupNotReady"
+	ReasonContractNotPublished   = serving.ReasonContractNotPublished
+	ReasonDataPlaneUnreachable   = serving.ReasonDataPlaneUnreachable
+	ReasonContractNotApplied     = serving.ReasonContractNotApplied
+	ReasonIngressNotReady        = serving.ReasonIngressNotReady
+	ReasonConsumerGroupNotReady  = serving.ReasonConsumerGroupNotReady
 	ReasonTopicNotDeleted        = "TopicNotDeleted"
 	ReasonConsumerGroupsNotEmpty = "ConsumerGroupsNotEmpty"
 )

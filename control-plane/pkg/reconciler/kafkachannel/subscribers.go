@@ -16,6 +16,7 @@ import (
 	messagingv1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/control-plane/pkg/contractbuild"
+	"knkafka.dev/control-plane/pkg/serving"
 )
 
 // setContract sets kc's contract entry and the egress of every subscriber that can be built, and
@@ -78,9 +79,8 @@ func (r *Reconciler) subscribers(kc *messagingv1beta1.KafkaChannel, buildErrs ma
 		s := eventingduckv1.SubscriberStatus{UID: sub.UID, ObservedGeneration: sub.Generation, Ready: corev1.ConditionTrue}
 		if err := buildErrs[sub.UID]; err != nil {
 			s.Ready, s.Message = corev1.ConditionFalse, fmt.Sprintf("the subscription cannot be delivered: %v", err)
-		} else if reason, message, ok := r.serving(string(sub.UID), "subscription", v, egressesOf,
-			ReasonConsumerGroupNotReady, "the dispatcher does not serve the subscription yet"); !ok {
-			s.Ready, s.Message = corev1.ConditionUnknown, reason+": "+message
+		} else if verdict := serving.Check(r.contract, v.status, v.err, serving.Egress, string(sub.UID), "subscription"); !verdict.Served {
+			s.Ready, s.Message = corev1.ConditionUnknown, verdict.Reason+": "+verdict.Message
 		}
 		pending = pending || s.Ready == corev1.ConditionUnknown
 		statuses = append(statuses, s)
@@ -92,46 +92,13 @@ func (r *Reconciler) subscribers(kc *messagingv1beta1.KafkaChannel, buildErrs ma
 // served marks kc available and publishes its address once the ingress serves its current entry;
 // until then DataPlaneAvailable is Unknown with the reason. It reports whether kc is served.
 func (r *Reconciler) served(kc *messagingv1beta1.KafkaChannel, v view) bool {
-	reason, message, ok := r.serving(string(kc.UID), "channel", v, ingressesOf,
-		ReasonIngressNotReady, "the ingress does not serve the channel yet")
-	if !ok {
-		kc.Status.MarkDataPlaneUnknown(reason, "%s", message)
+	if verdict := serving.Check(r.contract, v.status, v.err, serving.Ingress, string(kc.UID), "channel"); !verdict.Served {
+		kc.Status.MarkDataPlaneUnknown(verdict.Reason, "%s", verdict.Message)
 		return false
 	}
 	kc.Status.MarkDataPlaneAvailable()
 	kc.Status.SetAddress(contractbuild.ChannelAddress(kc))
 	return true
-}
-
-func ingressesOf(s contract.Status) map[string]contract.ServingStatus { return s.Ingresses }
-
-func egressesOf(s contract.Status) map[string]contract.ServingStatus { return s.Egresses }
-
-// serving reports whether every data-plane instance applied the contract generation holding uid's
-// current entry and the role (ingress or dispatcher) reports it ready; otherwise it says why, in
-// the role's own words when it gave some and in fallbackReason and fallbackMessage when not.
-func (r *Reconciler) serving(uid, what string, v view, role func(contract.Status) map[string]contract.ServingStatus,
-	fallbackReason, fallbackMessage string,
-) (reason, message string, ok bool) {
-	generation, published := r.contract.Published(uid)
-	switch {
-	case !published:
-		return ReasonContractNotPublished, fmt.Sprintf("the %s's contract entry is not published yet", what), false
-	case v.err != nil:
-		return ReasonDataPlaneUnreachable, v.err.Error(), false
-	case v.status.Generation < generation:
-		return ReasonContractNotApplied, fmt.Sprintf("the data plane applied contract generation %d; the %s is in generation %d",
-			v.status.Generation, what, generation), false
-	}
-	s := role(v.status)[uid]
-	switch {
-	case s.Ready:
-		return "", "", true
-	case s.Reason == "":
-		return fallbackReason, fallbackMessage, false
-	default:
-		return s.Reason, s.Message, false
-	}
 }
 
 // egressLedger remembers, per channel UID, the egress UIDs this process last set in the contract

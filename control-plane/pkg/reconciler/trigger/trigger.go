@@ -27,6 +27,7 @@ import (
 	"knkafka.dev/control-plane/pkg/contractbuild"
 	"knkafka.dev/control-plane/pkg/kafka"
 	"knkafka.dev/control-plane/pkg/reconciler/broker"
+	"knkafka.dev/control-plane/pkg/serving"
 )
 
 // ContractStore holds the routing contract's egresses.
@@ -52,10 +53,10 @@ const (
 	ReasonSubscriberFailed      = "Unable to get the Subscriber's URI"
 	ReasonDeadLetterSinkFailed  = "Unable to get the dead letter sink's URI"
 	ReasonInvalidConfiguration  = "InvalidConfiguration"
-	ReasonContractNotPublished  = "ContractNotPublished"
-	ReasonDataPlaneUnreachable  = "DataPlaneUnreachable"
-	ReasonContractNotApplied    = "ContractNotApplied"
-	ReasonConsumerGroupNotReady = "ConsumerGroupNotReady"
+	ReasonContractNotPublished  = serving.ReasonContractNotPublished
+	ReasonDataPlaneUnreachable  = serving.ReasonDataPlaneUnreachable
+	ReasonContractNotApplied    = serving.ReasonContractNotApplied
+	ReasonConsumerGroupNotReady = serving.ReasonConsumerGroupNotReady
 )
 
 // Reconciler reconciles Triggers of Kafka-class Brokers.
@@ -163,28 +164,12 @@ func (r *Reconciler) deadLetterSink(ctx context.Context, t *eventingv1.Trigger, 
 // start offsets fixed, so no event sent from now on is missed. Until then it requeues t.
 func (r *Reconciler) served(ctx context.Context, t *eventingv1.Trigger) pkgreconciler.Event {
 	uid := string(t.UID)
-	generation, ok := r.contract.Published(uid)
-	if !ok {
-		t.Status.MarkSubscribedUnknown(ReasonContractNotPublished, "the trigger's contract entry is not published yet")
-		return controller.NewRequeueAfter(r.pollInterval)
-	}
 	status, err := r.dataPlane.Status(ctx)
 	if err != nil {
 		logging.FromContext(ctx).Desugar().Info("data plane status unavailable", zap.String("egress", uid), zap.Error(err))
-		t.Status.MarkSubscribedUnknown(ReasonDataPlaneUnreachable, "%v", err)
-		return controller.NewRequeueAfter(r.pollInterval)
 	}
-	if status.Generation < generation {
-		t.Status.MarkSubscribedUnknown(ReasonContractNotApplied,
-			"the data plane applied contract generation %d; the trigger is in generation %d", status.Generation, generation)
-		return controller.NewRequeueAfter(r.pollInterval)
-	}
-	if egress := status.Egresses[uid]; !egress.Ready {
-		reason, message := egress.Reason, egress.Message
-		if reason == "" {
-			reason, message = ReasonConsumerGroupNotReady, "the dispatcher does not serve the trigger yet"
-		}
-		t.Status.MarkSubscribedUnknown(reason, "%s", message)
+	if v := serving.Check(r.contract, status, err, serving.Egress, uid, "trigger"); !v.Served {
+		t.Status.MarkSubscribedUnknown(v.Reason, "%s", v.Message)
 		return controller.NewRequeueAfter(r.pollInterval)
 	}
 	t.Status.PropagateSubscriptionCondition(&apis.Condition{Type: apis.ConditionReady, Status: corev1.ConditionTrue})
