@@ -12,6 +12,8 @@ RESOURCES=${RESOURCES:-examples/quickstart}
 INGRESS_ADDR=${INGRESS_ADDR:-127.0.0.1:8080}
 ADMIN_ADDR=${ADMIN_ADDR:-127.0.0.1:9090}
 DISPLAY_ADDR=${DISPLAY_ADDR:-127.0.0.1:8081}
+# The quickstart's KafkaSource reads the embedded Kafka at this port (examples/quickstart/source.yaml).
+EMBEDDED_KAFKA_PORT=${EMBEDDED_KAFKA_PORT:-19092}
 LOG_LEVEL=${LOG_LEVEL:-warn}
 [[ -x $BIN ]] || { echo "run.sh: $BIN is missing; run it through 'make run'" >&2; exit 1; }
 
@@ -26,7 +28,8 @@ trap 'echo; echo "stopping..."; exit 0' INT TERM
 
 "$BIN" display --addr "$DISPLAY_ADDR" &
 pids+=($!)
-"$BIN" run --resources "$RESOURCES" --ingress-addr "$INGRESS_ADDR" --admin-addr "$ADMIN_ADDR" --log-level "$LOG_LEVEL" "$@" &
+"$BIN" run --resources "$RESOURCES" --ingress-addr "$INGRESS_ADDR" --admin-addr "$ADMIN_ADDR" --log-level "$LOG_LEVEL" \
+	--embedded-kafka-port "$EMBEDDED_KAFKA_PORT" "$@" &
 pids+=($!)
 
 # Ready: /resources lists something and no condition is False or Unknown.
@@ -59,6 +62,12 @@ knkafka is Ready. Send an event to the broker (the display prints it here):
     -d '{"specversion":"1.0","id":"2","source":"/quickstart","type":"greeting","datacontenttype":"application/json","data":{"hello":"structured"}}'
 
 The channel takes the same requests at http://$INGRESS_ADDR/default/events.
+
+Or write a record to the topic "orders" of the embedded Kafka, which the KafkaSource sends to the
+broker as a CloudEvent (any Kafka client works; kcat is 'apt install kcat'):
+
+  echo '{"msg": "hi from kafka"}' | kcat -P -b 127.0.0.1:$EMBEDDED_KAFKA_PORT -t orders
+
 Edit $RESOURCES/*.yaml and the change applies live. Resources: curl http://$ADMIN_ADDR/resources
 Ctrl-C stops knkafka and the display.
 

@@ -33,4 +33,17 @@ export KAFKA_BOOTSTRAP_SERVERS KAFKA_VERSION
 echo "== testing against Apache Kafka $KAFKA_VERSION (KRaft, 1 node) at $KAFKA_BOOTSTRAP_SERVERS"
 
 go test -race -count=1 -timeout 25m ${GOTEST_FLAGS:-} ./...
+
+# The parsers of untrusted input, fuzzed for a bounded time each (their seed corpora and any
+# regression inputs under testdata/fuzz already ran above): HTTP event parsing in every mode, the
+# contract decoder, the local YAML loader, and filter building and evaluation.
+fuzz_time=${FUZZTIME:-10s}
+for target in \
+	./data-plane/pkg/ingress:FuzzParseEvents \
+	./control-plane/pkg/contract:FuzzUnmarshal \
+	./local/resources:FuzzReadFile \
+	./data-plane/pkg/dispatcher:FuzzFilter; do
+	echo "== fuzzing ${target#*:} for $fuzz_time"
+	go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "$fuzz_time" "${target%%:*}"
+done
 echo "== all tests passed against Apache Kafka $KAFKA_VERSION"

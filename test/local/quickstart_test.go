@@ -1,11 +1,15 @@
 package local
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"knkafka.dev/test/kafkatest"
 )
@@ -19,6 +23,9 @@ func TestQuickstartWithEmbeddedKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	display := newSubscriber(t)
+	// The quickstart's KafkaSource names the embedded Kafka's fixed port; here it gets a free one.
+	kafkaAddr := freeAddr(t)
+	kafkaPort := kafkaAddr[strings.LastIndex(kafkaAddr, ":")+1:]
 	src := filepath.Join(root, "examples", "quickstart")
 	entries, err := os.ReadDir(src)
 	if err != nil {
@@ -33,11 +40,13 @@ func TestQuickstartWithEmbeddedKafka(t *testing.T) {
 		if strings.Contains(string(b), "bootstrap.servers:") {
 			t.Fatalf("%s names bootstrap servers; the quickstart must use the embedded Kafka", e.Name())
 		}
-		writeFile(t, filepath.Join(dir, e.Name()), strings.ReplaceAll(string(b), "http://127.0.0.1:8081", display.url))
+		body := strings.ReplaceAll(string(b), "http://127.0.0.1:8081", display.url)
+		body = strings.ReplaceAll(body, "127.0.0.1:19092", kafkaAddr)
+		writeFile(t, filepath.Join(dir, e.Name()), body)
 	}
 
-	p := start(t, dir)
-	p.waitFor(t, "the quickstart Ready", allReady("Broker/default", "Trigger/display", "KafkaChannel/events", "Subscription/display"))
+	p := start(t, dir, "--embedded-kafka-port", kafkaPort)
+	p.waitFor(t, "the quickstart Ready", allReady("Broker/default", "Trigger/display", "KafkaChannel/events", "Subscription/display", "KafkaSource/orders"))
 	waitOutput(t, p.stderr, "EMBEDDED")
 
 	// The two requests run.sh prints, then the channel's.
@@ -74,4 +83,21 @@ func TestQuickstartWithEmbeddedKafka(t *testing.T) {
 	}
 	display.wait(t, "channel-host-1")
 	waitRow(t, p.stdout, "Subscription", "default", "display", "True")
+
+	// A record another application writes to the embedded Kafka reaches the display through the
+	// KafkaSource and the Broker, as the README tells a newcomer to try.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafkaAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte(`{"msg": "hi from kafka"}`)}).FirstErr(); err != nil {
+		t.Fatalf("writing to the embedded Kafka: %v", err)
+	}
+	display.wait(t, "partition:0/offset:0")
+	if got := display.data("partition:0/offset:0"); got != `{"msg": "hi from kafka"}` {
+		t.Errorf("the record reached the display with data %q", got)
+	}
 }

@@ -3,6 +3,9 @@
 // key) and Decode reads a record in binary or structured mode back into an event.Event, for
 // CloudEvents 1.0 and 0.3.
 //
+// SourceConverter (source.go) turns any record a KafkaSource reads into a CloudEvent, the way
+// Knative's KafkaSource does.
+//
 // SetTraceHeaders and TraceHeaders carry the W3C trace context (traceparent, tracestate) as record
 // headers, so the ingress can hand it to the dispatcher through Kafka.
 //

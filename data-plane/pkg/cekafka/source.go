@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/cloudevents/sdk-go/v2/types"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"knkafka.dev/control-plane/pkg/contract"
@@ -39,8 +38,9 @@ const (
 //
 //   - A record that is a valid CloudEvent (Decode: binary ce_ headers or structured JSON) is that
 //     event. One whose string attributes are not valid CloudEvents Strings (control characters,
-//     invalid UTF-8) is not a valid CloudEvent and is converted like any other record, since it
-//     could not be sent over HTTP as it is.
+//     noncharacters, invalid UTF-8) is not a valid CloudEvent and is converted like any other
+//     record, as the incumbent converts whatever its SDK rejects; with control characters it
+//     could not even be sent over HTTP.
 //   - Any other record — including a tombstone or an empty value — becomes an event of type
 //     KafkaEventType: id "partition:<p>/offset:<o>", source "<EventSource>#<topic>", subject
 //     "partition:<p>#<o>", time the record timestamp, the decoded key in the key and
@@ -97,8 +97,8 @@ func validExtension(name, value string) error {
 // Convert returns the event of r. It never fails: a record that is not a valid CloudEvent is
 // converted instead.
 func (c *SourceConverter) Convert(r *kgo.Record) *event.Event {
-	e, err := Decode(r)
-	if err != nil || !sendable(e) {
+	e, err := Decode(r) // refuses events whose strings CheckStrings rejects
+	if err != nil {
 		e = c.wrap(r)
 	}
 	// The names are valid and not spec attributes, so SetExtension cannot fail.
@@ -272,36 +272,4 @@ func ceString(b []byte) string {
 		}
 	}
 	return sb.String()
-}
-
-// validString reports whether s is a valid CloudEvents String: UTF-8 without control characters
-// or noncharacters.
-func validString(s string) bool {
-	return utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !allowedRune(r) }) < 0
-}
-
-func allowedRune(r rune) bool {
-	switch {
-	case r < 0x20, r >= 0x7f && r <= 0x9f:
-		return false
-	case r >= 0xfdd0 && r <= 0xfdef, r&0xfffe == 0xfffe:
-		return false // noncharacters
-	}
-	return true
-}
-
-// sendable reports whether every string-valued attribute of a decoded event is a valid
-// CloudEvents String.
-func sendable(e *event.Event) bool {
-	for _, s := range [...]string{e.ID(), e.Source(), e.Type(), e.Subject(), e.DataContentType(), e.DataSchema()} {
-		if !validString(s) {
-			return false
-		}
-	}
-	for _, v := range e.Extensions() {
-		if s, err := types.Format(v); err != nil || !validString(s) {
-			return false
-		}
-	}
-	return true
 }

@@ -269,8 +269,8 @@ func FuzzSourceConvert(f *testing.F) {
 		if e.ID() == "" || e.Source() == "" || e.Type() == "" {
 			t.Fatalf("event without id, source or type: %v", e)
 		}
-		if !sendable(e) {
-			t.Fatalf("event holds strings that are not valid CloudEvents Strings: %v", e)
+		if err := CheckStrings(e); err != nil {
+			t.Fatalf("event holds strings that are not valid CloudEvents Strings: %v: %v", err, e)
 		}
 		if e.Extensions()["team"] != "blue" || e.Extensions()[OffsetExtension] != "9" {
 			t.Fatalf("overrides or position missing: %v", e)

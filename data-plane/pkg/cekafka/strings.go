@@ -52,14 +52,24 @@ func checkString(s string) error {
 		switch {
 		case r == utf8.RuneError && !validRuneAt(s, i):
 			return fmt.Errorf("invalid UTF-8 at byte %d", i)
-		case r <= 0x1f, r >= 0x7f && r <= 0x9f:
+		case isControl(r):
 			return fmt.Errorf("control character %U at byte %d is not allowed in a cloudevents string", r, i)
-		case r >= 0xfdd0 && r <= 0xfdef, r&0xfffe == 0xfffe:
+		case isNoncharacter(r):
 			return fmt.Errorf("noncharacter %U at byte %d is not allowed in a cloudevents string", r, i)
 		}
 	}
 	return nil
 }
+
+// validString reports whether s is a valid CloudEvents String.
+func validString(s string) bool { return checkString(s) == nil }
+
+// allowedRune reports whether a CloudEvents String may hold r.
+func allowedRune(r rune) bool { return !isControl(r) && !isNoncharacter(r) }
+
+func isControl(r rune) bool { return r <= 0x1f || r >= 0x7f && r <= 0x9f }
+
+func isNoncharacter(r rune) bool { return r >= 0xfdd0 && r <= 0xfdef || r&0xfffe == 0xfffe }
 
 // validRuneAt tells a literal U+FFFD in s (valid) from a decoding error (invalid).
 func validRuneAt(s string, i int) bool {

@@ -125,12 +125,11 @@ func (s *Server) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
-	serve := func(name, addr string, h http.Handler) (*http.Server, error) {
+	serve := func(name, addr string, srv *http.Server) (*http.Server, error) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("%s listening on %s: %w", name, addr, err)
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -142,14 +141,15 @@ func (s *Server) Run(ctx context.Context) error {
 		return srv, nil
 	}
 	var servers []*http.Server
-	admin, err := serve("admin", orDefault(cfg.AdminAddr, ":9090"), s.adminHandler())
+	admin, err := serve("admin", orDefault(cfg.AdminAddr, ":9090"),
+		&http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute})
 	if err != nil {
 		_ = s.close(ctx)
 		return err
 	}
 	servers = append(servers, admin)
 	if s.ingress != nil {
-		in, err := serve("ingress", orDefault(cfg.IngressAddr, ":8080"), s.ingress)
+		in, err := serve("ingress", orDefault(cfg.IngressAddr, ":8080"), s.ingress.HTTPServer())
 		if err != nil {
 			_ = admin.Close()
 			_ = s.close(ctx)

@@ -49,17 +49,17 @@ func (s *Sender) Deliver(ctx context.Context, e *event.Event, t Target) Result {
 			zap.String("egress", t.Egress), zap.String("url", t.URL), zap.Int("code", res.StatusCode),
 			zap.Int("attempts", res.Attempts), zap.Error(res.Err))
 	default:
-		res = s.deadLetter(ctx, e, t, res, last)
+		res = s.deadLetter(ctx, e, t, t.URL, res, last)
 	}
 	s.metrics.outcome(t.Egress, res.Outcome)
 	return res
 }
 
-// deadLetter posts e with the error extensions of the subscriber's last attempt to t.DeadLetter
-// and folds the outcome into the subscriber's result.
-func (s *Sender) deadLetter(ctx context.Context, e *event.Event, t Target, res Result, last attempt) Result {
+// deadLetter posts e with the error extensions of the last attempt at dest to t.DeadLetter and
+// folds the outcome into the result.
+func (s *Sender) deadLetter(ctx context.Context, e *event.Event, t Target, dest string, res Result, last attempt) Result {
 	dres, _ := s.send(ctx, request{
-		event: s.withErrorExtensions(e, t.URL, last), url: t.DeadLetter, delivery: t.Delivery, header: t.Header,
+		event: s.withErrorExtensions(e, dest, last), url: t.DeadLetter, delivery: t.Delivery, header: t.Header,
 		namespace: t.Namespace, egress: t.Egress, role: roleDeadLetter,
 	})
 	switch {
@@ -75,6 +75,23 @@ func (s *Sender) deadLetter(ctx context.Context, e *event.Event, t Target, res R
 			zap.String("deadLetter", t.DeadLetter), zap.Int("deadLetterCode", dres.StatusCode),
 			zap.Error(res.Err))
 	}
+	return res
+}
+
+// DeadLetterReply handles an event whose subscriber answered but whose reply could not be routed
+// to replyDest (a topic or a reply URL) after its retries: e goes to t.DeadLetter with the error
+// extensions (knativeerrordest = replyDest, knativeerrorcode = code when there was an HTTP answer,
+// knativeerrordata = the error), as an undeliverable event would. Without a dead-letter sink, or
+// when that fails too, the outcome is Failed and logged. If ctx ends first, Err == ctx.Err().
+func (s *Sender) DeadLetterReply(ctx context.Context, e *event.Event, t Target, replyDest string, code int, replyErr error) Result {
+	res := Result{Outcome: Failed, StatusCode: code, Err: fmt.Errorf("routing the reply to %s: %w", replyDest, replyErr)}
+	if t.DeadLetter == "" {
+		s.logger.Warn("reply failed, no dead letter sink", zap.String("egress", t.Egress),
+			zap.String("reply", replyDest), zap.Int("code", code), zap.Error(replyErr))
+	} else {
+		res = s.deadLetter(ctx, e, t, replyDest, res, attempt{status: code, err: replyErr, body: []byte(replyErr.Error())})
+	}
+	s.metrics.outcome(t.Egress, res.Outcome)
 	return res
 }
 

@@ -63,7 +63,7 @@ func prune(fs []eventingv1.SubscriptionsAPIFilter) []eventingv1.SubscriptionsAPI
 func pruneOne(f eventingv1.SubscriptionsAPIFilter) (eventingv1.SubscriptionsAPIFilter, bool) {
 	switch {
 	case len(f.Exact) > 0, len(f.Prefix) > 0, len(f.Suffix) > 0:
-		return f, true
+		return f, leafBuilds(f)
 	case len(f.All) > 0:
 		all := prune(f.All)
 		return eventingv1.SubscriptionsAPIFilter{All: all}, len(all) > 0
@@ -74,8 +74,20 @@ func pruneOne(f eventingv1.SubscriptionsAPIFilter) (eventingv1.SubscriptionsAPIF
 		inner, ok := pruneOne(*f.Not)
 		return eventingv1.SubscriptionsAPIFilter{Not: &inner}, ok
 	case f.CESQL != "":
-		return f, true
+		return f, leafBuilds(f)
 	default:
 		return f, false
 	}
+}
+
+// leafBuilds reports whether Knative can build the leaf expression f (exact, prefix, suffix or
+// cesql). One it cannot build (an invalid CESQL expression, say) it
+// skips, or wraps as nil in a not-filter: "no opinion" again, so it is pruned like an empty one.
+func leafBuilds(f eventingv1.SubscriptionsAPIFilter) bool {
+	built := subscriptionsapi.MaterializeSubscriptionsAPIFilter(zap.NewNop(), f)
+	if built == nil {
+		return false
+	}
+	built.Cleanup()
+	return true
 }

@@ -35,6 +35,7 @@ func TestPruneDropsExpressionsThatSelectNothing(t *testing.T) {
 		{name: "any keeps its real members", in: []sf{{Any: []sf{{}, exact}}}, want: []sf{{Any: []sf{exact}}}},
 		{name: "not of a real filter stays", in: []sf{{Not: &exact}}, want: []sf{{Not: &exact}}},
 		{name: "cesql stays", in: []sf{{CESQL: "type = 'a'"}}, want: []sf{{CESQL: "type = 'a'"}}},
+		{name: "not of an invalid cesql expression (found by FuzzFilter)", in: []sf{{Not: &sf{CESQL: "nope("}}}, want: nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -109,14 +110,15 @@ func (p *processor) process(ctx context.Context, r *kgo.Record) (completed bool)
 			h.Set(cekafka.HeaderTraceState, ts)
 		}
 	}
-	res := p.sender.Deliver(ctx, e, delivery.Target{
+	t := delivery.Target{
 		URL:        p.egress.Destination,
 		DeadLetter: p.egress.DeadLetter,
 		Delivery:   p.egress.Delivery,
 		Namespace:  p.egress.Namespace,
 		Egress:     p.label,
 		Header:     h,
-	})
+	}
+	res := p.sender.Deliver(ctx, e, t)
 	if res.Outcome == delivery.Failed && ctx.Err() != nil {
 		return false
 	}
@@ -124,44 +126,65 @@ func (p *processor) process(ctx context.Context, r *kgo.Record) (completed bool)
 	if res.Outcome != delivery.Delivered || res.Reply == nil {
 		return true
 	}
-	return p.reply(ctx, r, res.Reply, h)
+	return p.reply(ctx, e, res.Reply, t)
 }
 
-// reply routes a subscriber's reply. It returns false only when ctx ended it, so the event and
-// its reply are redelivered; a reply that fails otherwise is logged and counted.
-func (p *processor) reply(ctx context.Context, r *kgo.Record, reply *event.Event, h http.Header) bool {
+// reply routes a subscriber's reply, retried as deliveries are. A reply that cannot be routed
+// makes the event itself undelivered: it goes to the dead-letter sink with the error extensions
+// naming the reply's destination (or, without one, is logged and counted), rather than being
+// committed with its reply silently dropped. It returns false only when ctx ended the work, so
+// the event and its reply are redelivered.
+func (p *processor) reply(ctx context.Context, e, reply *event.Event, t delivery.Target) bool {
+	var (
+		dest string
+		code int
+		err  error
+	)
 	switch p.egress.Reply.Kind {
 	case contract.ReplyTopic:
-		rec, err := cekafka.EncodeValidated(reply) // delivery only returns validated replies
-		if err != nil {
-			p.logger.Warn("dropping a reply that cannot be encoded", zap.String("topic", r.Topic),
-				zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
-			p.metrics.outcome(outcomeReplyFailed)
-			return true
-		}
-		rec.Topic = p.topic
-		cekafka.SetTraceHeaders(rec, h.Get(cekafka.HeaderTraceParent), h.Get(cekafka.HeaderTraceState))
-		if err := p.replies.ProduceSync(ctx, rec).FirstErr(); err != nil {
-			if ctx.Err() != nil {
-				return false
-			}
-			p.logger.Warn("producing a reply", zap.String("topic", p.topic), zap.Error(err))
-			p.metrics.outcome(outcomeReplyFailed)
-		}
-		return true
+		dest = "kafka topic " + p.topic
+		err = p.produceReply(ctx, reply, t.Header)
 	case contract.ReplyURL:
-		res := p.sender.Send(ctx, reply, p.egress.Reply.URL, p.egress.Delivery, h)
-		if res.Outcome == delivery.Failed {
-			if ctx.Err() != nil {
-				return false
-			}
-			p.logger.Warn("sending a reply", zap.String("url", p.egress.Reply.URL),
-				zap.Int("code", res.StatusCode), zap.Error(res.Err))
-			p.metrics.outcome(outcomeReplyFailed)
+		dest = p.egress.Reply.URL
+		if res := p.sender.Send(ctx, reply, dest, p.egress.Delivery, t.Header); res.Outcome == delivery.Failed {
+			code, err = res.StatusCode, res.Err
 		}
-		return true
 	default:
 		return true
+	}
+	if err == nil {
+		return true
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	p.metrics.outcome(outcomeReplyFailed)
+	res := p.sender.DeadLetterReply(ctx, e, t, dest, code, err)
+	return res.Outcome != delivery.Failed || ctx.Err() == nil
+}
+
+// produceReply writes reply to the resource's topic, retrying a failed produce with the egress's
+// retry count and backoff. franz-go already retries what Kafka calls retriable within one
+// produce, so a failure here outlasted that; an event that cannot be encoded is not retried.
+func (p *processor) produceReply(ctx context.Context, reply *event.Event, h http.Header) error {
+	rec, err := cekafka.EncodeValidated(reply) // delivery only returns validated replies
+	if err != nil {
+		return fmt.Errorf("encoding the reply: %w", err)
+	}
+	rec.Topic = p.topic
+	cekafka.SetTraceHeaders(rec, h.Get(cekafka.HeaderTraceParent), h.Get(cekafka.HeaderTraceState))
+	d := p.egress.Delivery
+	for n := 0; ; n++ {
+		err = p.replies.ProduceSync(ctx, rec).FirstErr()
+		if err == nil || ctx.Err() != nil || n >= int(d.Retry) {
+			return err
+		}
+		p.logger.Warn("producing a reply failed; retrying", zap.String("topic", p.topic), zap.Int("attempt", n+1), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delivery.Backoff(d.BackoffPolicy, d.BackoffDelay.Std(), n+1)):
+		}
 	}
 }
 
