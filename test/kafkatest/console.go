@@ -64,7 +64,10 @@ func runConsole(t testing.TB, servers []string, topic string, props, lines []str
 		"--bootstrap-server", strings.Join(servers, ","), "--topic", topic,
 		// Wait for each record's acknowledgement, so a record Kafka refused makes the producer exit
 		// non-zero instead of only logging it; give up on a missing topic well within our timeout.
+		// linger.ms=0: the console producer lingers 1 s by default (its --timeout), which --sync
+		// pays on every record — a second a line, where the lines should reach Kafka in a burst.
 		"--sync", "--producer-property", "acks=all", "--producer-property", "max.block.ms=30000",
+		"--producer-property", "linger.ms=0",
 	}, props...)...)
 	if err != nil {
 		t.Fatalf("kafka-console-producer (%d lines to %s): %v\nstdout:\n%s\nstderr:\n%s", len(lines), topic, err, stdout, stderr)
