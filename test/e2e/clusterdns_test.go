@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -14,7 +15,8 @@ import (
 )
 
 // clusterDNS stands in for cluster DNS and Services: an HTTP forward proxy, given to the data plane
-// as HTTP_PROXY, that takes the requests its dispatcher makes to cluster hostnames — the
+// as HTTP_PROXY (and made this process's proxy by TestMain, for Knative's in-process data plane:
+// see listenInProcessClusterDNS), that takes the requests its dispatcher makes to cluster hostnames — the
 // addresses Knative's resolver gives sinks that are Brokers, KafkaChannels or Services — to where
 // they are served here. Requests for the broker ingress's host and for any `<name>-kn-channel.<ns>`
 // host go to our ingress with their Host header kept (the ingress routes channels by it, brokers
@@ -39,12 +41,53 @@ const clusterDomain = ".svc.cluster.local"
 // brokerIngressHost is the host of every Kafka-class Broker's address.
 const brokerIngressHost = "kafka-broker-ingress." + systemNamespace + clusterDomain
 
-// startClusterDNS starts the proxy on 127.0.0.1 in front of ingress (host:port).
-func startClusterDNS(ingress string) (*clusterDNS, error) {
+// inProcessClusterDNS is the listener of the suite's shim, opened by TestMain (see
+// listenInProcessClusterDNS); nil until then.
+var inProcessClusterDNS net.Listener
+
+// listenInProcessClusterDNS opens the suite's shim listener and makes it this process's HTTP
+// proxy, for Knative's in-process HTTP clients: the MT broker ingress sends to a channel's cluster
+// hostname through kncloudevents, whose transports are clones of http.DefaultTransport, so their
+// proxy is http.ProxyFromEnvironment and nothing else can be injected. Go reads HTTP_PROXY once per
+// process and caches it, so it must be set before anything in the process makes a request
+// (kubetest.Main polls the apiserver). Loopback targets are never proxied, so the apiserver, Kafka
+// and the tests' 127.0.0.1 servers are reached directly. Once net/http has read it, HTTP_PROXY is
+// unset again, so that the processes the tests start (go, kn, the apiserver, Kafka's tools) do not
+// inherit it; the data plane gets it explicitly.
+func listenInProcessClusterDNS() error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		return err
 	}
+	proxyURL := "http://" + ln.Addr().String()
+	if err := os.Setenv("HTTP_PROXY", proxyURL); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	probe := &http.Request{URL: &url.URL{Scheme: "http", Host: brokerIngressHost}}
+	got, err := http.ProxyFromEnvironment(probe)
+	if uerr := os.Unsetenv("HTTP_PROXY"); err == nil {
+		err = uerr
+	}
+	if err == nil && (got == nil || got.String() != proxyURL) {
+		err = fmt.Errorf("net/http proxies %s through %v, want %s", brokerIngressHost, got, proxyURL)
+	}
+	if err == nil {
+		// The cache must outlive the variable, or in-process clients would bypass the shim.
+		if got, _ = http.ProxyFromEnvironment(probe); got == nil || got.String() != proxyURL {
+			err = fmt.Errorf("net/http no longer proxies through %s once HTTP_PROXY is unset: it does not cache the environment", proxyURL)
+		}
+	}
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("cluster DNS shim as this process's HTTP proxy: %w", err)
+	}
+	inProcessClusterDNS = ln
+	return nil
+}
+
+// startClusterDNS starts the proxy on ln in front of ingress (host:port).
+func startClusterDNS(ln net.Listener, ingress string) (*clusterDNS, error) {
 	d := &clusterDNS{url: "http://" + ln.Addr().String(), ingress: ingress, services: map[string]string{}}
 	proxy := &httputil.ReverseProxy{
 		// The outgoing request keeps the incoming Host header: only where it is sent changes.
@@ -146,7 +189,11 @@ func TestClusterDNS(t *testing.T) {
 		t.Cleanup(func() { _ = srv.Close() })
 		return ln.Addr().String()
 	}
-	d, err := startClusterDNS(serve("ingress"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := startClusterDNS(ln, serve("ingress"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	messagingconfig "knative.dev/eventing/pkg/apis/messaging/config"
 	"knative.dev/eventing/pkg/auth"
+	"knative.dev/eventing/pkg/eventingtls"
 	"knative.dev/eventing/pkg/reconciler/channel"
 	"knative.dev/eventing/pkg/reconciler/subscription"
 	kubeclient "knative.dev/pkg/client/injection/kube/client"
@@ -39,6 +40,10 @@ type knativeCore struct {
 	logger  *zap.SugaredLogger
 	// cancel stops the reconcilers, their informers and their ConfigMap watcher.
 	cancel context.CancelFunc
+	// injected is the context the reconcilers were built from: injection's clients and started
+	// informers, the logger. Knative parts a scenario adds (startMTChannelBroker) are built from a
+	// child of it, sharing its informers as Knative's own binaries share one injection context.
+	injected context.Context
 }
 
 // eventingDir is the knative.dev/eventing module's directory, for the manifests it ships.
@@ -107,10 +112,12 @@ func startKnativeCore(s *suite) (*knativeCore, error) {
 	}
 	k.logger = logger.Sugar().Named("knative-core")
 
-	// As knative.dev/eventing's cmd/controller: the OIDC ServiceAccount informer is filtered.
+	// As knative.dev/eventing's cmd/controller: the OIDC ServiceAccount informer is filtered. The
+	// trust-bundle selector is the broker ingress and filter's (cmd/broker/*): their packages are
+	// linked into this binary, so injection sets up their filtered ConfigMap informer too.
 	ctx, cancel := context.WithCancel(context.Background())
 	k.cancel = cancel
-	ctx = kubefilteredfactory.WithSelectors(ctx, auth.OIDCLabelSelector)
+	ctx = kubefilteredfactory.WithSelectors(ctx, auth.OIDCLabelSelector, eventingtls.TrustBundleLabelSelector)
 	ctx = logging.WithLogger(ctx, k.logger)
 	ctx, startInformers := injection.EnableInjectionOrDie(ctx, cfg)
 	cmw := cminformer.NewInformedWatcher(kubeclient.Get(ctx), systemNamespace)
@@ -120,6 +127,7 @@ func startKnativeCore(s *suite) (*knativeCore, error) {
 		return nil, fmt.Errorf("starting the ConfigMap watcher: %w", err)
 	}
 	startInformers()
+	k.injected = ctx
 	go func() {
 		if err := controller.StartAll(ctx, impls...); err != nil {
 			k.logger.Errorw("Knative core controllers stopped", zap.Error(err))

@@ -32,6 +32,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	if err := listenInProcessClusterDNS(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	// TestE2E builds the binaries, and stops what it starts before kubetest.Main stops the control
 	// plane and exits. (Nothing runs after kubetest.Main's m.Run, so TestE2E, not TestMain, owns
 	// the binaries' temporary directory and removes it.)
@@ -101,6 +105,7 @@ func TestE2E(t *testing.T) {
 		{"KnSourceListTypes", testKnSourceListTypes},
 		{"KafkaSourceToKnChannel", testKafkaSourceToKnChannel},
 		{"KafkaSourceToBroker", testKafkaSourceToBroker},
+		{"MTChannelBrokerOnKafkaChannel", testMTChannelBrokerOnKafkaChannel},
 	} {
 		t.Run(scenario.name, func(t *testing.T) {
 			s.watch(t)
@@ -219,7 +224,10 @@ func start(t *testing.T, cluster *kubetest.Cluster, servers []string) (*suite, e
 		return nil, err
 	}
 	s.ingress, s.status = ingress, "http://"+admin
-	if s.dns, err = startClusterDNS(ingress); err != nil {
+	if inProcessClusterDNS == nil {
+		return nil, fmt.Errorf("the cluster DNS shim's listener is not open: TestMain opens it")
+	}
+	if s.dns, err = startClusterDNS(inProcessClusterDNS, ingress); err != nil {
 		return nil, err
 	}
 	// Sinks that Knative resolves to cluster hostnames (Brokers, KafkaChannels, Services) are
