@@ -13,7 +13,6 @@ import (
 	"math/big"
 	"net"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
@@ -30,9 +29,16 @@ type leaf struct {
 	tls             tls.Certificate
 }
 
+// fataler is the part of testing.TB the generators use, so TestMain can use them too.
+type fataler interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 var serial atomic.Int64
 
-func newCA(t testing.TB, name string) *testCA {
+func newCA(t fataler, name string) *testCA {
 	t.Helper()
 	key := ecKey(t)
 	tmpl := &x509.Certificate{
@@ -57,7 +63,7 @@ func newCA(t testing.TB, name string) *testCA {
 
 func next() int64 { return serial.Add(1) }
 
-func ecKey(t testing.TB) *ecdsa.PrivateKey {
+func ecKey(t fataler) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -71,7 +77,7 @@ func pemBlock(typ string, der []byte) []byte {
 }
 
 // server issues a certificate for 127.0.0.1 and localhost.
-func (ca *testCA) server(t testing.TB) leaf {
+func (ca *testCA) server(t fataler) leaf {
 	t.Helper()
 	return ca.issue(t, ecKey(t), &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "kafka"},
@@ -82,7 +88,7 @@ func (ca *testCA) server(t testing.TB) leaf {
 }
 
 // client issues a client certificate with an EC key in PKCS #8.
-func (ca *testCA) client(t testing.TB, name string) leaf {
+func (ca *testCA) client(t fataler, name string) leaf {
 	t.Helper()
 	return ca.issue(t, ecKey(t), &x509.Certificate{
 		Subject:     pkix.Name{CommonName: name},
@@ -91,7 +97,7 @@ func (ca *testCA) client(t testing.TB, name string) leaf {
 }
 
 // clientRSA issues a client certificate whose RSA key is written in PKCS #1.
-func (ca *testCA) clientRSA(t testing.TB, name string) leaf {
+func (ca *testCA) clientRSA(t fataler, name string) leaf {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -105,7 +111,7 @@ func (ca *testCA) clientRSA(t testing.TB, name string) leaf {
 	return l
 }
 
-func (ca *testCA) issue(t testing.TB, key crypto.Signer, tmpl *x509.Certificate) leaf {
+func (ca *testCA) issue(t fataler, key crypto.Signer, tmpl *x509.Certificate) leaf {
 	t.Helper()
 	tmpl.SerialNumber = big.NewInt(next())
 	tmpl.NotBefore = time.Now().Add(-time.Hour)

@@ -60,7 +60,7 @@ type pki struct {
 	bundle                     []byte
 }
 
-func newPKI(t *testing.T) pki {
+func newPKI(t fataler) pki {
 	ca, other := newCA(t, "kafka-ca"), newCA(t, "other-ca")
 	return pki{
 		ca: ca, otherCA: other,
