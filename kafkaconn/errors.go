@@ -28,7 +28,7 @@ const (
 	// ReasonSASLMechanismUnsupported: the SASL mechanism is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
 	ReasonSASLMechanismUnsupported Reason = "SASLMechanismUnsupported"
 	// ReasonOAuthBearerUnsupported: the SASL mechanism is OAUTHBEARER, which knkafka does not support yet.
-	ReasonOAuthBearerUnsupported Reason = "OAuthBearerUnsupported"
+	ReasonOAuthBearerUnsupported Reason = "OAuthBearerUnsupported" //nolint:gosec // a Ready reason, not a credential
 	// ReasonCertificateInvalid: ca.crt or user.crt holds no usable PEM certificate.
 	ReasonCertificateInvalid Reason = "CertificateInvalid"
 	// ReasonPrivateKeyInvalid: user.key holds no usable private key, or not the one of user.crt.
