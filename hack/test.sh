@@ -36,13 +36,14 @@ go test -race -count=1 -timeout 25m ${GOTEST_FLAGS:-} ./...
 
 # The parsers of untrusted input, fuzzed for a bounded time each (their seed corpora and any
 # regression inputs under testdata/fuzz already ran above): HTTP event parsing in every mode, the
-# contract decoder, the local YAML loader, and filter building and evaluation.
+# contract decoder, the local YAML loader, filter building and evaluation, and Kafka auth Secrets.
 fuzz_time=${FUZZTIME:-10s}
 for target in \
 	./data-plane/pkg/ingress:FuzzParseEvents \
 	./control-plane/pkg/contract:FuzzUnmarshal \
 	./local/resources:FuzzReadFile \
-	./data-plane/pkg/dispatcher:FuzzFilter; do
+	./data-plane/pkg/dispatcher:FuzzFilter \
+	./kafkaconn:FuzzParseSecret; do
 	echo "== fuzzing ${target#*:} for $fuzz_time"
 	go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "$fuzz_time" "${target%%:*}"
 done
