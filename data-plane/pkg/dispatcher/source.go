@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -234,7 +235,7 @@ func (s *groupSource) onAssigned(_ context.Context, _ *kgo.Client, added map[str
 // adjust fixes the start offset of every newly assigned partition without a committed offset —
 // its end, or its log start for OffsetEarliest — then hands the partitions to the lane.
 func (s *groupSource) adjust(ctx context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
-	initial, err := s.initialOffsets(ctx, uncommittedTopics(offs))
+	initial, err := s.initialOffsets(ctx, offs)
 	if err != nil {
 		return nil, err
 	}
@@ -266,6 +267,14 @@ func (s *groupSource) adjust(ctx context.Context, offs map[string]map[int32]kgo.
 	return offs, nil
 }
 
+func countOffsets(offs map[string]map[int32]int64) int {
+	n := 0
+	for _, ps := range offs {
+		n += len(ps)
+	}
+	return n
+}
+
 // uncommittedTopics lists the topics with a partition that has no committed offset.
 func uncommittedTopics(offs map[string]map[int32]kgo.Offset) []string {
 	var topics []string
@@ -280,25 +289,105 @@ func uncommittedTopics(offs map[string]map[int32]kgo.Offset) []string {
 	return topics
 }
 
-// initialOffsets lists, for the partitions of topics, where a group without a committed offset
-// starts: the end offsets, or the log start offsets for OffsetEarliest (exactly where Kafka's
-// auto.offset.reset=earliest would start, but fixed now so that it can be committed).
-func (s *groupSource) initialOffsets(ctx context.Context, topics []string) (kadm.ListedOffsets, error) {
+// initialOffsets lists where the partitions of topics that have no committed offset start:
+//
+//   - On a topic the group has never committed for (a new group), the InitialOffset policy: the
+//     end of each partition, or its log start for OffsetEarliest (exactly where Kafka's
+//     auto.offset.reset would start, but fixed now so that it can be committed). The start of
+//     every partition of the topic is committed right away — the ones assigned elsewhere too — so
+//     a member that joins a moment later resumes from them rather than taking the group for an
+//     old one (below).
+//   - On a topic the group has committed for, a partition without a commit was added after the
+//     group started (at Ready every partition's start is committed), so it starts at its log start:
+//     every record on it is newer than the group, and starting at its end would skip the records
+//     written before the group noticed the partition.
+func (s *groupSource) initialOffsets(ctx context.Context, assigned map[string]map[int32]kgo.Offset) (kadm.ListedOffsets, error) {
+	topics := uncommittedTopics(assigned)
 	if len(topics) == 0 {
 		return nil, nil
 	}
-	list, which := s.adm.ListEndOffsets, "end"
-	if s.initial == contract.OffsetEarliest {
-		list, which = s.adm.ListStartOffsets, "start"
-	}
-	listed, err := list(ctx, topics...)
+	committed, err := s.adm.FetchOffsets(ctx, s.group)
 	if err == nil {
-		err = listed.Error()
+		err = committed.Error()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("listing %s offsets of %v: %w", which, topics, err)
+		return nil, fmt.Errorf("fetching the committed offsets of group %s: %w", s.group, err)
 	}
-	return listed, nil
+	var fresh, grown []string
+	for _, t := range topics {
+		if len(committed[t]) > 0 {
+			grown = append(grown, t)
+		} else {
+			fresh = append(fresh, t)
+		}
+	}
+	policy := s.adm.ListEndOffsets
+	if s.initial == contract.OffsetEarliest {
+		policy = s.adm.ListStartOffsets
+	}
+	out := kadm.ListedOffsets{}
+	for _, l := range []struct {
+		topics []string
+		list   func(context.Context, ...string) (kadm.ListedOffsets, error)
+		fresh  bool
+	}{{fresh, policy, true}, {grown, s.adm.ListStartOffsets, false}} {
+		if len(l.topics) == 0 {
+			continue
+		}
+		listed, err := l.list(ctx, l.topics...)
+		if err == nil {
+			err = listed.Error()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("listing start offsets of %v: %w", l.topics, err)
+		}
+		if l.fresh {
+			s.commitFreshStarts(listed, assigned)
+		}
+		maps.Copy(out, listed)
+	}
+	if len(grown) > 0 {
+		s.logger.Info("partitions new to an existing group start at their log start", zap.String("group", s.group), zap.Strings("topics", grown))
+	}
+	return out, nil
+}
+
+// commitFreshStarts commits the start offsets listed for topics the group had never committed
+// for on every partition this member was not assigned and nobody committed meanwhile, so that all
+// members of a new group start from one set of offsets. A failure is logged: the owner then fixes
+// its own start when it is assigned the partition.
+func (s *groupSource) commitFreshStarts(listed kadm.ListedOffsets, assigned map[string]map[int32]kgo.Offset) {
+	offs := map[string]map[int32]int64{}
+	listed.Each(func(o kadm.ListedOffset) {
+		if _, mine := assigned[o.Topic][o.Partition]; mine || o.Err != nil {
+			return
+		}
+		if offs[o.Topic] == nil {
+			offs[o.Topic] = map[int32]int64{}
+		}
+		offs[o.Topic][o.Partition] = o.Offset
+	})
+	if len(offs) == 0 {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// Another member may have committed meanwhile (its own start, or progress): keep that.
+		if committed, err := s.adm.FetchOffsets(ctx, s.group); err == nil {
+			committed.Each(func(o kadm.OffsetResponse) {
+				if o.Err == nil && o.At >= 0 {
+					delete(offs[o.Topic], o.Partition)
+				}
+			})
+		}
+		if n := countOffsets(offs); n == 0 {
+			return
+		}
+		if err := s.commit(ctx, offs); err != nil {
+			s.logger.Warn("committing the start offsets of partitions assigned elsewhere", zap.String("group", s.group), zap.Error(err))
+		}
+	}()
 }
 
 func (s *groupSource) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
