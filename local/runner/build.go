@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	eventingconfig "knative.dev/eventing/pkg/apis/config"
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	messagingv1 "knative.dev/eventing/pkg/apis/messaging/v1"
@@ -28,6 +29,12 @@ import (
 const (
 	defaultTopicPartitions  = "1"
 	defaultTopicReplication = "1"
+)
+
+// Knative's ConfigMap of broker defaults, whose delivery a Broker without one gets.
+const (
+	brokerDefaultsNamespace = "knative-eventing"
+	brokerDefaultsName      = "config-br-defaults"
 )
 
 // Reasons of the Ready condition when the runner itself finds a problem (the data plane's own
@@ -153,6 +160,8 @@ type addressable struct {
 type parent struct {
 	uid     string
 	problem *Problem
+	// broker is the Broker, with the defaults Knative's webhook would have written (Brokers only).
+	broker *eventingv1.Broker
 }
 
 func (b *builder) add(o Object) { b.plan.Objects = append(b.plan.Objects, o) }
@@ -182,7 +191,12 @@ func (b *builder) brokers() map[string]parent {
 	out := map[string]parent{}
 	for _, br := range b.set.Brokers {
 		o := Object{Kind: contract.KindBroker, Namespace: br.Namespace, Name: br.Name, UID: string(br.UID)}
-		res, topic, p := b.broker(br)
+		br, p := b.withDeliveryDefaults(br)
+		var res contract.Resource
+		var topic *Topic
+		if p == nil {
+			res, topic, p = b.broker(br)
+		}
 		if p == nil {
 			o.Address = contractbuild.BrokerAddress(br, b.opts.IngressAddr).String()
 			b.resources[res.UID] = &res
@@ -191,11 +205,34 @@ func (b *builder) brokers() map[string]parent {
 			}
 		}
 		o.Problem = p
-		out[br.Namespace+"/"+br.Name] = parent{uid: o.UID, problem: p}
+		out[br.Namespace+"/"+br.Name] = parent{uid: o.UID, problem: p, broker: br}
 		b.addressable(contract.KindBroker, br.Namespace, br.Name, o.Address, p)
 		b.add(o)
 	}
 	return out
+}
+
+// withDeliveryDefaults returns br with the delivery Knative's config-br-defaults gives its class
+// and namespace (the ConfigMap knative-eventing/config-br-defaults of the folder, read by Knative's
+// own parser) when br has none: on a cluster Knative's webhook writes it into the Broker, and its
+// Triggers inherit it field by field.
+func (b *builder) withDeliveryDefaults(br *eventingv1.Broker) (*eventingv1.Broker, *Problem) {
+	cm, found := b.set.ConfigMap(brokerDefaultsNamespace, brokerDefaultsName)
+	if br.Spec.Delivery != nil || !found {
+		return br, nil
+	}
+	defaults, err := eventingconfig.NewDefaultsConfigFromConfigMap(cm)
+	if err != nil {
+		return br, problem(ReasonConfigInvalid, "ConfigMap %s/%s: %v", brokerDefaultsNamespace, brokerDefaultsName, err)
+	}
+	class := br.Annotations[eventingv1.BrokerClassAnnotationKey]
+	bc, err := defaults.GetBrokerConfig(br.Namespace, &class)
+	if err != nil || bc == nil || bc.Delivery == nil {
+		return br, nil // no default delivery configured for this broker
+	}
+	br = br.DeepCopy()
+	br.Spec.Delivery = bc.Delivery.DeepCopy()
+	return br, nil
 }
 
 func (b *builder) broker(br *eventingv1.Broker) (contract.Resource, *Topic, *Problem) {
@@ -238,10 +275,6 @@ func (b *builder) broker(br *eventingv1.Broker) (contract.Resource, *Topic, *Pro
 }
 
 func (b *builder) triggers(brokers map[string]parent) {
-	byKey := map[string]*eventingv1.Broker{}
-	for _, br := range b.set.Brokers {
-		byKey[br.Namespace+"/"+br.Name] = br
-	}
 	for _, t := range b.set.Triggers {
 		o := Object{Kind: contract.KindTrigger, Namespace: t.Namespace, Name: t.Name, UID: string(t.UID)}
 		key := t.Namespace + "/" + t.Spec.Broker
@@ -253,7 +286,7 @@ func (b *builder) triggers(brokers map[string]parent) {
 		case par.problem != nil:
 			o.Problem = problem(ReasonBrokerNotReady, "broker %s: %s", key, par.problem.Message)
 		default:
-			eg, p := b.triggerEgress(t, byKey[key])
+			eg, p := b.triggerEgress(t, par.broker)
 			if o.Problem = p; p == nil {
 				res := b.resources[par.uid]
 				res.Egresses = append(res.Egresses, eg)

@@ -150,3 +150,57 @@ spec:
 		t.Errorf("source to a missing channel: problem %+v, want %s", p, ReasonRefNotFound)
 	}
 }
+
+// Knative's config-br-defaults gives a Broker without spec.delivery its delivery, as Knative's
+// webhook does on a cluster, so the Broker's Triggers retry by it; a Broker's own delivery wins.
+func TestBrokerDeliveryDefaultsFromConfigBrDefaults(t *testing.T) {
+	const defaults = `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: config-br-defaults, namespace: knative-eventing}
+data:
+  default-br-config: |
+    clusterDefault:
+      brokerClass: Kafka
+      apiVersion: v1
+      kind: ConfigMap
+      name: kafka-broker-config
+      namespace: knative-eventing
+      delivery:
+        retry: 7
+        backoffPolicy: exponential
+        backoffDelay: PT0.5S
+`
+	const ownDelivery = `
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {name: own, namespace: default}
+spec:
+  config: {apiVersion: v1, kind: ConfigMap, name: kafka-broker-config, namespace: knative-eventing}
+  delivery: {retry: 2}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: on-own, namespace: default}
+spec:
+  broker: own
+  subscriber: {uri: "http://127.0.0.1:8081"}
+`
+	retries := func(p *Plan) map[string]int32 {
+		out := map[string]int32{}
+		for _, r := range p.Contract.Resources {
+			for _, eg := range r.Egresses {
+				out[eg.Name] = eg.Delivery.Retry
+			}
+		}
+		return out
+	}
+	p := Build(load(t, brokerConfig, broker, trigger, ownDelivery, defaults), Options{IngressAddr: "127.0.0.1:8080", DefaultServers: []string{"x:1"}})
+	if diff := cmp.Diff(map[string]int32{"orders": 7, "on-own": 2}, retries(p)); diff != "" {
+		t.Errorf("trigger retries (-want +got):\n%s", diff)
+	}
+	p = Build(load(t, brokerConfig, broker, trigger), Options{IngressAddr: "127.0.0.1:8080", DefaultServers: []string{"x:1"}})
+	if diff := cmp.Diff(map[string]int32{"orders": 0}, retries(p)); diff != "" {
+		t.Errorf("without config-br-defaults, trigger retries (-want +got):\n%s", diff)
+	}
+}
