@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sort"
@@ -204,6 +206,8 @@ func (lg *ledger) answersEndedBetween(from, to time.Time) map[int]int {
 type sink struct {
 	addr   string
 	status atomic.Int32
+	// delay is the longest a response is held; each waits a uniform random part of it.
+	delay atomic.Int64
 
 	mu    sync.Mutex
 	first map[string]time.Time // id -> when it was first accepted
@@ -220,6 +224,15 @@ func newSink(t testing.TB) *sink {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Reading the whole body lets the server notice a hang-up (it cancels r.Context()).
+		_, _ = io.Copy(io.Discard, r.Body)
+		if d := time.Duration(s.delay.Load()); d > 0 {
+			select {
+			case <-time.After(rand.N(d)):
+			case <-r.Context().Done():
+				return // the dispatcher hung up (killed): it never got an answer, nothing was delivered
+			}
+		}
 		code := int(s.status.Load())
 		id := r.Header.Get("Ce-Id")
 		s.mu.Lock()
@@ -241,6 +254,12 @@ func newSink(t testing.TB) *sink {
 
 // answer sets the status the sink answers from now on.
 func (s *sink) answer(code int) { s.status.Store(int32(code)) }
+
+// slow makes the sink hold each response for up to d (uniformly random), as a real subscriber
+// takes time: then a fault finds deliveries in flight. A request whose sender hangs up meanwhile
+// counts as not delivered (the subscriber's work is undone when it cannot answer), so a dispatcher
+// that committed an offset before its delivery was answered loses those events when killed.
+func (s *sink) slow(d time.Duration) { s.delay.Store(int64(d)) }
 
 func (s *sink) has(id string) (time.Time, bool) {
 	s.mu.Lock()
