@@ -38,7 +38,7 @@ started=$(bash hack/kafka.sh start)
 eval "$started"
 export KAFKA_BOOTSTRAP_SERVERS KAFKA_VERSION
 
-echo "== soak: $duration at 100 ev/s on three Kafka $KAFKA_VERSION nodes, then the dispatcher-SIGKILL fault at 50,000 events (timeout $timeout)"
+echo "== soak: $duration at 100 ev/s on three Kafka $KAFKA_VERSION nodes, and the dispatcher-SIGKILL fault at 50,000 events (timeout $timeout)"
 log=$run_dir/soak.log
 status=0
 go test -race -count=1 -tags soak -timeout "$timeout" -v \

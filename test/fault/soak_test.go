@@ -35,7 +35,7 @@ func TestSoak(t *testing.T) {
 	lg := load{URL: r.url(), Events: int(d.Seconds() * rate), Rate: rate, Prefix: "soak"}.run(ctxFor(t, d+10*time.Minute))
 	lg.wait(t, d+5*time.Minute)
 	res := r.finish("soak", lg, 5*time.Minute)
-	t.Logf("soak: %s at %d ev/s; sent in %s", d, rate, res.elapsed.Round(time.Second))
+	t.Logf("soak: %s at %d ev/s; all delivered and counted after %s", d, rate, res.elapsed.Round(time.Second))
 	if res.dupRate() > 0.1 {
 		t.Errorf("duplicate rate %.3f%% is over 0.1%%", res.dupRate())
 	}
