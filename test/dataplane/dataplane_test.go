@@ -103,11 +103,11 @@ func TestEventsFlowFromIngressToSubscriberInOneProcess(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "contract.json")
 	writeContract(t, file, brokerContract(1, servers, topic, sub.addr))
 	p := start(t, "all", file)
-	p.waitReady(t, 1, []string{"broker-uid"}, []string{"trigger-uid"})
+	p.WaitReady(t, 1, []string{"broker-uid"}, []string{"trigger-uid"})
 
 	const n = 200
 	for i := 0; i < n; i++ {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+p.ingress+"/default/default", bytes.NewBufferString(`{"n":1}`))
+		req, _ := http.NewRequest(http.MethodPost, "http://"+p.Ingress+"/default/default", bytes.NewBufferString(`{"n":1}`))
 		req.Header.Set("Ce-Specversion", "1.0")
 		req.Header.Set("Ce-Id", eventID(i))
 		req.Header.Set("Ce-Source", "/test")
@@ -128,8 +128,8 @@ func TestEventsFlowFromIngressToSubscriberInOneProcess(t *testing.T) {
 
 	// Removing the broker from the contract stops its route.
 	writeContract(t, file, &contract.Contract{Generation: 2})
-	p.waitReady(t, 2, nil, nil)
-	resp, err := http.Post("http://"+p.ingress+"/default/default", "application/json", bytes.NewBufferString(`{}`))
+	p.WaitReady(t, 2, nil, nil)
+	resp, err := http.Post("http://"+p.Ingress+"/default/default", "application/json", bytes.NewBufferString(`{}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,16 +148,16 @@ func TestDispatcherKilledMidStreamLosesNoEvent(t *testing.T) {
 	writeContract(t, file, brokerContract(1, servers, topic, sub.addr))
 
 	first := start(t, "dispatcher", file)
-	first.waitReady(t, 1, nil, []string{"trigger-uid"})
+	first.WaitReady(t, 1, nil, []string{"trigger-uid"})
 	produce(t, servers, topic, 0, n)
 	if !sub.waitUnique(t, n/4, 2*time.Minute) {
 		t.FailNow()
 	}
-	first.kill()
+	first.Kill()
 	killedAt, _ := sub.counts()
 
 	second := start(t, "dispatcher", file)
-	second.waitReady(t, 1, nil, []string{"trigger-uid"})
+	second.WaitReady(t, 1, nil, []string{"trigger-uid"})
 	if !sub.waitUnique(t, n, 3*time.Minute) {
 		explainLoss(t, sub, n, servers, "knative-trigger-"+topic)
 		t.FailNow()
@@ -178,14 +178,14 @@ func TestTwoReplicasShareAGroupThroughRebalances(t *testing.T) {
 	writeContract(t, file, brokerContract(1, servers, topic, sub.addr))
 
 	a := start(t, "dispatcher", file)
-	a.waitReady(t, 1, nil, []string{"trigger-uid"})
+	a.WaitReady(t, 1, nil, []string{"trigger-uid"})
 	produce(t, servers, topic, 0, n/3)
 
 	b := start(t, "dispatcher", file) // joins: the group rebalances over both replicas
-	b.waitReady(t, 1, nil, []string{"trigger-uid"})
+	b.WaitReady(t, 1, nil, []string{"trigger-uid"})
 	produce(t, servers, topic, n/3, 2*n/3)
 
-	a.stop(t) // leaves: b takes every partition
+	a.Stop(t) // leaves: b takes every partition
 	produce(t, servers, topic, 2*n/3, n)
 	if !sub.waitUnique(t, n, 3*time.Minute) {
 		explainLoss(t, sub, n, servers, "knative-trigger-"+topic)

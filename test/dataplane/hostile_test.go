@@ -45,8 +45,8 @@ func TestIngressStaysServingBesideThousandsOfIdleConnections(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "contract.json")
 	writeContract(t, file, brokerContract(1, servers, topic, "http://127.0.0.1:1"))
 	p := start(t, "ingress", file)
-	p.waitReady(t, 1, []string{"broker-uid"}, nil)
-	before := rssMiB(t, p.cmd.Process.Pid)
+	p.WaitReady(t, 1, []string{"broker-uid"}, nil)
+	before := rssMiB(t, p.Pid())
 
 	const silent, idle = 3000, 3000
 	var conns []net.Conn
@@ -56,7 +56,7 @@ func TestIngressStaysServingBesideThousandsOfIdleConnections(t *testing.T) {
 		}
 	})
 	for range silent {
-		c, err := net.DialTimeout("tcp", p.ingress, 5*time.Second)
+		c, err := net.DialTimeout("tcp", p.Ingress, 5*time.Second)
 		if err != nil {
 			t.Fatalf("dialing silent connection %d: %v", len(conns), err)
 		}
@@ -68,7 +68,7 @@ func TestIngressStaysServingBesideThousandsOfIdleConnections(t *testing.T) {
 	errs := make(chan error, idle)
 	for range idle {
 		go func() {
-			resp, err := client.Get("http://" + p.ingress + "/healthz")
+			resp, err := client.Get("http://" + p.Ingress + "/healthz")
 			if err == nil {
 				resp.Body.Close()
 			}
@@ -84,7 +84,7 @@ func TestIngressStaysServingBesideThousandsOfIdleConnections(t *testing.T) {
 	t.Logf("%d silent and %d keep-alive connections opened (%d keep-alive requests failed: evicted past the connection bound)", silent, idle, failed)
 
 	start := time.Now()
-	req, _ := http.NewRequest(http.MethodPost, "http://"+p.ingress+"/default/default", bytes.NewBufferString(`{"n":1}`))
+	req, _ := http.NewRequest(http.MethodPost, "http://"+p.Ingress+"/default/default", bytes.NewBufferString(`{"n":1}`))
 	for k, v := range map[string]string{"Ce-Specversion": "1.0", "Ce-Id": "beside-the-crowd", "Ce-Source": "/t", "Ce-Type": "t", "Content-Type": "application/json"} {
 		req.Header.Set(k, v)
 	}
@@ -96,8 +96,8 @@ func TestIngressStaysServingBesideThousandsOfIdleConnections(t *testing.T) {
 	if resp.StatusCode != http.StatusAccepted {
 		t.Errorf("a well-behaved client beside the crowd got %d, want 202", resp.StatusCode)
 	}
-	after := rssMiB(t, p.cmd.Process.Pid)
-	open := openSockets(t, p.cmd.Process.Pid)
+	after := rssMiB(t, p.Pid())
+	open := openSockets(t, p.Pid())
 	t.Logf("ingress: %d sockets open, RSS %.1f MiB before and %.1f MiB with the crowd (a -race build: "+
 		"several times a plain build's); the request beside it took %s", open, before, after, time.Since(start))
 	// Memory follows the connections held: at most ingress.DefaultMaxConns of them (each a

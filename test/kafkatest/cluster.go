@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,23 +26,34 @@ type Cluster struct {
 // StartCluster starts a real Kafka cluster of nodes (1 or 3) with its own data directory.
 func StartCluster(t testing.TB, nodes int) *Cluster {
 	t.Helper()
-	root, err := RepoRoot()
+	c, err := NewCluster(nodes, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return c
+}
+
+// NewCluster starts a real Kafka cluster of nodes (1 or 3) whose config, data and logs live in
+// dir, outside any one test: a package whose tests share an expensive three-node cluster starts it
+// once and calls Stop from its TestMain. Tests use StartCluster.
+func NewCluster(nodes int, dir string) (*Cluster, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
 	c := &Cluster{
 		script: filepath.Join(root, "hack", "kafka.sh"),
-		env:    append(os.Environ(), "KNKAFKA_KAFKA_RUN="+t.TempDir()),
+		env:    append(os.Environ(), "KNKAFKA_KAFKA_RUN="+dir),
 	}
 	out, err := c.run("start", "--nodes", strconv.Itoa(nodes))
 	if err != nil {
-		t.Fatalf("starting a private Kafka cluster with hack/kafka.sh: %v\n%s", err, out)
+		return nil, fmt.Errorf("starting a private Kafka cluster with hack/kafka.sh: %w\n%s", err, out)
 	}
-	t.Cleanup(func() {
-		if out, err := c.run("stop"); err != nil {
-			t.Errorf("stopping the private Kafka cluster: %v\n%s", err, out)
-		}
-	})
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), EnvBootstrap+"="); ok {
@@ -49,12 +61,22 @@ func StartCluster(t testing.TB, nodes int) *Cluster {
 		}
 	}
 	if len(c.Servers) == 0 {
-		t.Fatalf("hack/kafka.sh start printed no bootstrap address:\n%s", out)
+		_ = c.Stop()
+		return nil, fmt.Errorf("hack/kafka.sh start printed no bootstrap address:\n%s", out)
 	}
 	if err := WaitReady(context.Background(), c.Servers, 90*time.Second); err != nil {
-		t.Fatalf("private Kafka cluster: %v", err)
+		_ = c.Stop()
+		return nil, fmt.Errorf("private Kafka cluster: %w", err)
 	}
-	return c
+	return c, nil
+}
+
+// Stop stops every node of the cluster and removes its data.
+func (c *Cluster) Stop() error {
+	if out, err := c.run("stop"); err != nil {
+		return fmt.Errorf("stopping the private Kafka cluster: %w\n%s", err, out)
+	}
+	return nil
 }
 
 // KillNode stops node n (from 1) with SIGKILL and waits until it is gone.
@@ -68,11 +90,20 @@ func (c *Cluster) KillNode(t testing.TB, n int) {
 // StartNode starts node n again and waits until the cluster answers.
 func (c *Cluster) StartNode(t testing.TB, n int) {
 	t.Helper()
-	if out, err := c.run("start-node", strconv.Itoa(n)); err != nil {
-		t.Fatalf("starting Kafka node %d: %v\n%s", n, err, out)
+	c.StartNodes(t, n)
+}
+
+// StartNodes starts the given nodes again, then waits until the cluster answers: restarting a
+// whole cluster needs a quorum of its controllers up before any of them answers.
+func (c *Cluster) StartNodes(t testing.TB, nodes ...int) {
+	t.Helper()
+	for _, n := range nodes {
+		if out, err := c.run("start-node", strconv.Itoa(n)); err != nil {
+			t.Fatalf("starting Kafka node %d: %v\n%s", n, err, out)
+		}
 	}
 	if err := WaitReady(context.Background(), c.Servers, 90*time.Second); err != nil {
-		t.Fatalf("Kafka node %d after restart: %v", n, err)
+		t.Fatalf("Kafka nodes %v after restart: %v", nodes, err)
 	}
 }
 

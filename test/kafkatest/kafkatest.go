@@ -106,11 +106,18 @@ func TopicName(t testing.TB) string {
 // CreateTopic creates a topic with the given partitions on servers and deletes it when the test ends.
 func CreateTopic(t testing.TB, servers []string, partitions int32) string {
 	t.Helper()
+	return CreateReplicatedTopic(t, servers, partitions, 1, nil)
+}
+
+// CreateReplicatedTopic is CreateTopic with a replication factor and topic configs (nil for none),
+// e.g. min.insync.replicas on a three-node cluster.
+func CreateReplicatedTopic(t testing.TB, servers []string, partitions int32, replication int16, configs map[string]*string) string {
+	t.Helper()
 	topic := TopicName(t)
 	adm := Admin(t, servers)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	resp, err := adm.CreateTopic(ctx, partitions, 1, nil, topic)
+	resp, err := adm.CreateTopic(ctx, partitions, replication, configs, topic)
 	if err == nil {
 		err = resp.Err
 	}

@@ -1,5 +1,7 @@
 // Package proctest helps tests that run our binaries as processes, the way users run them:
-// Main builds a binary once per test binary, and FreeAddr picks a loopback address to serve on.
+// Main builds a binary once per test binary, FreeAddr picks a loopback address to serve on, and
+// StartDataPlane runs knkafka-dataplane on a contract file (WriteContract) as a DataPlane a test
+// may kill, restart on the same addresses, stop, and ask for its status.
 package proctest
 
 import (
@@ -15,8 +17,9 @@ import (
 
 // Main builds the main package pkg (relative to the module root, e.g. "./cmd/knkafka") with
 // -race into a temporary directory, stores its path in *binary, runs the tests and removes the
-// directory. A failed build ends the test binary with exit code 1.
-func Main(m *testing.M, pkg string, binary *string) {
+// directory. A failed build ends the test binary with exit code 1. after, if any, run once the
+// tests are done (a package's shared Kafka cluster is stopped there).
+func Main(m *testing.M, pkg string, binary *string, after ...func()) {
 	dir, err := os.MkdirTemp("", "knkafka-proctest")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -29,6 +32,9 @@ func Main(m *testing.M, pkg string, binary *string) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	for _, f := range after {
+		f()
+	}
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -28,6 +28,7 @@ func main() {
 	flag.StringVar(&cfg.Kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig (empty: in-cluster)")
 	flag.StringVar(&cfg.Namespace, "namespace", envOr("SYSTEM_NAMESPACE", "knative-eventing"), "namespace of the contract ConfigMaps")
 	flag.IntVar(&cfg.MaxInFlight, "max-in-flight", 0, "default in-flight deliveries per unordered egress (0: built-in default)")
+	flag.DurationVar(&cfg.SessionTimeout, "session-timeout", 0, "dispatcher consumer group session timeout (0: 45s); a replica killed without leaving holds its partitions this long")
 	profiling := flag.Bool("pprof", false, "serve Go's profiles under /debug/pprof/ on the admin address")
 	flag.Parse()
 	if *profiling {

@@ -48,6 +48,9 @@ type Config struct {
 	BootstrapServers []string
 	// MaxInFlight is the dispatcher's default in-flight limit per unordered egress (0: its default).
 	MaxInFlight int
+	// SessionTimeout is the dispatcher's consumer group session timeout (0: franz-go's 45s). A
+	// replica that dies without leaving holds its partitions this long before the group moves them.
+	SessionTimeout time.Duration
 	// Source, when set, feeds the contracts instead of ContractFile or the ConfigMaps.
 	Source Source
 	// AdminHandlers are extra routes of the admin server, keyed by http.ServeMux pattern
@@ -110,6 +113,9 @@ func New(cfg Config) (*Server, error) {
 		opts := []dispatcher.Option{dispatcher.WithRegistry(reg)}
 		if cfg.MaxInFlight > 0 {
 			opts = append(opts, dispatcher.MaxInFlight(cfg.MaxInFlight))
+		}
+		if cfg.SessionTimeout > 0 {
+			opts = append(opts, dispatcher.SessionTimeout(cfg.SessionTimeout))
 		}
 		s.dispatcher = dispatcher.New(cfg.Logger.Named("dispatcher"), sender, opts...)
 	}

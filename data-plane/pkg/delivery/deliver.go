@@ -33,7 +33,8 @@ type request struct {
 }
 
 // Deliver posts e to t.URL with t's retries and, when they are exhausted, posts e with the error
-// extensions to t.DeadLetter. If ctx ends first, Deliver returns promptly with Outcome Failed and
+// extensions to t.DeadLetter, for as long as the sink fails retryably (see deadLetter). If ctx
+// ends first, Deliver returns promptly with Outcome Failed and
 // Err == ctx.Err(); the caller must not commit the event then.
 func (s *Sender) Deliver(ctx context.Context, e *event.Event, t Target) Result {
 	res, last := s.send(ctx, request{
@@ -55,27 +56,61 @@ func (s *Sender) Deliver(ctx context.Context, e *event.Event, t Target) Result {
 	return res
 }
 
+// Pauses between two series of attempts at a dead-letter sink that keeps failing: the trigger's
+// backoff for the next retry, but at least deadLetterPauseMin and at most deadLetterPauseMax.
+const (
+	deadLetterPauseMin = 100 * time.Millisecond
+	deadLetterPauseMax = 30 * time.Second
+)
+
 // deadLetter posts e with the error extensions of the last attempt at dest to t.DeadLetter and
 // folds the outcome into the result.
+//
+// A sink that fails retryably (down or overloaded: a network error, 5xx, 404, 408, 409, 429) is
+// tried again, one series of t.Delivery's retries after another with a pause between, until it
+// takes the event or ctx ends. The dispatcher commits an offset only once its event was delivered
+// or dead-lettered, so giving up here would commit — and lose — every event that failed while the
+// sink was down. Meanwhile the event holds its delivery slot, so a partition stops advancing
+// (ordered) or fills its bounded buffer and pauses (unordered) instead of racing past. A sink that
+// refuses the event for good (another 4xx, a malformed URL) ends it as Failed, logged.
 func (s *Sender) deadLetter(ctx context.Context, e *event.Event, t Target, dest string, res Result, last attempt) Result {
-	dres, _ := s.send(ctx, request{
+	req := request{
 		event: s.withErrorExtensions(e, dest, last), url: t.DeadLetter, delivery: t.Delivery, header: t.Header,
 		namespace: t.Namespace, egress: t.Egress, role: roleDeadLetter,
-	})
-	switch {
-	case dres.Outcome == Delivered:
-		res.Outcome = DeadLettered
-	case ctx.Err() != nil:
-		res.Outcome, res.Err = Failed, ctx.Err()
-	default:
-		res.Outcome = Failed
-		res.Err = fmt.Errorf("sending to dead letter sink: %w (after subscriber failed: %w)", dres.Err, res.Err)
-		s.logger.Warn("delivery and dead letter failed",
-			zap.String("egress", t.Egress), zap.String("url", t.URL), zap.Int("code", res.StatusCode),
-			zap.String("deadLetter", t.DeadLetter), zap.Int("deadLetterCode", dres.StatusCode),
-			zap.Error(res.Err))
 	}
-	return res
+	for round := 1; ; round++ {
+		dres, dlast := s.send(ctx, req)
+		switch {
+		case dres.Outcome == Delivered:
+			res.Outcome = DeadLettered
+			return res
+		case ctx.Err() != nil:
+			res.Outcome, res.Err = Failed, ctx.Err()
+			return res
+		case dlast.permanent || !IsRetryable(dlast.status, dlast.err):
+			res.Outcome = Failed
+			res.Err = fmt.Errorf("sending to dead letter sink: %w (after subscriber failed: %w)", dres.Err, res.Err)
+			s.logger.Warn("delivery failed and the dead letter sink refused the event",
+				zap.String("egress", t.Egress), zap.String("url", t.URL), zap.Int("code", res.StatusCode),
+				zap.String("deadLetter", t.DeadLetter), zap.Int("deadLetterCode", dres.StatusCode),
+				zap.Error(res.Err))
+			return res
+		}
+		if round == 1 || round%10 == 0 {
+			s.logger.Warn("dead letter sink failing; trying again until it takes the event",
+				zap.String("egress", t.Egress), zap.String("deadLetter", t.DeadLetter),
+				zap.Int("deadLetterCode", dres.StatusCode), zap.Int("round", round), zap.Error(dres.Err))
+		}
+		d := t.Delivery
+		pause := min(max(Backoff(d.BackoffPolicy, d.BackoffDelay.Std(), int(max(d.Retry, 0))+round), deadLetterPauseMin), deadLetterPauseMax)
+		if err := s.sleep(ctx, pause); err != nil {
+			res.Outcome, res.Err = Failed, ctx.Err()
+			if res.Err == nil { // a test sleeper may fail on its own
+				res.Err = err
+			}
+			return res
+		}
+	}
 }
 
 // DeadLetterReply handles an event whose subscriber answered but whose reply could not be routed

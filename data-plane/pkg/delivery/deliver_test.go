@@ -431,9 +431,41 @@ func TestDeliverHugeReplyIsDeliveredWithoutReply(t *testing.T) {
 	}
 }
 
-func TestDeliverDeadLetterSinkFailing(t *testing.T) {
+func TestDeliverDeadLetterSinkDownIsTriedUntilItTakesTheEvent(t *testing.T) {
 	sub := newServer(t, status(http.StatusInternalServerError))
-	dls := newServer(t, status(http.StatusServiceUnavailable))
+	// Down for seven requests — more than two series of 1 + 2 retries — then back.
+	dls := newServer(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n < 7 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	s, sl := newTestSender(t)
+
+	res := s.Deliver(context.Background(), newEvent(), Target{
+		URL: sub.URL, DeadLetter: dls.URL,
+		Delivery: contract.Delivery{Retry: 2, BackoffPolicy: contract.BackoffLinear, BackoffDelay: contract.Duration(time.Second)},
+	})
+
+	if diff := cmp.Diff(resultView{Outcome: DeadLettered, StatusCode: 500, Attempts: 3, HasErr: true}, view(res)); diff != "" {
+		t.Errorf("result (-want +got):\n%s", diff)
+	}
+	if got := len(dls.requests()); got != 8 {
+		t.Errorf("dead letter sink got %d requests, want 8 (three series, the last one taken)", got)
+	}
+	// Subscriber retries 1s, 2s; each sink series retries 1s, 2s; between sink series the next
+	// linear steps, 3s and 4s.
+	want := []time.Duration{time.Second, 2 * time.Second, time.Second, 2 * time.Second, 3 * time.Second,
+		time.Second, 2 * time.Second, 4 * time.Second, time.Second}
+	if diff := cmp.Diff(want, sl.got()); diff != "" {
+		t.Errorf("sleeps (-want +got):\n%s", diff)
+	}
+}
+
+func TestDeliverDeadLetterSinkRefusingForGoodFails(t *testing.T) {
+	sub := newServer(t, status(http.StatusInternalServerError))
+	dls := newServer(t, status(http.StatusBadRequest))
 	s, _ := newTestSender(t)
 
 	res := s.Deliver(context.Background(), newEvent(), Target{
@@ -443,10 +475,10 @@ func TestDeliverDeadLetterSinkFailing(t *testing.T) {
 	if diff := cmp.Diff(resultView{Outcome: Failed, StatusCode: 500, Attempts: 3, HasErr: true}, view(res)); diff != "" {
 		t.Errorf("result (-want +got):\n%s", diff)
 	}
-	if got := len(dls.requests()); got != 3 {
-		t.Errorf("dead letter sink got %d requests, want 3 (its own retries)", got)
+	if got := len(dls.requests()); got != 1 {
+		t.Errorf("dead letter sink got %d requests, want 1 (400 is not retried)", got)
 	}
-	if msg := res.Err.Error(); !strings.Contains(msg, "dead letter") || !strings.Contains(msg, "503") || !strings.Contains(msg, "500") {
+	if msg := res.Err.Error(); !strings.Contains(msg, "dead letter") || !strings.Contains(msg, "400") || !strings.Contains(msg, "500") {
 		t.Errorf("err = %q, want both failures named", msg)
 	}
 }

@@ -57,8 +57,10 @@ const (
 	Delivered Outcome = iota + 1
 	// DeadLettered means the subscriber failed and the dead-letter sink answered 2xx.
 	DeadLettered
-	// Failed means the subscriber failed and there is no dead-letter sink, or it failed too, or the
-	// context was cancelled. The caller must not commit the event's offset.
+	// Failed means the subscriber failed and there is no dead-letter sink, or the sink refused the
+	// event for good (a non-retryable answer), or the context was cancelled — then Err is ctx.Err()
+	// and the caller must not commit the event's offset. A sink that fails retryably is never
+	// Failed: Deliver keeps trying it until it takes the event or the context ends.
 	Failed
 )
 

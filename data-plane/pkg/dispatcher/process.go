@@ -78,9 +78,10 @@ func (p *processor) close() {
 
 // process handles r and reports whether its offset may be committed: true when the event was
 // delivered (and its reply routed), dead-lettered, filtered out, undecodable, or failed for good
-// (retries and dead-letter sink exhausted: delivery logged and counted it); false only when ctx
-// ended the work (revocation, shutdown), so the record is delivered again by whoever consumes
-// the partition next.
+// (retries exhausted and no dead-letter sink, or the sink refused it with a non-retryable answer:
+// delivery logged and counted it; a sink that is down is retried until it takes the event or ctx
+// ends); false only when ctx ended the work (revocation, shutdown), so the record is delivered
+// again by whoever consumes the partition next.
 func (p *processor) process(ctx context.Context, r *kgo.Record) (completed bool) {
 	defer func() {
 		if v := recover(); v != nil {
