@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/binding"
@@ -87,7 +88,7 @@ func (i *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer i.requests.give(1)
-	code, reason := i.accept(w, r, s, route, rm)
+	code, reason := i.safeAccept(w, r, s, route, rm)
 	rm.count(code)
 	switch code {
 	case http.StatusAccepted:
@@ -103,6 +104,20 @@ func (i *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func busy(w http.ResponseWriter, reason string) {
 	w.Header().Set("Retry-After", "1")
 	http.Error(w, reason, http.StatusServiceUnavailable)
+}
+
+// safeAccept is accept with a panic turned into a 500 for this request alone: whatever state of
+// one resource trips a bug, the other resources' requests, and the process, go on.
+func (i *Ingress) safeAccept(w http.ResponseWriter, r *http.Request, s *snapshot, route *routing.Route, rm *resourceMetrics) (code int, reason string) {
+	defer func() {
+		if v := recover(); v != nil {
+			res := route.Resource
+			i.logger.Error("handling a request panicked", zap.String("resource", res.Namespace+"/"+res.Name),
+				zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
+			code, reason = http.StatusInternalServerError, fmt.Sprintf("internal error handling events for %s/%s", res.Namespace, res.Name)
+		}
+	}()
+	return i.accept(w, r, s, route, rm)
 }
 
 // accept reads, validates and produces the events of r; it returns the response code and, for

@@ -3,6 +3,7 @@ package ingress
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -178,5 +179,54 @@ func eventually(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting until %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A bug tripped by one resource's state answers 500 for that request alone: the process and the
+// other resources' requests go on. (The state here — a producer without a client — cannot arise
+// from Apply; it stands in for any such bug.)
+func TestPanicForOneResourceIs500ForItAlone(t *testing.T) {
+	servers := fakeKafka(t)
+	c := testContract(servers)
+	c.Resources[1].BootstrapServers = append([]string{"127.0.0.1:1"}, servers...) // its own cluster key
+	i := newIngress(t, c)
+	// The topic probe reads every producer's client; stop it before planting one without.
+	i.stopProbe()
+	<-i.probeDone
+	orig := i.snap.Load()
+	t.Cleanup(func() { i.snap.Store(orig) }) // Close flushes every producer: give it back real ones
+	broken := *orig
+	broken.producers = maps.Clone(broken.producers)
+	route, ok := broken.table.Lookup("", "/ns1/c1")
+	if !ok {
+		t.Fatal("no route for the channel")
+	}
+	broken.producers[route.ProducerKey] = &producer{}
+	i.snap.Store(&broken)
+
+	if rec := serve(i, binaryRequest(t, "/ns1/c1", testEvent(t, event.CloudEventsVersionV1, "boom"))); rec.Code != http.StatusInternalServerError {
+		t.Errorf("the broken resource answered %d, want 500", rec.Code)
+	}
+	if rec := serve(i, binaryRequest(t, "/ns1/b1", testEvent(t, event.CloudEventsVersionV1, "fine"))); rec.Code != http.StatusAccepted {
+		t.Errorf("another resource answered %d after the panic, want 202", rec.Code)
+	}
+}
+
+// Headers over the bound are refused by the server before any handler runs.
+func TestOversizedHeadersAreRefused(t *testing.T) {
+	i := newIngress(t, testContract(fakeKafka(t)))
+	srv := httptest.NewUnstartedServer(i)
+	srv.Config.MaxHeaderBytes = i.HTTPServer().MaxHeaderBytes
+	srv.Start()
+	t.Cleanup(srv.Close)
+	req := binaryRequestTo(t, srv.URL+"/ns1/b1", testEvent(t, event.CloudEventsVersionV1, "big"))
+	req.Header.Set("Ce-Big", strings.Repeat("x", DefaultMaxHeaderBytes+4096))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("a request with %d bytes of headers got %d, want 431", DefaultMaxHeaderBytes+4096, resp.StatusCode)
 	}
 }
