@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"errors"
-	"slices"
 	"strings"
 	"sync"
 
@@ -10,6 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
+
+	"knkafka.dev/kafkaconn"
 )
 
 // Clients caches one Kafka client per cluster, keyed by its bootstrap servers (order and blanks
@@ -53,7 +54,7 @@ func (c *Clients) Admin(servers []string) (*Admin, error) {
 }
 
 func (c *Clients) client(servers []string) (*kgo.Client, error) {
-	seeds := normalize(servers)
+	seeds := kafkaconn.Servers(servers)
 	if len(seeds) == 0 {
 		return nil, errors.New("no bootstrap servers")
 	}
@@ -87,15 +88,4 @@ func (c *Clients) Close() {
 		delete(c.clients, k)
 	}
 	c.closed = true
-}
-
-func normalize(servers []string) []string {
-	out := make([]string, 0, len(servers))
-	for _, s := range servers {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
 }
