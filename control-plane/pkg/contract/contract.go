@@ -15,6 +15,8 @@ import (
 	"time"
 
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+
+	"knkafka.dev/kafkaconn"
 )
 
 // SchemaVersion is the version of the contract's shape. It changes only on an incompatible change.
@@ -57,8 +59,12 @@ type Resource struct {
 	Source *Source `json:"source,omitempty"`
 	// BootstrapServers are the Kafka brokers of Topic.
 	BootstrapServers []string `json:"bootstrapServers"`
-	// Auth references the Secret with the Kafka credentials; nil for none.
+	// Auth references the Secret with the Kafka credentials (a Broker's or KafkaChannel's
+	// auth.secret.ref); nil for none. Parse its data with kafkaconn.ParseSecret.
 	Auth *SecretRef `json:"auth,omitempty"`
+	// Net is a KafkaSource's spec.net: references to keys of Secrets in Namespace, never their
+	// values; nil for none. Parse it with kafkaconn.ParseNet. At most one of Auth and Net is set.
+	Net *kafkaconn.Net `json:"net,omitempty"`
 	// Ingress is where the ingress accepts events for this resource; nil for none.
 	Ingress *Ingress `json:"ingress,omitempty"`
 	// Egresses deliver the topic's events; sorted by UID.
