@@ -60,14 +60,14 @@ func (t *topics) ensure(ctx context.Context, want []Topic) map[string]error {
 func (t *topics) ensureOne(ctx context.Context, topic Topic, brokers map[string]int) error {
 	ctx, cancel := context.WithTimeout(ctx, topicTimeout)
 	defer cancel()
-	admin, err := t.clients.Admin(topic.Servers)
+	admin, err := t.clients.Admin(topic.Servers, nil)
 	if err != nil {
 		return err
 	}
 	cluster := strings.Join(topic.Servers, ",")
 	n, ok := brokers[cluster]
 	if !ok {
-		adm, err := t.clients.Get(topic.Servers)
+		adm, err := t.clients.Get(topic.Servers, nil)
 		if err != nil {
 			return err
 		}
@@ -127,7 +127,7 @@ func (t *topics) prune(ctx context.Context, want []Topic, owners map[string]bool
 func (t *topics) deleteOne(ctx context.Context, topic Topic) error {
 	ctx, cancel := context.WithTimeout(ctx, topicTimeout)
 	defer cancel()
-	admin, err := t.clients.Admin(topic.Servers)
+	admin, err := t.clients.Admin(topic.Servers, nil)
 	if err != nil {
 		return err
 	}

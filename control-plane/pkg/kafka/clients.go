@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"errors"
 	"strings"
 	"sync"
 
@@ -13,9 +12,9 @@ import (
 	"knkafka.dev/kafkaconn"
 )
 
-// Clients caches one Kafka client per cluster, keyed by its bootstrap servers (order and blanks
-// do not matter), so reconcilers do not dial a cluster on every pass. It is safe for concurrent
-// use.
+// Clients caches one Kafka client per cluster and credentials, keyed by kafkaconn.Key (bootstrap
+// servers in any order, and the effective TLS/SASL settings), so reconcilers do not dial a cluster
+// on every pass and a rotated credential gets a new client. It is safe for concurrent use.
 type Clients struct {
 	log  *zap.Logger
 	opts []kgo.Opt
@@ -34,31 +33,32 @@ func NewClients(log *zap.Logger, opts ...kgo.Opt) *Clients {
 	return &Clients{log: log, opts: opts, clients: map[string]*kgo.Client{}}
 }
 
-// Get returns the admin client of the cluster with the given bootstrap servers, creating it on
-// first use. The client belongs to the cache: do not close it.
-func (c *Clients) Get(servers []string) (*kadm.Client, error) {
-	cl, err := c.client(servers)
+// Get returns the admin client of the cluster with the given bootstrap servers reached with sec
+// (nil for PLAINTEXT), creating it on first use. The client belongs to the cache: do not close it.
+func (c *Clients) Get(servers []string, sec *kafkaconn.Security) (*kadm.Client, error) {
+	cl, err := c.client(servers, sec)
 	if err != nil {
 		return nil, err
 	}
 	return kadm.NewClient(cl), nil
 }
 
-// Admin returns an Admin of the cluster with the given bootstrap servers.
-func (c *Clients) Admin(servers []string) (*Admin, error) {
-	cl, err := c.client(servers)
+// Admin returns an Admin of the cluster with the given bootstrap servers reached with sec (nil
+// for PLAINTEXT).
+func (c *Clients) Admin(servers []string, sec *kafkaconn.Security) (*Admin, error) {
+	cl, err := c.client(servers, sec)
 	if err != nil {
 		return nil, err
 	}
 	return NewAdmin(cl, c.log), nil
 }
 
-func (c *Clients) client(servers []string) (*kgo.Client, error) {
-	seeds := kafkaconn.Servers(servers)
-	if len(seeds) == 0 {
-		return nil, errors.New("no bootstrap servers")
+func (c *Clients) client(servers []string, sec *kafkaconn.Security) (*kgo.Client, error) {
+	base, err := kafkaconn.Opts(servers, sec)
+	if err != nil {
+		return nil, err
 	}
-	key := strings.Join(seeds, ",")
+	key := kafkaconn.Key(servers, sec)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -67,10 +67,10 @@ func (c *Clients) client(servers []string) (*kgo.Client, error) {
 	if cl, ok := c.clients[key]; ok {
 		return cl, nil
 	}
-	opts := append([]kgo.Opt{
-		kgo.SeedBrokers(seeds...),
-		kgo.WithLogger(kzap.New(c.log.With(zap.String("bootstrapServers", key)))),
-	}, c.opts...)
+	opts := append(base, kgo.WithLogger(kzap.New(c.log.With(
+		zap.String("bootstrapServers", strings.Join(kafkaconn.Servers(servers), ",")),
+		zap.Stringer("security", sec)))))
+	opts = append(opts, c.opts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err

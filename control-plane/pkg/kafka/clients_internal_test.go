@@ -6,7 +6,7 @@ func TestClientsKeyIgnoresOrderAndBlanks(t *testing.T) {
 	c := NewClients(nil)
 	defer c.Close()
 	for _, servers := range [][]string{{"b:9092", "a:9092"}, {" a:9092", "b:9092", ""}, {"a:9092", "b:9092", "a:9092"}} {
-		if _, err := c.Get(servers); err != nil {
+		if _, err := c.Get(servers, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -29,7 +29,7 @@ func TestAdminFake(t *testing.T) { testAdmin(t, kafkatest.Fake(t)) }
 func testAdmin(t *testing.T, servers []string) {
 	clients := kafka.NewClients(nil)
 	t.Cleanup(clients.Close)
-	admin, err := clients.Admin(servers)
+	admin, err := clients.Admin(servers, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestDeleteConsumerGroupsReportsNonEmptyGroup(t *testing.T) {
 func TestUnreachableClusterIsUnavailable(t *testing.T) {
 	clients := kafka.NewClients(nil)
 	defer clients.Close()
-	admin, err := clients.Admin([]string{"127.0.0.1:1"})
+	admin, err := clients.Admin([]string{"127.0.0.1:1"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,23 +219,23 @@ func TestUnreachableClusterIsUnavailable(t *testing.T) {
 func TestClientsShareOneClientPerCluster(t *testing.T) {
 	servers := kafkatest.Fake(t)
 	clients := kafka.NewClients(nil)
-	a, err := clients.Get([]string{servers[0], " "})
+	a, err := clients.Get([]string{servers[0], " "}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := clients.Get([]string{" " + servers[0]})
+	b, err := clients.Get([]string{" " + servers[0]}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a == nil || b == nil {
 		t.Fatal("Get returned nil")
 	}
-	if _, err := clients.Get(nil); err == nil {
+	if _, err := clients.Get(nil, nil); err == nil {
 		t.Error("Get(nil) succeeded, want an error")
 	}
 	clients.Close()
 	clients.Close()
-	if _, err := clients.Get(servers); err == nil {
+	if _, err := clients.Get(servers, nil); err == nil {
 		t.Error("Get after Close succeeded, want an error")
 	}
 }

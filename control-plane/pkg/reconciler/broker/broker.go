@@ -45,7 +45,7 @@ type KafkaFunc func(servers []string) (Kafka, error)
 // KafkaFrom serves clusters from a client cache.
 func KafkaFrom(clients *kafka.Clients) KafkaFunc {
 	return func(servers []string) (Kafka, error) {
-		admin, err := clients.Admin(servers)
+		admin, err := clients.Admin(servers, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -96,7 +96,7 @@ func TestTopicStepRealKafka(t *testing.T) {
 	if event := r.FinalizeKind(ctx, b); event != nil {
 		t.Fatalf("FinalizeKind = %v", event)
 	}
-	admin, err := clients.Admin(servers)
+	admin, err := clients.Admin(servers, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,11 +16,11 @@ import (
 // KafkaFrom serves clusters from a client cache.
 func KafkaFrom(clients *kafka.Clients) KafkaFunc {
 	return func(servers []string) (Kafka, error) {
-		admin, err := clients.Admin(servers)
+		admin, err := clients.Admin(servers, nil)
 		if err != nil {
 			return nil, err
 		}
-		adm, err := clients.Get(servers)
+		adm, err := clients.Get(servers, nil)
 		if err != nil {
 			return nil, err
 		}

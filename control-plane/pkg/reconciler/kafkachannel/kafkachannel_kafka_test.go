@@ -87,7 +87,7 @@ func TestReconcileRealKafka(t *testing.T) {
 	if event := r.FinalizeKind(tctx, kc); event != nil {
 		t.Fatalf("FinalizeKind = %v", event)
 	}
-	admin, err := clients.Admin(servers)
+	admin, err := clients.Admin(servers, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
