@@ -15,8 +15,8 @@ import (
 )
 
 // TestRealKafka connects to a real Apache Kafka with a listener for every security protocol
-// (kafkatest.StartSecured), with clients built only from a Kafka auth Secret's data through
-// ParseSecret and Opts, as knkafka's clients are: each protocol produces, consumes in a group and
+// (kafkatest.StartSecured), with clients built only from a Kafka auth Secret's data (or a
+// KafkaSource's spec.net) through ParseSecret (ParseNet) and Opts, as knkafka's clients are: each protocol produces, consumes in a group and
 // commits; each refusal is classified by ReasonOf as the broker really refuses; and a SCRAM
 // password rotated with Kafka's own tool stops the old Secret and lets the new one in.
 func TestRealKafka(t *testing.T) {
@@ -32,24 +32,39 @@ func testRoundTrips(t *testing.T, k *kafkatest.Secured) {
 	tests := []struct {
 		name     string
 		listener kafkatest.Listener
-		secret   map[string][]byte
+		sec      *kafkaconn.Security
 	}{
-		{"SASL_PLAINTEXT PLAIN", kafkatest.ListenerSASLPlaintext, k.SASLPlaintextSecret(kafkatest.MechanismPlain)},
-		{"SASL_PLAINTEXT SCRAM-SHA-256", kafkatest.ListenerSASLPlaintext, k.SASLPlaintextSecret(kafkatest.MechanismScramSHA256)},
-		{"SASL_PLAINTEXT SCRAM-SHA-512", kafkatest.ListenerSASLPlaintext, k.SASLPlaintextSecret(kafkatest.MechanismScramSHA512)},
-		{"SSL one-way with user.skip", kafkatest.ListenerSSL, k.SSLSecret()},
-		{"SSL with a client certificate (mTLS)", kafkatest.ListenerMTLS, k.MTLSSecret()},
-		{"SASL_SSL PLAIN", kafkatest.ListenerSASLSSL, k.SASLSSLSecret(kafkatest.MechanismPlain)},
-		{"SASL_SSL SCRAM-SHA-512", kafkatest.ListenerSASLSSL, k.SASLSSLSecret(kafkatest.MechanismScramSHA512)},
-		{"the older Secret format, SASL_SSL SCRAM-SHA-256", kafkatest.ListenerSASLSSL, map[string][]byte{
+		{"SASL_PLAINTEXT PLAIN", kafkatest.ListenerSASLPlaintext, parse(t, k.SASLPlaintextSecret(kafkatest.MechanismPlain))},
+		{"SASL_PLAINTEXT SCRAM-SHA-256", kafkatest.ListenerSASLPlaintext, parse(t, k.SASLPlaintextSecret(kafkatest.MechanismScramSHA256))},
+		{"SASL_PLAINTEXT SCRAM-SHA-512", kafkatest.ListenerSASLPlaintext, parse(t, k.SASLPlaintextSecret(kafkatest.MechanismScramSHA512))},
+		{"SSL one-way with user.skip", kafkatest.ListenerSSL, parse(t, k.SSLSecret())},
+		{"SSL with a client certificate (mTLS)", kafkatest.ListenerMTLS, parse(t, k.MTLSSecret())},
+		{"SASL_SSL PLAIN", kafkatest.ListenerSASLSSL, parse(t, k.SASLSSLSecret(kafkatest.MechanismPlain))},
+		{"SASL_SSL SCRAM-SHA-512", kafkatest.ListenerSASLSSL, parse(t, k.SASLSSLSecret(kafkatest.MechanismScramSHA512))},
+		{"the older Secret format, SASL_SSL SCRAM-SHA-256", kafkatest.ListenerSASLSSL, parse(t, map[string][]byte{
 			"username": []byte(k.ScramUser), "password": []byte(k.ScramPassword),
 			"saslType": []byte("SCRAM-SHA-256"), "ca.crt": k.CA.CertPEM,
-		}},
+		})},
+		// A KafkaSource's spec.net, its values spread over two Secrets.
+		{"spec.net SASL_SSL SCRAM-SHA-512", kafkatest.ListenerSASLSSL, parseNet(t, kafkaconn.Net{
+			SASL: kafkaconn.NetSASL{Enable: true, User: kafkaconn.KeyRef{Secret: "creds", Key: "u"},
+				Password: kafkaconn.KeyRef{Secret: "creds", Key: "p"}, Type: kafkaconn.KeyRef{Secret: "creds", Key: "t"}},
+			TLS: kafkaconn.NetTLS{Enable: true, CACert: kafkaconn.KeyRef{Secret: "tls", Key: "ca.crt"}},
+		}, map[string]map[string][]byte{
+			"creds": {"u": []byte(k.ScramUser), "p": []byte(k.ScramPassword), "t": []byte("SCRAM-SHA-512")},
+			"tls":   {"ca.crt": k.CA.CertPEM},
+		})},
+		{"spec.net TLS with a client certificate", kafkatest.ListenerMTLS, parseNet(t, kafkaconn.Net{
+			TLS: kafkaconn.NetTLS{Enable: true, CACert: kafkaconn.KeyRef{Secret: "tls", Key: "ca.crt"},
+				Cert: kafkaconn.KeyRef{Secret: "tls", Key: "tls.crt"}, Key: kafkaconn.KeyRef{Secret: "tls", Key: "tls.key"}},
+		}, map[string]map[string][]byte{
+			"tls": {"ca.crt": k.CA.CertPEM, "tls.crt": k.Client.CertPEM, "tls.key": k.Client.KeyPEM},
+		})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			roundTrip(t, k, k.Bootstrap(tt.listener), parse(t, tt.secret))
+			roundTrip(t, k, k.Bootstrap(tt.listener), tt.sec)
 		})
 	}
 }
@@ -196,6 +211,15 @@ func parse(t *testing.T, data map[string][]byte) *kafkaconn.Security {
 	return sec
 }
 
+func parseNet(t *testing.T, n kafkaconn.Net, secrets map[string]map[string][]byte) *kafkaconn.Security {
+	t.Helper()
+	sec, err := kafkaconn.ParseNet(n, secrets)
+	if err != nil {
+		t.Fatalf("ParseNet: %v", err)
+	}
+	return sec
+}
+
 // client opens a client of servers with sec's options (kafkaconn.Opts) and extra options,
 // closed when the test ends.
 func client(t *testing.T, servers []string, sec *kafkaconn.Security, extra ...kgo.Opt) *kgo.Client {
@@ -217,7 +241,6 @@ func client(t *testing.T, servers []string, sec *kafkaconn.Security, extra ...kg
 func metadata(t *testing.T, servers []string, sec *kafkaconn.Security) error {
 	t.Helper()
 	cl := client(t, servers, sec, kgo.RequestRetries(0), kgo.DialTimeout(5*time.Second))
-	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	_, err := cl.Request(ctx, kmsg.NewPtrMetadataRequest())

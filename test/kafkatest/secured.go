@@ -294,7 +294,10 @@ func (s *Secured) SetScramPassword(ctx context.Context, user, password string) e
 			stdout, stderr, err := RunTool(ctx, "", ConfigCommandClass, "--bootstrap-server", strings.Join(s.Servers, ","),
 				"--alter", "--add-config", m+"=[password="+password+"]", "--entity-type", "users", "--entity-name", user)
 			if err != nil {
-				errs[i] = fmt.Errorf("kafka-configs setting the %s credentials of %q: %w\nstdout:\n%s\nstderr:\n%s", m, user, err, stdout, stderr)
+				// The tool echoes its arguments when it fails; keep the password out of test logs.
+				hide := strings.NewReplacer(password, "<password>")
+				errs[i] = fmt.Errorf("kafka-configs setting the %s credentials of %q: %w\nstdout:\n%s\nstderr:\n%s",
+					m, user, err, hide.Replace(stdout), hide.Replace(stderr))
 			}
 		})
 	}
