@@ -200,8 +200,8 @@ SECURED_LISTENERS="SASL_PLAINTEXT SSL MTLS SASL_SSL"
 #   scram.users     (optional) SCRAM users, in the same form, written into the cluster's metadata
 #                   for both SCRAM-SHA-256 and SCRAM-SHA-512 when the node is formatted
 #                   (kafka-storage format --add-scram); change them later with Kafka's ConfigCommand
-#                   (hack/kafka.sh tool kafka.admin.ConfigCommand --alter --add-config 'SCRAM-SHA-512=[password=...]'
-#                   --entity-type users --entity-name NAME, one mechanism a run)
+#                   (hack/kafka.sh tool kafka.admin.ConfigCommand --alter --entity-type users
+#                   --entity-name NAME --add-config 'SCRAM-SHA-512=[password=...]', a mechanism a run)
 #   other-host.pem  (optional) a key and chain like broker.pem whose certificate names another host
 check_secured_dir() {
   local d=$1 f
@@ -229,9 +229,10 @@ scram_format_args() {
   done <"$1/scram.users"
 }
 
-# secure_node_config DIR NODEDIR PORT CPORT rewrites the listener settings of NODEDIR/server.properties
-# (written by write_node_config with PLAINTEXT on PORT and CONTROLLER on CPORT) for the secured listeners, with the PEM files
-# and users of DIR copied into NODEDIR/tls, and records their addresses in $RUN/listeners.
+# secure_node_config DIR NODEDIR PORT CPORT rewrites the listener settings of
+# NODEDIR/server.properties (written by write_node_config with PLAINTEXT on PORT and CONTROLLER on
+# CPORT) for the secured listeners, with the PEM files of DIR copied into NODEDIR/tls and its PLAIN
+# users in the JAAS settings, and records the listeners' addresses in $RUN/listeners.
 secure_node_config() {
   local src=$1 dir=$2 port=$3 cport=$4 tls=$2/tls name lc p
   mkdir -p "$tls"
