@@ -4,6 +4,10 @@
 #   hack/kafka.sh install            fetch the broker jars from Maven Central into the cache
 #   hack/kafka.sh start [--nodes N]  start N (1 or 3) combined broker/controller nodes; prints
 #                                    shell assignments (KAFKA_BOOTSTRAP_SERVERS=..., KAFKA_VERSION=...)
+#   hack/kafka.sh start --secured DIR
+#                                    start one node that also has secured listeners, set up from the
+#                                    PEM files and PLAIN users in DIR (see check_secured_dir below); prints
+#                                    KAFKA_<LISTENER>_SERVERS=... for each of them as well
 #   hack/kafka.sh stop               stop exactly the processes `start` launched and remove their data
 #   hack/kafka.sh status             print the running cluster's bootstrap address, or fail
 #   hack/kafka.sh version            print the pinned Kafka version
@@ -108,18 +112,22 @@ java_opts() {
 }
 
 start() {
-  local nodes=1
+  local nodes=1 secured=""
   while [ $# -gt 0 ]; do
     case $1 in
       --nodes) nodes=$2; shift 2 ;;
+      --secured) secured=${2:-}; [ -n "$secured" ] || die "--secured needs a directory"; shift 2 ;;
       *) die "unknown flag $1" ;;
     esac
   done
   [ "$nodes" = 1 ] || [ "$nodes" = 3 ] || die "--nodes must be 1 or 3"
+  [ -z "$secured" ] || [ "$nodes" = 1 ] || die "--secured starts one node only"
+  [ -z "$secured" ] || check_secured_dir "$secured"
   if [ -f "$RUN/bootstrap" ] && status >/dev/null 2>&1; then
     die "a cluster is already running from $RUN ($(cat "$RUN/bootstrap")); run '$0 stop' first"
   fi
   install
+  command -v "$JAVA" >/dev/null || die "java ($JAVA) not found: a JDK 17+ is needed to run Kafka"
   rm -rf "$RUN"
   mkdir -p "$RUN"
   local cp="$LIB/*" heap=512m rf=1
@@ -136,8 +144,11 @@ start() {
   for i in $(seq 1 "$nodes"); do
     local dir=$RUN/node-$i
     write_node_config "$i" "${ports[$((i-1))]}" "${cports[$((i-1))]}" "$voters" "$dir" "$rf"
+    [ -z "$secured" ] || secure_node_config "$secured" "$dir" "${ports[0]}" "${cports[0]}"
+    local scram=()
+    [ -z "$secured" ] || mapfile -t scram < <(scram_format_args "$secured")
     "$JAVA" -cp "$cp" -Dlog4j.configuration="file:$dir/log4j.properties" kafka.tools.StorageTool format \
-      -t "$cluster_id" -c "$dir/server.properties" >"$dir/logs/format.log" 2>&1 \
+      -t "$cluster_id" -c "$dir/server.properties" "${scram[@]}" >"$dir/logs/format.log" 2>&1 \
       || { cat "$dir/logs/format.log" >&2; die "formatting node $i failed"; }
     # shellcheck disable=SC2046
     nohup "$JAVA" $(java_opts "$dir" "$heap") -cp "$cp" kafka.Kafka "$dir/server.properties" \
@@ -169,6 +180,110 @@ start() {
   echo "KAFKA_BOOTSTRAP_SERVERS=$bootstrap"
   echo "KAFKA_VERSION=$KAFKA_VERSION"
   echo "KAFKA_NODES=$nodes"
+  [ ! -f "$RUN/listeners" ] || cat "$RUN/listeners"
+}
+
+# The secured node's listeners beside PLAINTEXT (inter-broker, and the tests' own set-up) and
+# CONTROLLER, by name; OTHER_HOST exists only when DIR has other-host.pem.
+#   SASL_PLAINTEXT  SASL_PLAINTEXT, mechanisms PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+#   SSL             SSL, one-way (no client certificate asked for)
+#   MTLS            SSL with ssl.client.auth=required: a client certificate signed by DIR/ca.crt
+#   SASL_SSL        SASL_SSL, the same mechanisms, no client certificate asked for
+#   OTHER_HOST      SSL, one-way, presenting DIR/other-host.pem: a certificate that names some other host
+SECURED_LISTENERS="SASL_PLAINTEXT SSL MTLS SASL_SSL"
+
+# check_secured_dir DIR fails unless DIR holds what start --secured reads:
+#   ca.crt          PEM CA certificate(s): the truststore, which signs the client certificates MTLS accepts
+#   broker.pem      the broker's unencrypted PKCS #8 private key and its PEM certificate chain (leaf
+#                   first), for 127.0.0.1: the keystore of every TLS listener but OTHER_HOST
+#   plain.users     the PLAIN users, one "NAME PASSWORD" a line, both of [A-Za-z0-9._-]
+#   scram.users     (optional) SCRAM users, in the same form, written into the cluster's metadata
+#                   for both SCRAM-SHA-256 and SCRAM-SHA-512 when the node is formatted
+#                   (kafka-storage format --add-scram); change them later with Kafka's ConfigCommand
+#                   (hack/kafka.sh tool kafka.admin.ConfigCommand --alter --entity-type users
+#                   --entity-name NAME --add-config 'SCRAM-SHA-512=[password=...]', a mechanism a run)
+#   other-host.pem  (optional) a key and chain like broker.pem whose certificate names another host
+check_secured_dir() {
+  local d=$1 f
+  for f in ca.crt broker.pem plain.users; do
+    [ -s "$d/$f" ] || die "--secured $d: $f is missing or empty"
+  done
+  grep -q -- "-----BEGIN PRIVATE KEY-----" "$d/broker.pem" || die "--secured $d: broker.pem has no unencrypted PKCS #8 key"
+  grep -q -- "-----BEGIN CERTIFICATE-----" "$d/broker.pem" || die "--secured $d: broker.pem has no certificate"
+  for f in plain.users scram.users; do
+    [ -f "$d/$f" ] || continue
+    if grep -qvE '^[A-Za-z0-9._-]+ [A-Za-z0-9._-]+$' "$d/$f"; then
+      die "--secured $d: every line of $f must be NAME PASSWORD, of [A-Za-z0-9._-]"
+    fi
+  done
+}
+
+# scram_format_args DIR prints the StorageTool arguments, one a line, that add DIR/scram.users.
+scram_format_args() {
+  [ -f "$1/scram.users" ] || return 0
+  local user pass m
+  while read -r user pass; do
+    for m in SCRAM-SHA-256 SCRAM-SHA-512; do
+      printf '%s\n' --add-scram "$m=[name=$user,password=$pass]"
+    done
+  done <"$1/scram.users"
+}
+
+# secure_node_config DIR NODEDIR PORT CPORT rewrites the listener settings of
+# NODEDIR/server.properties (written by write_node_config with PLAINTEXT on PORT and CONTROLLER on
+# CPORT) for the secured listeners, with the PEM files of DIR copied into NODEDIR/tls and its PLAIN
+# users in the JAAS settings, and records the listeners' addresses in $RUN/listeners.
+secure_node_config() {
+  local src=$1 dir=$2 port=$3 cport=$4 tls=$2/tls name lc p
+  mkdir -p "$tls"
+  chmod 700 "$tls"
+  cp "$src/ca.crt" "$src/broker.pem" "$tls/"
+  local names=$SECURED_LISTENERS
+  if [ -f "$src/other-host.pem" ]; then
+    cp "$src/other-host.pem" "$tls/"
+    names+=" OTHER_HOST"
+  fi
+  local listeners="PLAINTEXT://127.0.0.1:$port" map="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+  : >"$RUN/listeners"
+  for name in $names; do
+    p=$(free_port)
+    listeners+=",$name://127.0.0.1:$p"
+    case $name in
+      MTLS|OTHER_HOST) map+=",$name:SSL" ;;
+      *) map+=",$name:$name" ;;
+    esac
+    echo "KAFKA_${name}_SERVERS=127.0.0.1:$p" >>"$RUN/listeners"
+  done
+  sed -i -e '/^listeners=/d' -e '/^advertised.listeners=/d' -e '/^listener.security.protocol.map=/d' "$dir/server.properties"
+  # PLAIN users as the JAAS options user_NAME="PASSWORD" of PlainLoginModule.
+  local plain="org.apache.kafka.common.security.plain.PlainLoginModule required" user pass
+  while read -r user pass; do plain+=" user_$user=\"$pass\""; done <"$src/plain.users"
+  plain+=";"
+  local scram="org.apache.kafka.common.security.scram.ScramLoginModule required;"
+  {
+    echo "listeners=$listeners,CONTROLLER://127.0.0.1:$cport"
+    echo "advertised.listeners=${listeners}"
+    echo "listener.security.protocol.map=$map"
+    echo "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+    for lc in sasl_plaintext sasl_ssl; do
+      echo "listener.name.$lc.plain.sasl.jaas.config=$plain"
+      echo "listener.name.$lc.scram-sha-256.sasl.jaas.config=$scram"
+      echo "listener.name.$lc.scram-sha-512.sasl.jaas.config=$scram"
+    done
+    # PEM stores (KIP-651): the key is unencrypted, so no ssl.key.password; PEM stores take no
+    # store password either.
+    echo "ssl.keystore.type=PEM"
+    echo "ssl.keystore.location=$tls/broker.pem"
+    echo "ssl.truststore.type=PEM"
+    echo "ssl.truststore.location=$tls/ca.crt"
+    echo "ssl.client.auth=none"
+    echo "listener.name.mtls.ssl.client.auth=required"
+    if [ -f "$tls/other-host.pem" ]; then
+      echo "listener.name.other_host.ssl.keystore.type=PEM"
+      echo "listener.name.other_host.ssl.keystore.location=$tls/other-host.pem"
+    fi
+  } >>"$dir/server.properties"
+  chmod 600 "$dir/server.properties"
 }
 
 status() {
@@ -181,6 +296,7 @@ status() {
   [ $ok = 1 ] || return 1
   echo "KAFKA_BOOTSTRAP_SERVERS=$(cat "$RUN/bootstrap")"
   echo "KAFKA_VERSION=$(cat "$RUN/version")"
+  [ ! -f "$RUN/listeners" ] || cat "$RUN/listeners"
 }
 
 stop() {
@@ -254,5 +370,5 @@ case ${1:-} in
   version) echo "$KAFKA_VERSION" ;;
   kill-node) kill_node "$2" ;;
   start-node) start_node "$2" ;;
-  *) echo "usage: $0 install|start [--nodes 1|3]|stop|status|version|tool CLASS [ARGS...]|kill-node N|start-node N" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start [--nodes 1|3 | --secured DIR]|stop|status|version|tool CLASS [ARGS...]|kill-node N|start-node N" >&2; exit 2 ;;
 esac

@@ -32,6 +32,9 @@ eval "$started"
 export KAFKA_BOOTSTRAP_SERVERS KAFKA_VERSION
 echo "== testing against Apache Kafka $KAFKA_VERSION (KRaft, 1 node) at $KAFKA_BOOTSTRAP_SERVERS"
 
+# Tests that need more than this broker start private clusters of their own through
+# test/kafkatest, each with its own KNKAFKA_KAFKA_RUN: three nodes for the fault suite, one node
+# with SASL and TLS listeners (kafkatest.StartSecured) for kafkaconn's TestRealKafka.
 go test -race -count=1 -timeout 25m ${GOTEST_FLAGS:-} ./...
 
 # The parsers of untrusted input, fuzzed for a bounded time each (their seed corpora and any

@@ -42,17 +42,26 @@ func StartCluster(t testing.TB, nodes int) *Cluster {
 // dir, outside any one test: a package whose tests share an expensive three-node cluster starts it
 // once and calls Stop from its TestMain. Tests use StartCluster.
 func NewCluster(nodes int, dir string) (*Cluster, error) {
+	c, _, err := startCluster(dir, "--nodes", strconv.Itoa(nodes))
+	return c, err
+}
+
+// startCluster runs `hack/kafka.sh start ARGS...` with its run directory in dir, waits until the
+// PLAINTEXT listener answers, and returns the cluster with what the script printed.
+func startCluster(dir string, args ...string) (*Cluster, []byte, error) {
 	root, err := RepoRoot()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c := &Cluster{
 		script: filepath.Join(root, "hack", "kafka.sh"),
 		env:    append(os.Environ(), "KNKAFKA_KAFKA_RUN="+dir),
 	}
-	out, err := c.run("start", "--nodes", strconv.Itoa(nodes))
+	out, err := c.run(append([]string{"start"}, args...)...)
 	if err != nil {
-		return nil, fmt.Errorf("starting a private Kafka cluster with hack/kafka.sh: %w\n%s", err, out)
+		// The script stops what it started when start-up fails; a timeout kills it first.
+		_ = c.Stop()
+		return nil, out, fmt.Errorf("starting a private Kafka cluster with hack/kafka.sh: %w\n%s", err, out)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
@@ -62,13 +71,13 @@ func NewCluster(nodes int, dir string) (*Cluster, error) {
 	}
 	if len(c.Servers) == 0 {
 		_ = c.Stop()
-		return nil, fmt.Errorf("hack/kafka.sh start printed no bootstrap address:\n%s", out)
+		return nil, out, fmt.Errorf("hack/kafka.sh start printed no bootstrap address:\n%s", out)
 	}
 	if err := WaitReady(context.Background(), c.Servers, 90*time.Second); err != nil {
 		_ = c.Stop()
-		return nil, fmt.Errorf("private Kafka cluster: %w", err)
+		return nil, out, fmt.Errorf("private Kafka cluster: %w", err)
 	}
-	return c, nil
+	return c, out, nil
 }
 
 // Stop stops every node of the cluster and removes its data.

@@ -1,6 +1,8 @@
 // Package kafkatest gives tests a Kafka to talk to: Bootstrap returns the real Apache Kafka broker
 // that `make test` starts (hack/kafka.sh), StartCluster launches a private real cluster a test may
-// stop and restart (fault tests), and Fake starts an in-process kfake cluster for fast unit tests.
+// stop and restart (fault tests), StartSecured launches a private node with SASL_PLAINTEXT, SSL,
+// mTLS and SASL_SSL listeners (Secured, with its CA and users), and Fake starts an in-process
+// kfake cluster for fast unit tests.
 // ConsoleProduce and ConsoleProduceKeyed write records with Kafka's own console producer, as users
 // do, and RunTool runs any other of Kafka's command-line tools from the same jars.
 //
