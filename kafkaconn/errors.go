@@ -114,3 +114,9 @@ func ReasonOf(err error) (Reason, bool) {
 	}
 	return "", false
 }
+
+// SecretNotFound is the error of a Secret that does not exist, for callers that look a Secret up
+// themselves before ParseSecret; secret names it (for example "namespace/name").
+func SecretNotFound(secret string) *Error {
+	return &Error{Reason: ReasonSecretNotFound, Secret: secret, detail: "secret not found"}
+}

@@ -172,7 +172,8 @@ func TestComponentsHaveWhatTheirCodeDoes(t *testing.T) {
 		requests("", "configmaps", ns, "create", "update", "delete"),
 		// kn-channel ExternalName Services in users' namespaces.
 		requests("", "services", "", "get", "list", "watch", "create", "update"),
-		requests("", "secrets", "", "get"),
+		// Kafka credentials: the Secret informer behind kafka.Credentials, cluster-wide.
+		requests("", "secrets", "", "list", "watch"),
 		requests("discovery.k8s.io", "endpointslices", ns, "list"),
 		requests("coordination.k8s.io", "leases", ns, "get", "create", "update"),
 		requests("", "events", "", "create", "patch"),
@@ -196,7 +197,7 @@ func TestComponentsHaveWhatTheirCodeDoes(t *testing.T) {
 		mustNotDo []access
 	}{
 		{controllerSA, controller, slices.Concat(
-			requests("", "secrets", "", "list", "update", "delete"),
+			requests("", "secrets", "", "get", "create", "update", "delete"),
 			requests("", "configmaps", "", "create", "update", "delete"),
 			requests("", "pods", ns, "create"),
 		)},

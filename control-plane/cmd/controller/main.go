@@ -25,7 +25,7 @@ func main() {
 			return kafkachannel.Deps{Kafka: kafkachannel.KafkaFrom(c.kafka), Contract: c.store, DataPlane: c.dataPlane}
 		}),
 		withCollaborators(shared, kafkasource.NewController, func(c *collaborators) kafkasource.Deps {
-			return kafkasource.Deps{Contract: c.store, DataPlane: c.dataPlane}
+			return kafkasource.Deps{Kafka: kafkasource.KafkaFrom(c.kafka), Contract: c.store, DataPlane: c.dataPlane}
 		}),
 	)
 }

@@ -12,19 +12,16 @@ import (
 
 	sourcesv1beta1 "knkafka.dev/control-plane/pkg/apis/sources/v1beta1"
 	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/kafkaconn"
 )
-
-// ErrSourceSecurityNotSupported is returned by SourceResource for a KafkaSource that enables SASL or
-// TLS: reading its topics in plaintext instead would send credentials nowhere and data in the
-// clear, so the source is refused until secured sources are supported.
-var ErrSourceSecurityNotSupported = errors.New("SASL/TLS for KafkaSource is not supported yet: net.sasl.enable and net.tls.enable must be false")
 
 // SourceResource is ks's contract entry: a resource without an ingress that reads spec.topics and
 // whose one egress (UID = the source's UID) delivers every record, converted to a CloudEvent, to
 // the resolved sink, discarding the sink's replies as Knative's Kafka source does. deadLetter is
 // the resolved dead-letter sink, nil for none. The egress has the source's consumer group, order
 // and initial offset, and spec.delivery's retry settings (Knative's Kafka source defaults without
-// one). It fails as CheckSource does, and without a sink.
+// one). Its Net holds spec.net's Secret key references (SourceNet), never their values. It fails
+// as CheckSource does, and without a sink.
 func SourceResource(ks *sourcesv1beta1.KafkaSource, sink, deadLetter *apis.URL) (contract.Resource, error) {
 	p, err := parseSource(ks)
 	if err != nil {
@@ -56,13 +53,14 @@ func SourceResource(ks *sourcesv1beta1.KafkaSource, sink, deadLetter *apis.URL) 
 		Topics:           slices.Clone(ks.Spec.Topics),
 		Source:           p.conversion,
 		BootstrapServers: slices.Clone(ks.Spec.BootstrapServers),
+		Net:              SourceNet(ks),
 		Egresses:         []contract.Egress{e},
 	}, nil
 }
 
-// CheckSource reports why ks cannot be consumed whatever its sink resolves to — SASL or TLS
-// (ErrSourceSecurityNotSupported), no topics, servers or consumer group, an unknown key type,
-// ordering or initial offset, an invalid delivery spec — or nil when it can.
+// CheckSource reports why ks cannot be consumed whatever its sink resolves to — no topics, servers or consumer group, an unknown key type,
+// ordering or initial offset, an invalid delivery spec — or nil when it can. Whether the Secrets
+// of spec.net hold usable credentials is not its concern: see kafka.Credentials.
 func CheckSource(ks *sourcesv1beta1.KafkaSource) error {
 	_, err := parseSource(ks)
 	return err
@@ -78,9 +76,6 @@ type sourceParts struct {
 
 func parseSource(ks *sourcesv1beta1.KafkaSource) (sourceParts, error) {
 	var p sourceParts
-	if ks.Spec.SecurityEnabled() {
-		return p, ErrSourceSecurityNotSupported
-	}
 	if len(ks.Spec.Topics) == 0 || len(ks.Spec.BootstrapServers) == 0 {
 		return p, errors.New("source needs spec.topics and spec.bootstrapServers")
 	}
@@ -162,4 +157,37 @@ func SourceInitialOffset(ks *sourcesv1beta1.KafkaSource) (contract.InitialOffset
 	default:
 		return "", fmt.Errorf("spec.initialOffset must be %q or %q, got %q", sourcesv1beta1.OffsetEarliest, sourcesv1beta1.OffsetLatest, o)
 	}
+}
+
+// SourceNet is ks's spec.net reduced to Secret key references (Secrets in ks's namespace); nil
+// when spec.net enables nothing and references nothing. References in a part that is not enabled
+// are kept: as in Knative's Kafka source, they must name existing keys all the same.
+func SourceNet(ks *sourcesv1beta1.KafkaSource) *kafkaconn.Net {
+	in := ks.Spec.Net
+	n := kafkaconn.Net{
+		SASL: kafkaconn.NetSASL{
+			Enable:   in.SASL.Enable,
+			User:     keyRef(in.SASL.User),
+			Password: keyRef(in.SASL.Password),
+			Type:     keyRef(in.SASL.Type),
+		},
+		TLS: kafkaconn.NetTLS{
+			Enable: in.TLS.Enable,
+			Cert:   keyRef(in.TLS.Cert),
+			Key:    keyRef(in.TLS.Key),
+			CACert: keyRef(in.TLS.CACert),
+		},
+	}
+	if n == (kafkaconn.Net{}) {
+		return nil
+	}
+	return &n
+}
+
+// keyRef is the reference of v; the zero KeyRef when v names no Secret.
+func keyRef(v sourcesv1beta1.SecretValueFromSource) kafkaconn.KeyRef {
+	if v.SecretKeyRef == nil || v.SecretKeyRef.Name == "" {
+		return kafkaconn.KeyRef{}
+	}
+	return kafkaconn.KeyRef{Secret: v.SecretKeyRef.Name, Key: v.SecretKeyRef.Key}
 }

@@ -1,12 +1,12 @@
 package contractbuild_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	"knative.dev/pkg/apis"
@@ -16,6 +16,7 @@ import (
 	sourcesv1beta1 "knkafka.dev/control-plane/pkg/apis/sources/v1beta1"
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/control-plane/pkg/contractbuild"
+	"knkafka.dev/kafkaconn"
 )
 
 var (
@@ -136,8 +137,6 @@ func TestSourceResourceRefuses(t *testing.T) {
 		sink *apis.URL
 		want string
 	}{
-		{"SASL", kafkaSource(func(ks *sourcesv1beta1.KafkaSource) { ks.Spec.Net.SASL.Enable = true }), sourceSink, "SASL/TLS for KafkaSource is not supported yet"},
-		{"TLS", kafkaSource(func(ks *sourcesv1beta1.KafkaSource) { ks.Spec.Net.TLS.Enable = true }), sourceSink, "SASL/TLS for KafkaSource is not supported yet"},
 		{"no sink", kafkaSource(), nil, "no resolved sink"},
 		{"an empty sink", kafkaSource(), &apis.URL{}, "no resolved sink"},
 		{"no topics", kafkaSource(func(ks *sourcesv1beta1.KafkaSource) { ks.Spec.Topics = nil }), sourceSink, "spec.topics"},
@@ -172,11 +171,65 @@ func TestSourceResourceRefuses(t *testing.T) {
 	if err := contractbuild.CheckSource(kafkaSource()); err != nil {
 		t.Errorf("CheckSource(a valid source) = %v, want nil", err)
 	}
-	// Callers tell the unsupported-security refusal apart to report it with its own reason.
-	_, err := contractbuild.SourceResource(kafkaSource(func(ks *sourcesv1beta1.KafkaSource) { ks.Spec.Net.TLS.Enable = true }), sourceSink, nil)
-	if !errors.Is(err, contractbuild.ErrSourceSecurityNotSupported) {
-		t.Errorf("SourceResource with TLS = %v, want ErrSourceSecurityNotSupported", err)
+}
+
+// keyRef references key of Secret secret, as a KafkaSource's spec.net does.
+func keyRef(secret, key string) sourcesv1beta1.SecretValueFromSource {
+	return sourcesv1beta1.SecretValueFromSource{SecretKeyRef: &corev1.SecretKeySelector{
+		LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key,
+	}}
+}
+
+// withNet enables SASL_SSL with SCRAM credentials in one Secret and the CA in another.
+func withNet(ks *sourcesv1beta1.KafkaSource) {
+	ks.Spec.Net.SASL = sourcesv1beta1.KafkaSASLSpec{
+		Enable: true, User: keyRef("kafka-user", "user"), Password: keyRef("kafka-user", "password"), Type: keyRef("kafka-user", "mechanism"),
 	}
+	ks.Spec.Net.TLS = sourcesv1beta1.KafkaTLSSpec{Enable: true, CACert: keyRef("kafka-ca", "ca.crt")}
+}
+
+// TestSourceNet: a secured source is consumed (no longer refused) and its entry carries spec.net
+// as references only; a source without spec.net has none.
+func TestSourceNet(t *testing.T) {
+	got, err := contractbuild.SourceResource(kafkaSource(withNet), sourceSink, nil)
+	if err != nil {
+		t.Fatalf("SourceResource of a SASL_SSL source = %v, want it accepted", err)
+	}
+	want := &kafkaconn.Net{
+		SASL: kafkaconn.NetSASL{
+			Enable:   true,
+			User:     kafkaconn.KeyRef{Secret: "kafka-user", Key: "user"},
+			Password: kafkaconn.KeyRef{Secret: "kafka-user", Key: "password"},
+			Type:     kafkaconn.KeyRef{Secret: "kafka-user", Key: "mechanism"},
+		},
+		TLS: kafkaconn.NetTLS{Enable: true, CACert: kafkaconn.KeyRef{Secret: "kafka-ca", Key: "ca.crt"}},
+	}
+	if diff := cmp.Diff(want, got.Net); diff != "" {
+		t.Errorf("Resource.Net (-want +got):\n%s", diff)
+	}
+	if err := contractbuild.CheckSource(kafkaSource(withNet)); err != nil {
+		t.Errorf("CheckSource(a SASL_SSL source) = %v, want nil", err)
+	}
+	if n := contractbuild.SourceNet(kafkaSource()); n != nil {
+		t.Errorf("SourceNet(no spec.net) = %+v, want nil", n)
+	}
+	// A reference in a part that is not enabled is kept: the data plane checks it as the
+	// incumbent does. A reference without a Secret name references nothing.
+	n := contractbuild.SourceNet(kafkaSource(func(ks *sourcesv1beta1.KafkaSource) {
+		ks.Spec.Net.TLS.CACert = keyRef("kafka-ca", "ca.crt")
+		ks.Spec.Net.SASL.User = keyRef("", "user")
+	}))
+	if diff := cmp.Diff(&kafkaconn.Net{TLS: kafkaconn.NetTLS{CACert: kafkaconn.KeyRef{Secret: "kafka-ca", Key: "ca.crt"}}}, n); diff != "" {
+		t.Errorf("SourceNet of a disabled part (-want +got):\n%s", diff)
+	}
+}
+
+func TestSourceResourceNetGolden(t *testing.T) {
+	got, err := contractbuild.SourceResource(kafkaSource(withNet), sourceSink, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "source_resource_net", got)
 }
 
 // TestSourceResourceDoesNotAliasTheSpec: the contract store keeps the resource, so it must not

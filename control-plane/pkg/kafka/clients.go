@@ -67,11 +67,11 @@ func (c *Clients) client(servers []string, sec *kafkaconn.Security) (*kgo.Client
 	if cl, ok := c.clients[key]; ok {
 		return cl, nil
 	}
-	opts := append(base, kgo.WithLogger(kzap.New(c.log.With(
+	base = append(base, kgo.WithLogger(kzap.New(c.log.With(
 		zap.String("bootstrapServers", strings.Join(kafkaconn.Servers(servers), ",")),
 		zap.Stringer("security", sec)))))
-	opts = append(opts, c.opts...)
-	cl, err := kgo.NewClient(opts...)
+	base = append(base, c.opts...)
+	cl, err := kgo.NewClient(base...)
 	if err != nil {
 		return nil, err
 	}

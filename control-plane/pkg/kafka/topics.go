@@ -69,6 +69,15 @@ func NewAdmin(cl *kgo.Client, log *zap.Logger) *Admin {
 	return &Admin{cl: cl, adm: kadm.NewClient(cl), log: log}
 }
 
+// Ping asks the cluster for its brokers: it fails when the cluster cannot be reached or refuses
+// the client's TLS or SASL settings (classify the error with kafkaconn.ReasonOf).
+func (a *Admin) Ping(ctx context.Context) error {
+	if _, err := a.adm.BrokerMetadata(ctx); err != nil {
+		return fmt.Errorf("asking the cluster for its brokers: %w", err)
+	}
+	return nil
+}
+
 // EnsureTopic creates spec's topic unless it exists. An existing topic is accepted when it has at
 // least spec.Partitions partitions; otherwise EnsureTopic returns a *PartitionsError. Its other
 // settings (replication, configs) are left as they are: they may have been tuned by an operator.

@@ -29,6 +29,7 @@ import (
 	"knkafka.dev/control-plane/pkg/contractbuild"
 	"knkafka.dev/control-plane/pkg/kafka"
 	"knkafka.dev/control-plane/pkg/serving"
+	"knkafka.dev/kafkaconn"
 )
 
 // Kafka is the part of a Kafka cluster the Broker reconciler uses.
@@ -39,13 +40,14 @@ type Kafka interface {
 	DeleteConsumerGroups(ctx context.Context, groups ...string) error
 }
 
-// KafkaFunc returns the cluster with the given bootstrap servers.
-type KafkaFunc func(servers []string) (Kafka, error)
+// KafkaFunc returns the cluster with the given bootstrap servers, reached with sec (nil for
+// PLAINTEXT).
+type KafkaFunc func(servers []string, sec *kafkaconn.Security) (Kafka, error)
 
 // KafkaFrom serves clusters from a client cache.
 func KafkaFrom(clients *kafka.Clients) KafkaFunc {
-	return func(servers []string) (Kafka, error) {
-		admin, err := clients.Admin(servers, nil)
+	return func(servers []string, sec *kafkaconn.Security) (Kafka, error) {
+		admin, err := clients.Admin(servers, sec)
 		if err != nil {
 			return nil, err
 		}
@@ -69,7 +71,9 @@ type DataPlane interface {
 	Status(ctx context.Context) (contract.Status, error)
 }
 
-// Reasons of conditions and events.
+// Reasons of conditions and events. A Secret that cannot be used, or credentials the cluster
+// refuses, give the kafkaconn.Reason (SecretNotFound, SecretKeyMissing, SASLAuthenticationFailed,
+// ...) instead.
 const (
 	ReasonConfigMapNotFound      = "ConfigMapNotFound"
 	ReasonConfigInvalid          = "ConfigInvalid"
@@ -90,6 +94,7 @@ const (
 type Reconciler struct {
 	configMaps  corelisters.ConfigMapLister
 	triggers    eventinglisters.TriggerLister
+	credentials kafka.Credentials
 	kafka       KafkaFunc
 	contract    ContractStore
 	dataPlane   DataPlane
@@ -103,23 +108,61 @@ type Reconciler struct {
 // ReconcileKind makes b's topic and contract entry match b, and reports b Ready once served.
 func (r *Reconciler) ReconcileKind(ctx context.Context, b *eventingv1.Broker) pkgreconciler.Event {
 	// 1. Read the broker config ConfigMap.                     → ConfigParsed
-	// 2. Create the topic, or check that the external one exists. → TopicReady
-	// 3. Resolve the dead-letter sink (Triggers inherit it).   → DeadLetterSinkResolved
-	// 4. Set the broker's contract entry.
-	// 5. Wait until the data plane serves it, then publish the address. → DataPlaneAvailable, Addressable
+	// 2. Read the Kafka credentials of auth.secret.ref.name.    → ConfigParsed
+	// 3. Create the topic, or check that the external one exists. → TopicReady
+	// 4. Resolve the dead-letter sink (Triggers inherit it).   → DeadLetterSinkResolved
+	// 5. Set the broker's contract entry.
+	// 6. Wait until the data plane serves it, then publish the address. → DataPlaneAvailable, Addressable
+	//
+	// When the credentials are unusable (2) or refused by the cluster (3), the entry is set all
+	// the same: it holds only the Secret's name, so the data plane reads the same Secret, fails
+	// the same way (the ingress answers 503 for this broker) and recovers by itself once the
+	// Secret is fixed.
 	b.Status.InitializeConditions()
 	cfg, cfgNamespace, event := r.config(b)
 	if event != nil {
 		return event
 	}
-	if event := r.topic(ctx, b, cfg); event != nil {
+	resource := contractbuild.BrokerResource(b, cfg, cfgNamespace)
+	sec, event := r.security(b, cfg, cfgNamespace)
+	if event != nil {
+		r.contract.SetResource(resource)
+		return event
+	}
+	if event, refused := r.topic(ctx, b, cfg, sec); event != nil {
+		if refused {
+			r.contract.SetResource(resource)
+		}
 		return event
 	}
 	if event := r.deadLetterSink(ctx, b); event != nil {
 		return event
 	}
-	r.contract.SetResource(contractbuild.BrokerResource(b, cfg, cfgNamespace))
+	r.contract.SetResource(resource)
 	return r.served(ctx, b)
+}
+
+// security tracks and reads the broker's auth Secret (in the ConfigMap's namespace). A Secret
+// that is missing or unusable marks ConfigParsed False with the kafkaconn reason; the event is
+// not retried: the tracker requeues b when the Secret changes.
+func (r *Reconciler) security(b *eventingv1.Broker, cfg contractbuild.BrokerConfig, namespace string) (*kafkaconn.Security, pkgreconciler.Event) {
+	if cfg.AuthSecretName == "" {
+		return nil, nil
+	}
+	ref := tracker.Reference{APIVersion: "v1", Kind: "Secret", Namespace: namespace, Name: cfg.AuthSecretName}
+	if err := r.tracker.TrackReference(ref, b); err != nil {
+		return nil, fmt.Errorf("tracking Secret %s/%s: %w", namespace, cfg.AuthSecretName, err)
+	}
+	sec, err := r.credentials.Secret(namespace, cfg.AuthSecretName)
+	if err != nil {
+		reason, ok := kafkaconn.ReasonOf(err)
+		if !ok {
+			return nil, fmt.Errorf("reading the Kafka credentials: %w", err)
+		}
+		conditions(b).MarkFalse(ConditionConfigParsed, string(reason), "%v", err)
+		return nil, pkgreconciler.NewEvent(corev1.EventTypeWarning, string(reason), "%v", err)
+	}
+	return sec, nil
 }
 
 func (r *Reconciler) config(b *eventingv1.Broker) (contractbuild.BrokerConfig, string, pkgreconciler.Event) {
@@ -151,26 +194,31 @@ func (r *Reconciler) config(b *eventingv1.Broker) (contractbuild.BrokerConfig, s
 }
 
 // topic returns an event for what the user must fix and an event wrapped in an error (logged,
-// recorded and retried with backoff) for what may pass.
-func (r *Reconciler) topic(ctx context.Context, b *eventingv1.Broker, cfg contractbuild.BrokerConfig) pkgreconciler.Event {
+// recorded and retried with backoff) for what may pass. refused reports that the cluster refused
+// the credentials (a kafkaconn reason): TopicReady then carries that reason.
+func (r *Reconciler) topic(ctx context.Context, b *eventingv1.Broker, cfg contractbuild.BrokerConfig, sec *kafkaconn.Security) (event pkgreconciler.Event, refused bool) {
 	topic := contractbuild.BrokerTopic(b)
-	cluster, err := r.kafka(cfg.BootstrapServers)
+	cluster, err := r.kafka(cfg.BootstrapServers, sec)
 	if err != nil {
 		conditions(b).MarkFalse(ConditionTopicReady, ReasonKafkaUnavailable, "%v", err)
-		return retry(ReasonKafkaUnavailable, "connecting to Kafka %v: %v", cfg.BootstrapServers, err)
+		return retry(ReasonKafkaUnavailable, "connecting to Kafka %v: %v", cfg.BootstrapServers, err), false
 	}
 	if _, external := contractbuild.ExternalTopic(b); external {
 		exists, err := cluster.TopicExists(ctx, topic)
+		if reason, ok := kafkaconn.ReasonOf(err); ok {
+			conditions(b).MarkFalse(ConditionTopicReady, string(reason), "checking topic %q: %v", topic, err)
+			return retry(string(reason), "checking topic %q: %v", topic, err), true
+		}
 		switch {
 		case err != nil:
 			conditions(b).MarkFalse(ConditionTopicReady, ReasonKafkaUnavailable, "checking topic %q: %v", topic, err)
-			return retry(ReasonKafkaUnavailable, "checking topic %q: %v", topic, err)
+			return retry(ReasonKafkaUnavailable, "checking topic %q: %v", topic, err), false
 		case !exists:
 			conditions(b).MarkFalse(ConditionTopicReady, ReasonTopicNotFound, "external topic %q does not exist", topic)
-			return retry(ReasonTopicNotFound, "external topic %q does not exist", topic)
+			return retry(ReasonTopicNotFound, "external topic %q does not exist", topic), false
 		}
 		conditions(b).MarkTrueWithReason(ConditionTopicReady, "TopicExternal", "using existing topic %q", topic)
-		return nil
+		return nil, false
 	}
 	spec := kafka.TopicSpec{Name: topic, Partitions: cfg.TopicPartitions, ReplicationFactor: cfg.TopicReplicationFactor}
 	if len(cfg.TopicConfig) > 0 {
@@ -180,20 +228,25 @@ func (r *Reconciler) topic(ctx context.Context, b *eventingv1.Broker, cfg contra
 		}
 	}
 	if err := cluster.EnsureTopic(ctx, spec); err != nil {
+		if reason, ok := kafkaconn.ReasonOf(err); ok {
+			// Retried: the cluster's users or CA may change without any object we watch changing.
+			conditions(b).MarkFalse(ConditionTopicReady, string(reason), "%v", err)
+			return retry(string(reason), "%v", err), true
+		}
 		switch {
 		case kafka.IsPartitionsMismatch(err):
 			conditions(b).MarkFalse(ConditionTopicReady, ReasonTopicPartitions, "%v", err)
-			return pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonTopicPartitions, "%v", err)
+			return pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonTopicPartitions, "%v", err), false
 		case kafka.IsInvalidTopicSpec(err), kafka.IsUnauthorized(err):
 			conditions(b).MarkFalse(ConditionTopicReady, ReasonTopicCreateFailed, "%v", err)
-			return pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonTopicCreateFailed, "%v", err)
+			return pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonTopicCreateFailed, "%v", err), false
 		default:
 			conditions(b).MarkFalse(ConditionTopicReady, ReasonTopicCreateFailed, "%v", err)
-			return retry(ReasonTopicCreateFailed, "%v", err)
+			return retry(ReasonTopicCreateFailed, "%v", err), false
 		}
 	}
 	conditions(b).MarkTrueWithReason(ConditionTopicReady, "TopicCreated", "topic %q", topic)
-	return nil
+	return nil, false
 }
 
 func (r *Reconciler) deadLetterSink(ctx context.Context, b *eventingv1.Broker) pkgreconciler.Event {
@@ -238,15 +291,15 @@ func (r *Reconciler) FinalizeKind(ctx context.Context, b *eventingv1.Broker) pkg
 	// 4. Delete its topic unless external.
 	r.contract.DeleteResource(string(b.UID))
 	log := logging.FromContext(ctx).Desugar().With(zap.String("resource", string(b.UID)))
-	cluster, ok, err := ClusterFor(r.configMaps, r.kafka, b)
+	cluster, ok, err := ClusterFor(r.configMaps, r.credentials, r.kafka, b)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		log.Warn("broker config is gone or invalid: leaving its topic and consumer groups in Kafka",
+		log.Warn("broker config or its Kafka Secret is gone or invalid: leaving its topic and consumer groups in Kafka",
 			zap.String("topic", contractbuild.BrokerTopic(b)))
 		controller.GetEventRecorder(ctx).Eventf(b, corev1.EventTypeWarning, ReasonTopicNotDeleted,
-			"the broker config is gone or invalid: topic %q and its consumer groups are left in Kafka", contractbuild.BrokerTopic(b))
+			"the broker config or its Kafka Secret is gone or invalid: topic %q and its consumer groups are left in Kafka", contractbuild.BrokerTopic(b))
 		return nil
 	}
 	if event := r.deleteTriggerGroups(ctx, b, cluster); event != nil {
@@ -262,9 +315,10 @@ func (r *Reconciler) FinalizeKind(ctx context.Context, b *eventingv1.Broker) pkg
 	return nil
 }
 
-// ClusterFor returns the Kafka cluster of b's config ConfigMap; false when the ConfigMap is gone or
-// invalid, so there is no cluster to talk to.
-func ClusterFor(configMaps corelisters.ConfigMapLister, kafkaFor KafkaFunc, b *eventingv1.Broker) (Kafka, bool, error) {
+// ClusterFor returns the Kafka cluster of b's config ConfigMap, reached with the credentials of
+// its auth Secret; false when the ConfigMap or the Secret is gone or invalid, so there is no
+// cluster to talk to.
+func ClusterFor(configMaps corelisters.ConfigMapLister, credentials kafka.Credentials, kafkaFor KafkaFunc, b *eventingv1.Broker) (Kafka, bool, error) {
 	namespace, name, err := contractbuild.BrokerConfigMapRef(b)
 	if err != nil {
 		return nil, false, nil
@@ -279,7 +333,13 @@ func ClusterFor(configMaps corelisters.ConfigMapLister, kafkaFor KafkaFunc, b *e
 	if err != nil {
 		return nil, false, nil
 	}
-	cluster, err := kafkaFor(cfg.BootstrapServers)
+	sec, err := credentials.Secret(namespace, cfg.AuthSecretName)
+	if _, unusable := kafkaconn.ReasonOf(err); unusable {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, fmt.Errorf("reading the Kafka credentials: %w", err)
+	}
+	cluster, err := kafkaFor(cfg.BootstrapServers, sec)
 	if err != nil {
 		return nil, false, fmt.Errorf("connecting to Kafka %v: %w", cfg.BootstrapServers, err)
 	}

@@ -50,7 +50,7 @@ func TestTopicStepRealKafka(t *testing.T) {
 	adm := kafkatest.Admin(t, servers)
 	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topic) })
 
-	if event := r.topic(ctx, b, cfg); event != nil {
+	if event, _ := r.topic(ctx, b, cfg, nil); event != nil {
 		t.Fatalf("topic step = %v", event)
 	}
 	if c := b.Status.GetCondition(ConditionTopicReady); c == nil || !c.IsTrue() {
@@ -89,7 +89,7 @@ func TestTopicStepRealKafka(t *testing.T) {
 	}
 
 	// A second pass finds the topic and succeeds.
-	if event := r.topic(ctx, b, cfg); event != nil {
+	if event, _ := r.topic(ctx, b, cfg, nil); event != nil {
 		t.Fatalf("second topic step = %v", event)
 	}
 

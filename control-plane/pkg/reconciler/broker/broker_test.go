@@ -63,23 +63,139 @@ type row struct {
 	wantChecked   []string
 	wantTopicsDel []string
 	wantGroupsDel [][]string
+	// wantSecurity, when set, is the Security.String() of every connection to Kafka.
+	wantSecurity []string
 }
 
 func TestReconcileKind(t *testing.T) {
 	served := fakeDataPlane{status: contract.Status{Generation: 7, Ingresses: map[string]contract.ServingStatus{brokerUID: {Ready: true}}}}
+	const (
+		secretMissing = `secret "knative-eventing/kafka-auth": secret not found`
+		keyMissing    = `key "password" of secret "knative-eventing/kafka-auth": SASL password is missing or empty`
+		oauth         = `key "sasl.mechanism" of secret "knative-eventing/kafka-auth": SASL mechanism OAUTHBEARER is not supported by knkafka yet; use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`
+		saslRefused   = "creating topic: SASL_AUTHENTICATION_FAILED: SASL Authentication failed."
+	)
 	rows := []row{{
+		TableRow: TableRow{
+			Name:       "a missing auth Secret marks ConfigParsed False with SecretNotFound naming it, and keeps the entry",
+			Key:        brokerKey,
+			Objects:    []runtime.Object{newBroker(), brokerConfig()},
+			WantEvents: []string{Eventf(corev1.EventTypeWarning, "SecretNotFound", secretMissing)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(func(b *eventingv1.Broker) {
+				conditions(b).MarkFalse(ConditionConfigParsed, "SecretNotFound", secretMissing)
+			})}},
+		},
+		kafka:         &fakeKafka{},
+		wantResources: []contract.Resource{wantResource()},
+	}, {
+		TableRow: TableRow{
+			Name:       "an auth Secret without its password marks ConfigParsed False with SecretKeyMissing naming the key",
+			Key:        brokerKey,
+			Objects:    []runtime.Object{newBroker(), brokerConfig(), authSecret(func(s *corev1.Secret) { delete(s.Data, "password") })},
+			WantEvents: []string{Eventf(corev1.EventTypeWarning, "SecretKeyMissing", keyMissing)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(func(b *eventingv1.Broker) {
+				conditions(b).MarkFalse(ConditionConfigParsed, "SecretKeyMissing", keyMissing)
+			})}},
+		},
+		kafka:         &fakeKafka{},
+		wantResources: []contract.Resource{wantResource()},
+	}, {
+		TableRow: TableRow{
+			Name:       "an auth Secret asking for OAUTHBEARER says it is not supported",
+			Key:        brokerKey,
+			Objects:    []runtime.Object{newBroker(), brokerConfig(), authSecret(func(s *corev1.Secret) { s.Data["sasl.mechanism"] = []byte("OAUTHBEARER") })},
+			WantEvents: []string{Eventf(corev1.EventTypeWarning, "OAuthBearerUnsupported", oauth)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(func(b *eventingv1.Broker) {
+				conditions(b).MarkFalse(ConditionConfigParsed, "OAuthBearerUnsupported", oauth)
+			})}},
+		},
+		kafka:         &fakeKafka{},
+		wantResources: []contract.Resource{wantResource()},
+	}, {
+		TableRow: TableRow{
+			Name:              "the auth Secret's settings reach Kafka, given as stringData too",
+			Key:               brokerKey,
+			Objects:           []runtime.Object{newBroker(), brokerConfig(), authSecret(func(s *corev1.Secret) { s.StringData = map[string]string{"sasl.mechanism": "SCRAM-SHA-256"} })},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, topicCreated, dlsNotConfigured, servedAddress)}},
+		},
+		kafka: &fakeKafka{}, published: map[string]uint64{brokerUID: 7}, dataPlane: served,
+		wantResources: []contract.Resource{wantResource()}, wantEnsured: []kafka.TopicSpec{wantTopicSpec()},
+		wantSecurity: []string{"SASL_PLAINTEXT/SCRAM-SHA-256"},
+	}, {
+		TableRow: TableRow{
+			Name:              "a broker without auth.secret.ref.name connects in PLAINTEXT",
+			Key:               brokerKey,
+			Objects:           []runtime.Object{newBroker(), brokerConfig(func(cm *corev1.ConfigMap) { delete(cm.Data, "auth.secret.ref.name") })},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, topicCreated, dlsNotConfigured, servedAddress)}},
+		},
+		kafka: &fakeKafka{}, published: map[string]uint64{brokerUID: 7}, dataPlane: served,
+		wantResources: []contract.Resource{func() contract.Resource {
+			r := wantResource()
+			r.Auth = nil
+			return r
+		}()},
+		wantEnsured:  []kafka.TopicSpec{wantTopicSpec()},
+		wantSecurity: []string{"PLAINTEXT"},
+	}, {
+		TableRow: TableRow{
+			Name:       "credentials the cluster refuses mark TopicReady False with SASLAuthenticationFailed, retry, and keep the entry",
+			Key:        brokerKey,
+			Objects:    []runtime.Object{newBroker(), brokerConfig(), authSecret()},
+			WantErr:    true,
+			WantEvents: []string{Eventf(corev1.EventTypeWarning, "SASLAuthenticationFailed", saslRefused)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, func(b *eventingv1.Broker) {
+				conditions(b).MarkFalse(ConditionTopicReady, "SASLAuthenticationFailed", saslRefused)
+			})}},
+		},
+		kafka:         &fakeKafka{ensureErr: fmt.Errorf("creating topic: %w", kerr.SaslAuthenticationFailed)},
+		wantResources: []contract.Resource{wantResource()}, wantEnsured: []kafka.TopicSpec{wantTopicSpec()},
+		wantSecurity: []string{"SASL_PLAINTEXT/SCRAM-SHA-512"},
+	}, {
+		TableRow: TableRow{
+			Name:    "a refused external-topic check says so too",
+			Key:     brokerKey,
+			Objects: []runtime.Object{newBroker(withExternalTopic), brokerConfig(), authSecret()},
+			WantErr: true,
+			WantEvents: []string{Eventf(corev1.EventTypeWarning, "SASLAuthenticationFailed",
+				`checking topic "existing": SASL_AUTHENTICATION_FAILED: SASL Authentication failed.`)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(withExternalTopic, configParsed, func(b *eventingv1.Broker) {
+				conditions(b).MarkFalse(ConditionTopicReady, "SASLAuthenticationFailed", `checking topic "existing": SASL_AUTHENTICATION_FAILED: SASL Authentication failed.`)
+			})}},
+		},
+		kafka: &fakeKafka{existsErr: kerr.SaslAuthenticationFailed},
+		wantResources: []contract.Resource{func() contract.Resource {
+			r := wantResource()
+			r.Topic = "existing"
+			return r
+		}()},
+		wantChecked:  []string{"existing"},
+		wantSecurity: []string{"SASL_PLAINTEXT/SCRAM-SHA-512"},
+	}, {
+		TableRow: TableRow{
+			Name:        "deleting a broker whose auth Secret is gone removes its entry and leaves Kafka alone",
+			Key:         brokerKey,
+			Objects:     []runtime.Object{newBroker(deleted), brokerConfig()},
+			WantPatches: []clientgotesting.PatchActionImpl{patchRemoveFinalizers()},
+			WantEvents: []string{
+				Eventf(corev1.EventTypeWarning, ReasonTopicNotDeleted, `the broker config or its Kafka Secret is gone or invalid: topic "knative-broker-ns-default" and its consumer groups are left in Kafka`),
+				Eventf(corev1.EventTypeNormal, "FinalizerUpdate", `Updated %q finalizers`, brokerName),
+			},
+		},
+		kafka:       &fakeKafka{},
+		wantDeleted: []string{brokerUID},
+	}, {
 		TableRow: TableRow{Name: "a broker that no longer exists is not an error", Key: "ns/gone"},
 	}, {
 		TableRow: TableRow{
 			Name:    "a broker of another class is left alone",
 			Key:     brokerKey,
-			Objects: []runtime.Object{newBroker(reconcilertesting.WithBrokerClass("MTChannelBasedBroker")), brokerConfig()},
+			Objects: []runtime.Object{newBroker(reconcilertesting.WithBrokerClass("MTChannelBasedBroker")), brokerConfig(), authSecret()},
 		},
 	}, {
 		TableRow: TableRow{
 			Name:        "the first reconcile adds the finalizer",
 			Key:         brokerKey,
-			Objects:     []runtime.Object{newBroker(withoutFinalizer), brokerConfig()},
+			Objects:     []runtime.Object{newBroker(withoutFinalizer), brokerConfig(), authSecret()},
 			WantPatches: []clientgotesting.PatchActionImpl{patchFinalizers()},
 			WantEvents:  []string{Eventf(corev1.EventTypeNormal, "FinalizerUpdate", `Updated %q finalizers`, brokerName)},
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{
@@ -124,7 +240,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:       "a failing topic creation marks TopicReady False and retries",
 			Key:        brokerKey,
-			Objects:    []runtime.Object{newBroker(), brokerConfig()},
+			Objects:    []runtime.Object{newBroker(), brokerConfig(), authSecret()},
 			WantErr:    true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonTopicCreateFailed, "creating topic: BROKER_NOT_AVAILABLE: The broker is not available.")},
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, func(b *eventingv1.Broker) {
@@ -137,7 +253,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:       "an unreachable Kafka marks TopicReady False and retries",
 			Key:        brokerKey,
-			Objects:    []runtime.Object{newBroker(), brokerConfig()},
+			Objects:    []runtime.Object{newBroker(), brokerConfig(), authSecret()},
 			WantErr:    true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonKafkaUnavailable, "connecting to Kafka [kafka-1:9092 kafka-2:9092]: no route")},
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, func(b *eventingv1.Broker) {
@@ -149,7 +265,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:       "an existing topic with too few partitions marks TopicReady False without retrying",
 			Key:        brokerKey,
-			Objects:    []runtime.Object{newBroker(), brokerConfig()},
+			Objects:    []runtime.Object{newBroker(), brokerConfig(), authSecret()},
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonTopicPartitions, `topic "knative-broker-ns-default" has 1 partitions, fewer than the 3 requested`)},
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, func(b *eventingv1.Broker) {
 				conditions(b).MarkFalse(ConditionTopicReady, ReasonTopicPartitions, `topic "knative-broker-ns-default" has 1 partitions, fewer than the 3 requested`)
@@ -161,7 +277,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:       "a missing external topic marks TopicReady False and retries",
 			Key:        brokerKey,
-			Objects:    []runtime.Object{newBroker(withExternalTopic), brokerConfig()},
+			Objects:    []runtime.Object{newBroker(withExternalTopic), brokerConfig(), authSecret()},
 			WantErr:    true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonTopicNotFound, `external topic "existing" does not exist`)},
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(withExternalTopic, configParsed, func(b *eventingv1.Broker) {
@@ -174,7 +290,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:    "an external topic is checked and never created",
 			Key:     brokerKey,
-			Objects: []runtime.Object{newBroker(withExternalTopic), brokerConfig()},
+			Objects: []runtime.Object{newBroker(withExternalTopic), brokerConfig(), authSecret()},
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(withExternalTopic, configParsed, func(b *eventingv1.Broker) {
 				conditions(b).MarkTrueWithReason(ConditionTopicReady, "TopicExternal", `using existing topic "existing"`)
 			}, dlsNotConfigured, servedAddress)}},
@@ -190,7 +306,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:    "an unresolvable dead-letter sink marks DeadLetterSinkResolved False and retries",
 			Key:     brokerKey,
-			Objects: []runtime.Object{newBroker(withDeadLetterRef), brokerConfig()},
+			Objects: []runtime.Object{newBroker(withDeadLetterRef), brokerConfig(), authSecret()},
 			WantErr: true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, "DeadLetterSinkResolveFailed",
 				`resolving the dead-letter sink: failed to get object ns/missing: services.serving.knative.dev "missing" not found`)},
@@ -204,7 +320,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:    "a served broker is Ready with its address and its dead-letter sink",
 			Key:     brokerKey,
-			Objects: []runtime.Object{newBroker(withDeadLetterURI), brokerConfig()},
+			Objects: []runtime.Object{newBroker(withDeadLetterURI), brokerConfig(), authSecret()},
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(withDeadLetterURI, configParsed, topicCreated, func(b *eventingv1.Broker) {
 				b.Status.MarkDeadLetterSinkResolvedSucceeded(eventingduckv1.DeliveryStatus{DeadLetterSinkURI: apis.HTTP("dls.ns.svc.cluster.local")})
 			}, servedAddress)}},
@@ -215,7 +331,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:    "a broker whose entry is not published yet is Unknown and requeued",
 			Key:     brokerKey,
-			Objects: []runtime.Object{newBroker(), brokerConfig()},
+			Objects: []runtime.Object{newBroker(), brokerConfig(), authSecret()},
 			WantErr: true,
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, topicCreated, dlsNotConfigured,
 				dataPlaneUnknown(ReasonContractNotPublished, "the broker's contract entry is not published yet"))}},
@@ -226,7 +342,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:    "a data plane behind the contract leaves the broker Unknown",
 			Key:     brokerKey,
-			Objects: []runtime.Object{newBroker(), brokerConfig()},
+			Objects: []runtime.Object{newBroker(), brokerConfig(), authSecret()},
 			WantErr: true,
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, topicCreated, dlsNotConfigured,
 				dataPlaneUnknown(ReasonContractNotApplied, "the data plane applied contract generation 7; the broker is in generation 8"))}},
@@ -237,7 +353,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:    "an ingress that does not serve the broker yet reports its reason",
 			Key:     brokerKey,
-			Objects: []runtime.Object{newBroker(), brokerConfig()},
+			Objects: []runtime.Object{newBroker(), brokerConfig(), authSecret()},
 			WantErr: true,
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, topicCreated, dlsNotConfigured,
 				dataPlaneUnknown("TopicNotFound", "no metadata yet"))}},
@@ -249,7 +365,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:    "an unreachable data plane leaves the broker Unknown",
 			Key:     brokerKey,
-			Objects: []runtime.Object{newBroker(), brokerConfig()},
+			Objects: []runtime.Object{newBroker(), brokerConfig(), authSecret()},
 			WantErr: true,
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, topicCreated, dlsNotConfigured,
 				dataPlaneUnknown(ReasonDataPlaneUnreachable, "connection refused"))}},
@@ -260,7 +376,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:    "an already reconciled broker causes no writes",
 			Key:     brokerKey,
-			Objects: []runtime.Object{newBroker(configParsed, topicCreated, dlsNotConfigured, servedAddress), brokerConfig()},
+			Objects: []runtime.Object{newBroker(configParsed, topicCreated, dlsNotConfigured, servedAddress), brokerConfig(), authSecret()},
 		},
 		kafka: &fakeKafka{}, published: map[string]uint64{brokerUID: 7}, dataPlane: served,
 		wantResources: []contract.Resource{wantResource()}, wantEnsured: []kafka.TopicSpec{wantTopicSpec()},
@@ -268,7 +384,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:        "deleting a broker removes its entry, its triggers' consumer groups and its topic",
 			Key:         brokerKey,
-			Objects:     []runtime.Object{newBroker(deleted), brokerConfig(), newTrigger("a", brokerName), newTrigger("b", "other"), newTrigger("c", brokerName)},
+			Objects:     []runtime.Object{newBroker(deleted), brokerConfig(), authSecret(), newTrigger("a", brokerName), newTrigger("b", "other"), newTrigger("c", brokerName)},
 			WantPatches: []clientgotesting.PatchActionImpl{patchRemoveFinalizers()},
 			WantEvents:  []string{Eventf(corev1.EventTypeNormal, "FinalizerUpdate", `Updated %q finalizers`, brokerName)},
 		},
@@ -280,7 +396,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:        "deleting a broker with an external topic keeps the topic",
 			Key:         brokerKey,
-			Objects:     []runtime.Object{newBroker(deleted, withExternalTopic), brokerConfig()},
+			Objects:     []runtime.Object{newBroker(deleted, withExternalTopic), brokerConfig(), authSecret()},
 			WantPatches: []clientgotesting.PatchActionImpl{patchRemoveFinalizers()},
 			WantEvents:  []string{Eventf(corev1.EventTypeNormal, "FinalizerUpdate", `Updated %q finalizers`, brokerName)},
 		},
@@ -294,7 +410,7 @@ func TestReconcileKind(t *testing.T) {
 			Objects:     []runtime.Object{newBroker(deleted)},
 			WantPatches: []clientgotesting.PatchActionImpl{patchRemoveFinalizers()},
 			WantEvents: []string{
-				Eventf(corev1.EventTypeWarning, ReasonTopicNotDeleted, `the broker config is gone or invalid: topic "knative-broker-ns-default" and its consumer groups are left in Kafka`),
+				Eventf(corev1.EventTypeWarning, ReasonTopicNotDeleted, `the broker config or its Kafka Secret is gone or invalid: topic "knative-broker-ns-default" and its consumer groups are left in Kafka`),
 				Eventf(corev1.EventTypeNormal, "FinalizerUpdate", `Updated %q finalizers`, brokerName),
 			},
 		},
@@ -304,7 +420,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:    "deleting a broker whose triggers are still consumed waits for the data plane",
 			Key:     brokerKey,
-			Objects: []runtime.Object{newBroker(deleted), brokerConfig(), newTrigger("a", brokerName)},
+			Objects: []runtime.Object{newBroker(deleted), brokerConfig(), authSecret(), newTrigger("a", brokerName)},
 			WantErr: true,
 		},
 		kafka:         &fakeKafka{deleteGroups: fmt.Errorf("deleting: %w", kerr.NonEmptyGroup)},
@@ -314,7 +430,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:       "a failing topic deletion keeps the finalizer and retries",
 			Key:        brokerKey,
-			Objects:    []runtime.Object{newBroker(deleted), brokerConfig()},
+			Objects:    []runtime.Object{newBroker(deleted), brokerConfig(), authSecret()},
 			WantErr:    true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, "InternalError", `deleting topic "knative-broker-ns-default": REQUEST_TIMED_OUT: The request timed out.`)},
 		},
@@ -335,6 +451,7 @@ func TestReconcileKind(t *testing.T) {
 				rec := &Reconciler{
 					configMaps:   listers.GetConfigMapLister(),
 					triggers:     listers.GetTriggerLister(),
+					credentials:  kafka.NewCredentials(listers.GetSecretLister()),
 					kafka:        r.kafka.get,
 					contract:     store,
 					dataPlane:    r.dataPlane,
@@ -358,6 +475,9 @@ func TestReconcileKind(t *testing.T) {
 			check("topics checked", r.wantChecked, r.kafka.Checked)
 			check("topics deleted", r.wantTopicsDel, r.kafka.DeletedTopics)
 			check("consumer groups deleted", r.wantGroupsDel, r.kafka.DeletedGroups)
+			if r.wantSecurity != nil {
+				check("security of the connections", r.wantSecurity, r.kafka.Security)
+			}
 		})
 	}
 }
@@ -438,6 +558,23 @@ func brokerConfig(opts ...func(*corev1.ConfigMap)) *corev1.ConfigMap {
 		opt(cm)
 	}
 	return cm
+}
+
+// authSecret is the kafka-auth Secret brokerConfig names: SASL_PLAINTEXT with SCRAM-SHA-512.
+func authSecret(opts ...func(*corev1.Secret)) *corev1.Secret {
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "knative-eventing", Name: "kafka-auth"},
+		Data: map[string][]byte{
+			"protocol":       []byte("SASL_PLAINTEXT"),
+			"sasl.mechanism": []byte("SCRAM-SHA-512"),
+			"user":           []byte("broker-user"),
+			"password":       []byte("broker-password"),
+		},
+	}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
 }
 
 func newTrigger(name, broker string) *eventingv1.Trigger {

@@ -11,6 +11,7 @@ import (
 	triggerinformer "knative.dev/eventing/pkg/client/injection/informers/eventing/v1/trigger"
 	brokerreconciler "knative.dev/eventing/pkg/client/injection/reconciler/eventing/v1/broker"
 	configmapinformer "knative.dev/pkg/client/injection/kube/informers/core/v1/configmap"
+	secretinformer "knative.dev/pkg/client/injection/kube/informers/core/v1/secret"
 	"knative.dev/pkg/configmap"
 	"knative.dev/pkg/controller"
 	"knative.dev/pkg/logging"
@@ -18,6 +19,7 @@ import (
 	"knative.dev/pkg/resolver"
 
 	"knkafka.dev/control-plane/pkg/apis/eventing"
+	"knkafka.dev/control-plane/pkg/kafka"
 )
 
 // Deps are the collaborators of the Broker reconciler.
@@ -35,14 +37,18 @@ type Deps struct {
 }
 
 // NewController returns the Broker controller. It reconciles only Brokers of class Kafka and
-// registers ConditionSet as the process's Broker condition set.
+// registers ConditionSet as the process's Broker condition set. It watches Secrets (all of them:
+// an auth Secret is named by a ConfigMap and carries no label we could select on) and requeues
+// the Brokers tracking the one that changed.
 func NewController(ctx context.Context, _ configmap.Watcher, deps Deps) *controller.Impl {
 	RegisterConditionSet()
 	brokerInformer := brokerinformer.Get(ctx)
 	configMapInformer := configmapinformer.Get(ctx)
+	secretInformer := secretinformer.Get(ctx)
 	r := &Reconciler{
 		configMaps:   configMapInformer.Lister(),
 		triggers:     triggerinformer.Get(ctx).Lister(),
+		credentials:  kafka.NewCredentials(secretInformer.Lister()),
 		kafka:        deps.Kafka,
 		contract:     deps.Contract,
 		dataPlane:    deps.DataPlane,
@@ -66,6 +72,11 @@ func NewController(ctx context.Context, _ configmap.Watcher, deps Deps) *control
 	// A change of a broker config ConfigMap requeues the Brokers that use it.
 	addHandler(ctx, configMapInformer.Informer(), controller.HandleAll(
 		controller.EnsureTypeMeta(impl.Tracker.OnChanged, corev1.SchemeGroupVersion.WithKind("ConfigMap")),
+	))
+	// A created, changed (a rotated password) or deleted auth Secret requeues the Brokers whose
+	// config names it, and only those.
+	addHandler(ctx, secretInformer.Informer(), controller.HandleAll(
+		controller.EnsureTypeMeta(impl.Tracker.OnChanged, corev1.SchemeGroupVersion.WithKind("Secret")),
 	))
 	return impl
 }

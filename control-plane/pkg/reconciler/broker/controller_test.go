@@ -3,6 +3,8 @@ package broker
 import (
 	"testing"
 
+	"knkafka.dev/control-plane/pkg/reconciler/internal/secrettest"
+
 	"knative.dev/pkg/configmap"
 	. "knative.dev/pkg/reconciler/testing"
 
@@ -12,6 +14,7 @@ import (
 	_ "knative.dev/pkg/client/injection/ducks/duck/v1/addressable/fake"
 	_ "knative.dev/pkg/client/injection/kube/client/fake"
 	_ "knative.dev/pkg/client/injection/kube/informers/core/v1/configmap/fake"
+	_ "knative.dev/pkg/client/injection/kube/informers/core/v1/secret/fake"
 	_ "knative.dev/pkg/injection/clients/dynamicclient/fake"
 )
 
@@ -22,4 +25,14 @@ func TestNewControllerWiresTheReconciler(t *testing.T) {
 	if impl == nil {
 		t.Fatal("NewController returned nil")
 	}
+}
+
+// TestSecretChangesRequeueTheBrokersUsingThem: a created, rotated or deleted auth Secret requeues
+// the Brokers that read it, and an unrelated Secret requeues nothing.
+func TestSecretChangesRequeueTheBrokersUsingThem(t *testing.T) {
+	ctx, cancel, informers := SetupFakeContextWithCancel(t)
+	defer cancel()
+	kafka := &fakeKafka{}
+	impl := NewController(ctx, configmap.NewStaticWatcher(), Deps{Kafka: kafka.get, Contract: &fakeStore{}, DataPlane: fakeDataPlane{}})
+	secrettest.CheckRequeues(ctx, t, impl, informers, newBroker(), "knative-eventing", "kafka-auth")
 }

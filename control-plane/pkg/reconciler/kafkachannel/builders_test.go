@@ -33,6 +33,7 @@ import (
 	fakeclient "knkafka.dev/control-plane/pkg/client/injection/client/fake"
 	kafkachannelreconciler "knkafka.dev/control-plane/pkg/client/injection/reconciler/messaging/v1beta1/kafkachannel"
 	messaginglisters "knkafka.dev/control-plane/pkg/client/listers/messaging/v1beta1"
+	"knkafka.dev/control-plane/pkg/kafka"
 )
 
 const (
@@ -150,6 +151,24 @@ func channelConfig(opts ...func(*corev1.ConfigMap)) *corev1.ConfigMap {
 	return cm
 }
 
+// authSecret is the kafka-auth Secret channelConfig names: SASL_SSL with SCRAM-SHA-512 and the
+// system's roots.
+func authSecret(opts ...func(*corev1.Secret)) *corev1.Secret {
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: systemNS, Name: "kafka-auth"},
+		Data: map[string][]byte{
+			"protocol":       []byte("SASL_SSL"),
+			"sasl.mechanism": []byte("SCRAM-SHA-512"),
+			"user":           []byte("channel-user"),
+			"password":       []byte("channel-password"),
+		},
+	}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
+}
+
 // channelServiceObject is the Service the reconciler makes for the default channel.
 func channelServiceObject(opts ...func(*corev1.Service)) *corev1.Service {
 	svc := channelService(NewKafkaChannel(channelName, ns), systemNS)
@@ -190,6 +209,10 @@ func (l listers) configMaps() corelisters.ConfigMapLister {
 	return corelisters.NewConfigMapLister(l.sorter.IndexerForObjectType(&corev1.ConfigMap{}))
 }
 
+func (l listers) secrets() corelisters.SecretLister {
+	return corelisters.NewSecretLister(l.sorter.IndexerForObjectType(&corev1.Secret{}))
+}
+
 func (l listers) services() corelisters.ServiceLister {
 	return corelisters.NewServiceLister(l.sorter.IndexerForObjectType(&corev1.Service{}))
 }
@@ -217,6 +240,8 @@ func newReconciler(ctx context.Context, ls listers, k *fakeKafka, store *fakeSto
 		configMaps:      ls.configMaps(),
 		services:        ls.services(),
 		kube:            fakekubeclient.Get(ctx),
+		credentials:     kafka.NewCredentials(ls.secrets()),
+		tracker:         &FakeTracker{},
 		kafka:           k.get,
 		contract:        store,
 		dataPlane:       dataPlane,

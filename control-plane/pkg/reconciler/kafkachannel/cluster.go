@@ -11,16 +11,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"knkafka.dev/control-plane/pkg/kafka"
+	"knkafka.dev/kafkaconn"
 )
 
 // KafkaFrom serves clusters from a client cache.
 func KafkaFrom(clients *kafka.Clients) KafkaFunc {
-	return func(servers []string) (Kafka, error) {
-		admin, err := clients.Admin(servers, nil)
+	return func(servers []string, sec *kafkaconn.Security) (Kafka, error) {
+		admin, err := clients.Admin(servers, sec)
 		if err != nil {
 			return nil, err
 		}
-		adm, err := clients.Get(servers, nil)
+		adm, err := clients.Get(servers, sec)
 		if err != nil {
 			return nil, err
 		}

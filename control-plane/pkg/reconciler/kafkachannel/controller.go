@@ -6,9 +6,11 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/cache"
 	kubeclient "knative.dev/pkg/client/injection/kube/client"
 	configmapinformer "knative.dev/pkg/client/injection/kube/informers/core/v1/configmap"
+	secretinformer "knative.dev/pkg/client/injection/kube/informers/core/v1/secret"
 	serviceinformer "knative.dev/pkg/client/injection/kube/informers/core/v1/service"
 	"knative.dev/pkg/configmap"
 	"knative.dev/pkg/controller"
@@ -20,6 +22,7 @@ import (
 	kafkachannelinformer "knkafka.dev/control-plane/pkg/client/injection/informers/messaging/v1beta1/kafkachannel"
 	kafkachannelreconciler "knkafka.dev/control-plane/pkg/client/injection/reconciler/messaging/v1beta1/kafkachannel"
 	"knkafka.dev/control-plane/pkg/contractbuild"
+	"knkafka.dev/control-plane/pkg/kafka"
 )
 
 // Deps are the collaborators of the KafkaChannel reconciler.
@@ -35,15 +38,18 @@ type Deps struct {
 }
 
 // NewController returns the KafkaChannel controller. It requeues a channel when a Service it owns
-// changes, and every channel when kafka-channel-config (in the system namespace) changes.
+// changes, every channel when kafka-channel-config (in the system namespace) changes, and the
+// channels that use the config's auth Secret when that Secret is created, changed or deleted.
 func NewController(ctx context.Context, _ configmap.Watcher, deps Deps) *controller.Impl {
 	channelInformer := kafkachannelinformer.Get(ctx)
 	serviceInformer := serviceinformer.Get(ctx)
 	configMapInformer := configmapinformer.Get(ctx)
+	secretInformer := secretinformer.Get(ctx)
 	r := &Reconciler{
 		configMaps:      configMapInformer.Lister(),
 		services:        serviceInformer.Lister(),
 		kube:            kubeclient.Get(ctx),
+		credentials:     kafka.NewCredentials(secretInformer.Lister()),
 		kafka:           deps.Kafka,
 		contract:        deps.Contract,
 		dataPlane:       deps.DataPlane,
@@ -54,6 +60,7 @@ func NewController(ctx context.Context, _ configmap.Watcher, deps Deps) *control
 		r.pollInterval = time.Second
 	}
 	impl := kafkachannelreconciler.NewImpl(ctx, r)
+	r.tracker = impl.Tracker
 	r.resolver = resolver.NewURIResolverFromTracker(ctx, impl.Tracker)
 
 	addHandler(ctx, channelInformer.Informer(), controller.HandleAll(impl.Enqueue))
@@ -65,6 +72,9 @@ func NewController(ctx context.Context, _ configmap.Watcher, deps Deps) *control
 		FilterFunc: controller.FilterWithNameAndNamespace(r.systemNamespace, contractbuild.ChannelConfigMapName),
 		Handler:    controller.HandleAll(func(any) { impl.GlobalResync(channelInformer.Informer()) }),
 	})
+	addHandler(ctx, secretInformer.Informer(), controller.HandleAll(
+		controller.EnsureTypeMeta(impl.Tracker.OnChanged, corev1.SchemeGroupVersion.WithKind("Secret")),
+	))
 	return impl
 }
 

@@ -3,8 +3,11 @@ package kafkachannel
 import (
 	"testing"
 
+	"knkafka.dev/control-plane/pkg/reconciler/internal/secrettest"
+
 	_ "knative.dev/pkg/client/injection/ducks/duck/v1/addressable/fake"
 	_ "knative.dev/pkg/client/injection/kube/informers/core/v1/configmap/fake"
+	_ "knative.dev/pkg/client/injection/kube/informers/core/v1/secret/fake"
 	_ "knative.dev/pkg/client/injection/kube/informers/core/v1/service/fake"
 	"knative.dev/pkg/configmap"
 	_ "knative.dev/pkg/injection/clients/dynamicclient/fake"
@@ -33,4 +36,13 @@ func TestSystemNamespace(t *testing.T) {
 	if got := SystemNamespace(); got != "kafka-system" {
 		t.Errorf("SystemNamespace = %q, want kafka-system", got)
 	}
+}
+
+// TestSecretChangesRequeueTheChannelsUsingThem: a created, rotated or deleted auth Secret
+// requeues the channels that read it, and an unrelated Secret requeues nothing.
+func TestSecretChangesRequeueTheChannelsUsingThem(t *testing.T) {
+	ctx, cancel, informers := SetupFakeContextWithCancel(t)
+	defer cancel()
+	impl := NewController(ctx, configmap.NewStaticWatcher(), Deps{Kafka: (&fakeKafka{}).get, Contract: &fakeStore{}, DataPlane: &fakeDataPlane{}})
+	secrettest.CheckRequeues(ctx, t, impl, informers, NewKafkaChannel(channelName, ns), systemNS, "kafka-auth")
 }

@@ -6,6 +6,7 @@ import (
 
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/control-plane/pkg/kafka"
+	"knkafka.dev/kafkaconn"
 )
 
 // topicConfigCall is one UpdateTopicConfig call.
@@ -26,16 +27,18 @@ type fakeKafka struct {
 	deleteGroups  error
 	// recorded calls
 	Servers       [][]string
+	Security      []string // Security.String() of each connection
 	Ensured       []kafka.TopicSpec
 	Configured    []topicConfigCall
 	DeletedTopics []string
 	DeletedGroups [][]string
 }
 
-func (f *fakeKafka) get(servers []string) (Kafka, error) {
+func (f *fakeKafka) get(servers []string, sec *kafkaconn.Security) (Kafka, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.Servers = append(f.Servers, servers)
+	f.Security = append(f.Security, sec.String())
 	if f.connectErr != nil {
 		return nil, f.connectErr
 	}

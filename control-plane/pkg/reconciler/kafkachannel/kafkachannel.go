@@ -24,12 +24,14 @@ import (
 	"knative.dev/pkg/logging"
 	pkgreconciler "knative.dev/pkg/reconciler"
 	"knative.dev/pkg/resolver"
+	"knative.dev/pkg/tracker"
 
 	messagingv1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/control-plane/pkg/contractbuild"
 	"knkafka.dev/control-plane/pkg/kafka"
 	"knkafka.dev/control-plane/pkg/serving"
+	"knkafka.dev/kafkaconn"
 )
 
 // Kafka is the part of a Kafka cluster the KafkaChannel reconciler uses.
@@ -42,8 +44,9 @@ type Kafka interface {
 	DeleteConsumerGroups(ctx context.Context, groups ...string) error
 }
 
-// KafkaFunc returns the cluster with the given bootstrap servers.
-type KafkaFunc func(servers []string) (Kafka, error)
+// KafkaFunc returns the cluster with the given bootstrap servers, reached with sec (nil for
+// PLAINTEXT).
+type KafkaFunc func(servers []string, sec *kafkaconn.Security) (Kafka, error)
 
 // ContractStore holds the routing contract's resources and egresses.
 type ContractStore interface {
@@ -65,7 +68,9 @@ type DataPlane interface {
 	Status(ctx context.Context) (contract.Status, error)
 }
 
-// Reasons of conditions and events.
+// Reasons of conditions and events. A Secret that cannot be used, or credentials the cluster
+// refuses, give the kafkaconn.Reason (SecretNotFound, SecretKeyMissing, SASLAuthenticationFailed,
+// ...) instead.
 const (
 	ReasonConfigMapNotFound      = "ConfigMapNotFound"
 	ReasonConfigInvalid          = "ConfigInvalid"
@@ -95,10 +100,14 @@ type Reconciler struct {
 	configMaps corelisters.ConfigMapLister
 	services   corelisters.ServiceLister
 	kube       kubernetes.Interface
-	kafka      KafkaFunc
-	contract   ContractStore
-	dataPlane  DataPlane
-	resolver   *resolver.URIResolver
+	// credentials reads the auth Secret kafka-channel-config names; tracker requeues the
+	// channels when it changes.
+	credentials kafka.Credentials
+	tracker     tracker.Interface
+	kafka       KafkaFunc
+	contract    ContractStore
+	dataPlane   DataPlane
+	resolver    *resolver.URIResolver
 	// systemNamespace holds kafka-channel-config and the kafka-channel-ingress Service.
 	systemNamespace string
 	// pollInterval is how soon a channel is looked at again while the data plane catches up.
@@ -110,7 +119,7 @@ type Reconciler struct {
 // ReconcileKind makes kc's topic, Service and contract entries match kc, and reports kc and its
 // subscribers ready once served.
 func (r *Reconciler) ReconcileKind(ctx context.Context, kc *messagingv1beta1.KafkaChannel) pkgreconciler.Event {
-	// 1. Read kafka-channel-config.                                     → ConfigParsed
+	// 1. Read kafka-channel-config and the Kafka credentials it names. → ConfigParsed
 	// 2. Create the topic; align its retention with the spec.           → TopicReady
 	// 3. Create or repair the <name>-kn-channel ExternalName Service.   → ChannelServiceReady
 	// 4. Resolve the channel's dead-letter sink.                        → DeadLetterSinkResolved
@@ -118,12 +127,25 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, kc *messagingv1beta1.Kaf
 	//    subscribers that left.
 	// 6. Report each subscriber ready once the dispatcher serves it.    → status.subscribers
 	// 7. Publish the address once the ingress serves the channel.       → DataPlaneAvailable, Addressable
+	//
+	// When the credentials are unusable (1) or refused by the cluster (2), the channel's entry
+	// (without changing its egresses) is set all the same: it holds only the Secret's name, so
+	// the data plane reads the same Secret, fails the same way (the ingress answers 503 for this
+	// channel) and recovers by itself once the Secret is fixed.
 	kc.Status.InitializeConditions()
 	cfg, event := r.config(kc)
 	if event != nil {
 		return event
 	}
-	if event := r.topic(ctx, kc, cfg); event != nil {
+	sec, event := r.security(kc, cfg)
+	if event != nil {
+		r.contract.SetResource(contractbuild.ChannelResource(kc, cfg))
+		return event
+	}
+	if event, refused := r.topic(ctx, kc, cfg, sec); event != nil {
+		if refused {
+			r.contract.SetResource(contractbuild.ChannelResource(kc, cfg))
+		}
 		return event
 	}
 	if event := r.service(ctx, kc); event != nil {
@@ -167,22 +189,46 @@ func (r *Reconciler) config(kc *messagingv1beta1.KafkaChannel) (contractbuild.Ch
 	return cfg, nil
 }
 
+// security tracks and reads the auth Secret of kafka-channel-config. A Secret that is missing or
+// unusable marks ConfigParsed False with the kafkaconn reason; the event is not retried: the
+// tracker requeues kc when the Secret changes.
+func (r *Reconciler) security(kc *messagingv1beta1.KafkaChannel, cfg contractbuild.ChannelConfig) (*kafkaconn.Security, pkgreconciler.Event) {
+	if cfg.AuthSecretName == "" {
+		return nil, nil
+	}
+	ref := tracker.Reference{APIVersion: "v1", Kind: "Secret", Namespace: cfg.AuthSecretNamespace, Name: cfg.AuthSecretName}
+	if err := r.tracker.TrackReference(ref, kc); err != nil {
+		return nil, fmt.Errorf("tracking Secret %s/%s: %w", cfg.AuthSecretNamespace, cfg.AuthSecretName, err)
+	}
+	sec, err := r.credentials.Secret(cfg.AuthSecretNamespace, cfg.AuthSecretName)
+	if err != nil {
+		reason, ok := kafkaconn.ReasonOf(err)
+		if !ok {
+			return nil, fmt.Errorf("reading the Kafka credentials: %w", err)
+		}
+		kc.Status.MarkConfigFailed(string(reason), "%v", err)
+		return nil, pkgreconciler.NewEvent(corev1.EventTypeWarning, string(reason), "%v", err)
+	}
+	return sec, nil
+}
+
 // topic creates kc's topic with the spec's partitions, replication and retention, and brings an
 // existing topic's retention.ms in line with the spec (partitions and replication are immutable).
 // It returns an event for what the user must fix and an event wrapped in an error (recorded and
-// retried with backoff) for what may pass.
-func (r *Reconciler) topic(ctx context.Context, kc *messagingv1beta1.KafkaChannel, cfg contractbuild.ChannelConfig) pkgreconciler.Event {
+// retried with backoff) for what may pass. refused reports that the cluster refused the
+// credentials (a kafkaconn reason): TopicReady then carries that reason.
+func (r *Reconciler) topic(ctx context.Context, kc *messagingv1beta1.KafkaChannel, cfg contractbuild.ChannelConfig, sec *kafkaconn.Security) (event pkgreconciler.Event, refused bool) {
 	topic := contractbuild.ChannelTopic(kc)
 	retention, err := kc.RetentionDuration()
 	if err != nil {
 		kc.Status.MarkTopicFailed(ReasonRetentionInvalid, "%v", err)
-		return pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonRetentionInvalid, "%v", err)
+		return pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonRetentionInvalid, "%v", err), false
 	}
 	retentionMs := strconv.FormatInt(retention.Milliseconds(), 10)
-	cluster, err := r.kafka(cfg.BootstrapServers)
+	cluster, err := r.kafka(cfg.BootstrapServers, sec)
 	if err != nil {
 		kc.Status.MarkTopicFailed(ReasonKafkaUnavailable, "%v", err)
-		return retry(ReasonKafkaUnavailable, "connecting to Kafka %v: %v", cfg.BootstrapServers, err)
+		return retry(ReasonKafkaUnavailable, "connecting to Kafka %v: %v", cfg.BootstrapServers, err), false
 	}
 	spec := kafka.TopicSpec{
 		Name:              topic,
@@ -191,29 +237,37 @@ func (r *Reconciler) topic(ctx context.Context, kc *messagingv1beta1.KafkaChanne
 		Config:            map[string]*string{retentionKey: &retentionMs},
 	}
 	if err := cluster.EnsureTopic(ctx, spec); err != nil {
+		if reason, ok := kafkaconn.ReasonOf(err); ok {
+			// Retried: the cluster's users or CA may change without any object we watch changing.
+			kc.Status.MarkTopicFailed(string(reason), "%v", err)
+			return retry(string(reason), "%v", err), true
+		}
 		switch {
 		case kafka.IsPartitionsMismatch(err):
 			kc.Status.MarkTopicFailed(ReasonTopicPartitions, "%v", err)
-			return pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonTopicPartitions, "%v", err)
+			return pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonTopicPartitions, "%v", err), false
 		case kafka.IsInvalidTopicSpec(err), kafka.IsUnauthorized(err):
 			kc.Status.MarkTopicFailed(ReasonTopicCreateFailed, "%v", err)
-			return pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonTopicCreateFailed, "%v", err)
+			return pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonTopicCreateFailed, "%v", err), false
 		default:
 			kc.Status.MarkTopicFailed(ReasonTopicCreateFailed, "%v", err)
-			return retry(ReasonTopicCreateFailed, "%v", err)
+			return retry(ReasonTopicCreateFailed, "%v", err), false
 		}
 	}
 	changed, err := cluster.UpdateTopicConfig(ctx, topic, map[string]string{retentionKey: retentionMs})
-	if err != nil {
+	if reason, ok := kafkaconn.ReasonOf(err); ok {
+		kc.Status.MarkTopicFailed(string(reason), "%v", err)
+		return retry(string(reason), "%v", err), true
+	} else if err != nil {
 		kc.Status.MarkTopicFailed(ReasonTopicConfigFailed, "%v", err)
-		return retry(ReasonTopicConfigFailed, "%v", err)
+		return retry(ReasonTopicConfigFailed, "%v", err), false
 	}
 	if changed {
 		controller.GetEventRecorder(ctx).Eventf(kc, corev1.EventTypeNormal, ReasonTopicConfigUpdated,
 			"set %s=%s on topic %q", retentionKey, retentionMs, topic)
 	}
 	kc.Status.MarkTopicReady(topic)
-	return nil
+	return nil, false
 }
 
 func (r *Reconciler) deadLetterSink(ctx context.Context, kc *messagingv1beta1.KafkaChannel) (*apis.URL, pkgreconciler.Event) {
@@ -245,10 +299,10 @@ func (r *Reconciler) FinalizeKind(ctx context.Context, kc *messagingv1beta1.Kafk
 		return err
 	}
 	if !ok {
-		logging.FromContext(ctx).Desugar().Warn("channel config is gone or invalid: leaving its topic and consumer groups in Kafka",
+		logging.FromContext(ctx).Desugar().Warn("channel config or its Kafka Secret is gone or invalid: leaving its topic and consumer groups in Kafka",
 			zap.String("resource", string(kc.UID)), zap.String("topic", topic))
 		controller.GetEventRecorder(ctx).Eventf(kc, corev1.EventTypeWarning, ReasonTopicNotDeleted,
-			"the channel config is gone or invalid: topic %q and its consumer groups are left in Kafka", topic)
+			"the channel config or its Kafka Secret is gone or invalid: topic %q and its consumer groups are left in Kafka", topic)
 		return nil
 	}
 	var groups []string
@@ -271,8 +325,9 @@ func (r *Reconciler) FinalizeKind(ctx context.Context, kc *messagingv1beta1.Kafk
 	return nil
 }
 
-// cluster returns the Kafka cluster of kafka-channel-config; false when the ConfigMap is gone or
-// invalid, so there is no cluster to talk to.
+// cluster returns the Kafka cluster of kafka-channel-config, reached with the credentials of its
+// auth Secret; false when the ConfigMap or the Secret is gone or invalid, so there is no cluster
+// to talk to.
 func (r *Reconciler) cluster(kc *messagingv1beta1.KafkaChannel) (Kafka, bool, error) {
 	namespace, name := r.systemNamespace, contractbuild.ChannelConfigMapName
 	cm, err := r.configMaps.ConfigMaps(namespace).Get(name)
@@ -285,7 +340,17 @@ func (r *Reconciler) cluster(kc *messagingv1beta1.KafkaChannel) (Kafka, bool, er
 	if err != nil {
 		return nil, false, nil
 	}
-	cluster, err := r.kafka(cfg.BootstrapServers)
+	secretNamespace := cfg.AuthSecretNamespace
+	if secretNamespace == "" {
+		secretNamespace = namespace
+	}
+	sec, err := r.credentials.Secret(secretNamespace, cfg.AuthSecretName)
+	if _, unusable := kafkaconn.ReasonOf(err); unusable {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, fmt.Errorf("reading the Kafka credentials: %w", err)
+	}
+	cluster, err := r.kafka(cfg.BootstrapServers, sec)
 	if err != nil {
 		return nil, false, fmt.Errorf("connecting to Kafka %v for channel %s/%s: %w", cfg.BootstrapServers, kc.Namespace, kc.Name, err)
 	}

@@ -41,16 +41,78 @@ type row struct {
 	wantConfigured       []topicConfigCall
 	wantTopicsDeleted    []string
 	wantGroupsDeleted    [][]string
+	// wantSecurity, when set, is the Security.String() of every connection to Kafka.
+	wantSecurity []string
 }
 
 func TestReconcileKind(t *testing.T) {
+	const (
+		secretMissing = `secret "knative-eventing/kafka-auth": secret not found`
+		keyMissing    = `key "user" of secret "knative-eventing/kafka-auth": SASL user is missing or empty`
+		saslRefused   = "creating topic: SASL_AUTHENTICATION_FAILED: SASL Authentication failed."
+	)
 	rows := []row{{
+		TableRow: TableRow{
+			Name:       "a missing auth Secret marks ConfigParsed False with SecretNotFound naming it, and keeps the entry",
+			Key:        channelKey,
+			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig()},
+			WantEvents: []string{Eventf(corev1.EventTypeWarning, "SecretNotFound", secretMissing)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, func(kc *messagingv1beta1.KafkaChannel) {
+				kc.Status.MarkConfigFailed("SecretNotFound", secretMissing)
+			})}},
+		},
+		wantResources: []contract.Resource{wantResource()},
+	}, {
+		TableRow: TableRow{
+			Name:       "an auth Secret without its user marks ConfigParsed False with SecretKeyMissing naming the key",
+			Key:        channelKey,
+			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret(func(s *corev1.Secret) { delete(s.Data, "user") })},
+			WantEvents: []string{Eventf(corev1.EventTypeWarning, "SecretKeyMissing", keyMissing)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, func(kc *messagingv1beta1.KafkaChannel) {
+				kc.Status.MarkConfigFailed("SecretKeyMissing", keyMissing)
+			})}},
+		},
+		wantResources: []contract.Resource{wantResource()},
+	}, {
+		TableRow: TableRow{
+			Name: "the auth Secret may live in another namespace (auth.secret.ref.namespace), and its settings reach Kafka",
+			Key:  channelKey,
+			Objects: []runtime.Object{NewKafkaChannel(channelName, ns),
+				channelConfig(func(cm *corev1.ConfigMap) { cm.Data["auth.secret.ref.namespace"] = "kafka" }),
+				authSecret(func(s *corev1.Secret) { s.Namespace = "kafka"; s.Data["sasl.mechanism"] = []byte("PLAIN") }),
+				channelServiceObject()},
+			WantErr: true, // requeued until the entry is published
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, prepared,
+				dataPlaneUnknown(ReasonContractNotPublished, "the channel's contract entry is not published yet"))}},
+		},
+		wantResources: []contract.Resource{func() contract.Resource {
+			r := wantResource()
+			r.Auth = &contract.SecretRef{Namespace: "kafka", Name: "kafka-auth"}
+			return r
+		}()},
+		wantEnsured: []kafka.TopicSpec{wantTopicSpec()}, wantConfigured: wantRetention(),
+		wantSecurity: []string{"SASL_SSL/PLAIN"},
+	}, {
+		TableRow: TableRow{
+			Name:       "credentials the cluster refuses mark TopicReady False with SASLAuthenticationFailed, retry, and keep the entry",
+			Key:        channelKey,
+			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret()},
+			WantErr:    true,
+			WantEvents: []string{Eventf(corev1.EventTypeWarning, "SASLAuthenticationFailed", saslRefused)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, configParsed, func(kc *messagingv1beta1.KafkaChannel) {
+				kc.Status.MarkTopicFailed("SASLAuthenticationFailed", saslRefused)
+			})}},
+		},
+		kafka:         &fakeKafka{ensureErr: fmt.Errorf("creating topic: %w", kerr.SaslAuthenticationFailed)},
+		wantResources: []contract.Resource{wantResource()}, wantEnsured: []kafka.TopicSpec{wantTopicSpec()},
+		wantSecurity: []string{"SASL_SSL/SCRAM-SHA-512"},
+	}, {
 		TableRow: TableRow{Name: "a channel that no longer exists is not an error", Key: "ns/gone"},
 	}, {
 		TableRow: TableRow{
 			Name:        "the first reconcile adds the finalizer, creates the topic and the service, and sets the entry",
 			Key:         channelKey,
-			Objects:     []runtime.Object{NewKafkaChannel(channelName, ns, withoutFinalizer), channelConfig()},
+			Objects:     []runtime.Object{NewKafkaChannel(channelName, ns, withoutFinalizer), channelConfig(), authSecret()},
 			WantErr:     true, // requeued until the entry is published
 			WantPatches: []clientgotesting.PatchActionImpl{patchFinalizers()},
 			WantCreates: []runtime.Object{channelServiceObject()},
@@ -84,7 +146,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:       "an unreachable Kafka marks TopicReady False and retries",
 			Key:        channelKey,
-			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig()},
+			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret()},
 			WantErr:    true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonKafkaUnavailable, "connecting to Kafka [kafka-1:9092 kafka-2:9092]: no route")},
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, configParsed, func(kc *messagingv1beta1.KafkaChannel) {
@@ -96,7 +158,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:       "a failing topic creation marks TopicReady False, records an event and retries",
 			Key:        channelKey,
-			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig()},
+			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret()},
 			WantErr:    true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonTopicCreateFailed, "creating topic: BROKER_NOT_AVAILABLE: The broker is not available.")},
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, configParsed, func(kc *messagingv1beta1.KafkaChannel) {
@@ -109,7 +171,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:       "an existing topic with too few partitions marks TopicReady False without retrying",
 			Key:        channelKey,
-			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig()},
+			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret()},
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonTopicPartitions, `topic "knative-messaging-kafka.ns.orders" has 1 partitions, fewer than the 3 requested`)},
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, configParsed, func(kc *messagingv1beta1.KafkaChannel) {
 				kc.Status.MarkTopicFailed(ReasonTopicPartitions, `topic "knative-messaging-kafka.ns.orders" has 1 partitions, fewer than the 3 requested`)
@@ -121,7 +183,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:       "an invalid retention marks TopicReady False without asking Kafka",
 			Key:        channelKey,
-			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns, WithRetention("a week")), channelConfig()},
+			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns, WithRetention("a week")), channelConfig(), authSecret()},
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonRetentionInvalid, "%s", retentionError(t, "a week"))},
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, WithRetention("a week"), configParsed,
 				func(kc *messagingv1beta1.KafkaChannel) {
@@ -132,7 +194,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:       "a failing retention update marks TopicReady False and retries",
 			Key:        channelKey,
-			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig()},
+			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret()},
 			WantErr:    true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonTopicConfigFailed, "altering: POLICY_VIOLATION: Request parameters do not satisfy the configured policy.")},
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, configParsed, func(kc *messagingv1beta1.KafkaChannel) {
@@ -145,7 +207,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:       "a changed retention is set on the existing topic",
 			Key:        channelKey,
-			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns, prepared, served), channelConfig(), channelServiceObject()},
+			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns, prepared, served), channelConfig(), authSecret(), channelServiceObject()},
 			WantEvents: []string{Eventf(corev1.EventTypeNormal, ReasonTopicConfigUpdated, `set retention.ms=3600000 on topic "knative-messaging-kafka.ns.orders"`)},
 		},
 		kafka: &fakeKafka{configChanged: true}, published: map[string]uint64{channelUID: 7}, dataPlane: servedBy(7),
@@ -154,7 +216,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:         "a failing service creation marks ChannelServiceReady False and retries",
 			Key:          channelKey,
-			Objects:      []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig()},
+			Objects:      []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret()},
 			WantErr:      true,
 			WithReactors: []clientgotesting.ReactionFunc{InduceFailure("create", "services")},
 			WantCreates:  []runtime.Object{channelServiceObject()},
@@ -169,7 +231,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name: "a service someone changed is put back",
 			Key:  channelKey,
-			Objects: []runtime.Object{NewKafkaChannel(channelName, ns, prepared, served), channelConfig(), channelServiceObject(func(svc *corev1.Service) {
+			Objects: []runtime.Object{NewKafkaChannel(channelName, ns, prepared, served), channelConfig(), authSecret(), channelServiceObject(func(svc *corev1.Service) {
 				svc.Labels = map[string]string{"app": "mine"}
 				svc.Spec = corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.0.0.1", Ports: []corev1.ServicePort{{Name: "http", Port: 8080}}}
 			})},
@@ -183,7 +245,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name: "a service of the channel's name that the channel does not own is reported and left alone",
 			Key:  channelKey,
-			Objects: []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), channelServiceObject(func(svc *corev1.Service) {
+			Objects: []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret(), channelServiceObject(func(svc *corev1.Service) {
 				svc.OwnerReferences = nil
 			})},
 			WantErr: true,
@@ -198,7 +260,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:    "an unresolvable dead-letter sink marks DeadLetterSinkResolved False and retries",
 			Key:     channelKey,
-			Objects: []runtime.Object{NewKafkaChannel(channelName, ns, withDeadLetterRef), channelConfig(), channelServiceObject()},
+			Objects: []runtime.Object{NewKafkaChannel(channelName, ns, withDeadLetterRef), channelConfig(), authSecret(), channelServiceObject()},
 			WantErr: true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonDeadLetterSinkFailed,
 				`resolving the dead-letter sink: failed to get object ns/missing: services.serving.knative.dev "missing" not found`)},
@@ -214,7 +276,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:  channelKey,
 			Objects: []runtime.Object{
 				NewKafkaChannel(channelName, ns, withDeadLetterURI, WithSubscribers(subscriber("a"), withReply(subscriber("b")))),
-				channelConfig(), channelServiceObject(),
+				channelConfig(), authSecret(), channelServiceObject(),
 			},
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, withDeadLetterURI,
 				WithSubscribers(subscriber("a"), withReply(subscriber("b"))),
@@ -241,7 +303,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:    "subscribers are Unknown until the dispatcher serves them, and the channel is requeued",
 			Key:     channelKey,
-			Objects: []runtime.Object{NewKafkaChannel(channelName, ns, WithSubscribers(subscriber("a"), subscriber("b"))), channelConfig(), channelServiceObject()},
+			Objects: []runtime.Object{NewKafkaChannel(channelName, ns, WithSubscribers(subscriber("a"), subscriber("b"))), channelConfig(), authSecret(), channelServiceObject()},
 			WantErr: true,
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, WithSubscribers(subscriber("a"), subscriber("b")),
 				prepared, served, WithSubscriberStatuses(
@@ -262,7 +324,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:    "a data plane behind the contract leaves the channel Unknown",
 			Key:     channelKey,
-			Objects: []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), channelServiceObject()},
+			Objects: []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret(), channelServiceObject()},
 			WantErr: true,
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, prepared,
 				dataPlaneUnknown(ReasonContractNotApplied, "the data plane applied contract generation 7; the channel is in generation 8"))}},
@@ -273,7 +335,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:    "an ingress that does not serve the channel yet reports its reason",
 			Key:     channelKey,
-			Objects: []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), channelServiceObject()},
+			Objects: []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret(), channelServiceObject()},
 			WantErr: true,
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, prepared,
 				dataPlaneUnknown("TopicNotFound", "no metadata yet"))}},
@@ -287,7 +349,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:    "an unreachable data plane leaves the channel and its subscribers Unknown",
 			Key:     channelKey,
-			Objects: []runtime.Object{NewKafkaChannel(channelName, ns, WithSubscribers(subscriber("a"))), channelConfig(), channelServiceObject()},
+			Objects: []runtime.Object{NewKafkaChannel(channelName, ns, WithSubscribers(subscriber("a"))), channelConfig(), authSecret(), channelServiceObject()},
 			WantErr: true,
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, WithSubscribers(subscriber("a")), prepared,
 				dataPlaneUnknown(ReasonDataPlaneUnreachable, "connection refused"),
@@ -302,7 +364,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:  channelKey,
 			Objects: []runtime.Object{
 				NewKafkaChannel(channelName, ns, WithSubscribers(withDelivery(subscriber("a"), "10s"), subscriber("b"))),
-				channelConfig(), channelServiceObject(),
+				channelConfig(), authSecret(), channelServiceObject(),
 			},
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns,
 				WithSubscribers(withDelivery(subscriber("a"), "10s"), subscriber("b")), prepared, served,
@@ -323,7 +385,7 @@ func TestReconcileKind(t *testing.T) {
 			Objects: []runtime.Object{
 				NewKafkaChannel(channelName, ns, WithSubscribers(subscriber("a")), prepared, served,
 					WithSubscriberStatuses(subscriberStatus("a", corev1.ConditionTrue, ""), subscriberStatus("old", corev1.ConditionTrue, ""))),
-				channelConfig(), channelServiceObject(),
+				channelConfig(), authSecret(), channelServiceObject(),
 			},
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, WithSubscribers(subscriber("a")), prepared, served,
 				WithSubscriberStatuses(subscriberStatus("a", corev1.ConditionTrue, "")))}},
@@ -340,7 +402,7 @@ func TestReconcileKind(t *testing.T) {
 			Objects: []runtime.Object{
 				NewKafkaChannel(channelName, ns, WithSubscribers(subscriber("a")), prepared, served,
 					WithSubscriberStatuses(subscriberStatus("a", corev1.ConditionTrue, ""))),
-				channelConfig(), channelServiceObject(),
+				channelConfig(), authSecret(), channelServiceObject(),
 			},
 		},
 		published: map[string]uint64{channelUID: 7, "a": 7}, dataPlane: servedBy(7, "a"),
@@ -353,7 +415,7 @@ func TestReconcileKind(t *testing.T) {
 			Objects: []runtime.Object{
 				NewKafkaChannel(channelName, ns, deleted, WithSubscribers(subscriber("b"), subscriber("a")),
 					WithSubscriberStatuses(subscriberStatus("a", corev1.ConditionTrue, ""), subscriberStatus("old", corev1.ConditionTrue, ""))),
-				channelConfig(),
+				channelConfig(), authSecret(),
 			},
 			WantPatches: []clientgotesting.PatchActionImpl{patchRemoveFinalizers()},
 			WantEvents:  []string{Eventf(corev1.EventTypeNormal, "FinalizerUpdate", `Updated %q finalizers`, channelName)},
@@ -365,7 +427,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:        "deleting a channel without subscribers deletes its topic and no consumer group",
 			Key:         channelKey,
-			Objects:     []runtime.Object{NewKafkaChannel(channelName, ns, deleted), channelConfig()},
+			Objects:     []runtime.Object{NewKafkaChannel(channelName, ns, deleted), channelConfig(), authSecret()},
 			WantPatches: []clientgotesting.PatchActionImpl{patchRemoveFinalizers()},
 			WantEvents:  []string{Eventf(corev1.EventTypeNormal, "FinalizerUpdate", `Updated %q finalizers`, channelName)},
 		},
@@ -379,7 +441,7 @@ func TestReconcileKind(t *testing.T) {
 			WantPatches: []clientgotesting.PatchActionImpl{patchRemoveFinalizers()},
 			WantEvents: []string{
 				Eventf(corev1.EventTypeWarning, ReasonTopicNotDeleted,
-					`the channel config is gone or invalid: topic "knative-messaging-kafka.ns.orders" and its consumer groups are left in Kafka`),
+					`the channel config or its Kafka Secret is gone or invalid: topic "knative-messaging-kafka.ns.orders" and its consumer groups are left in Kafka`),
 				Eventf(corev1.EventTypeNormal, "FinalizerUpdate", `Updated %q finalizers`, channelName),
 			},
 		},
@@ -388,7 +450,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:    "deleting a channel whose subscriptions are still consumed waits for the data plane",
 			Key:     channelKey,
-			Objects: []runtime.Object{NewKafkaChannel(channelName, ns, deleted, WithSubscribers(subscriber("a"))), channelConfig()},
+			Objects: []runtime.Object{NewKafkaChannel(channelName, ns, deleted, WithSubscribers(subscriber("a"))), channelConfig(), authSecret()},
 			WantErr: true,
 		},
 		kafka:                &fakeKafka{deleteGroups: fmt.Errorf("deleting: %w", kerr.NonEmptyGroup)},
@@ -398,7 +460,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:       "a failing topic deletion keeps the finalizer and retries",
 			Key:        channelKey,
-			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns, deleted), channelConfig()},
+			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns, deleted), channelConfig(), authSecret()},
 			WantErr:    true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, "InternalError", `deleting topic "knative-messaging-kafka.ns.orders": REQUEST_TIMED_OUT: The request timed out.`)},
 		},
@@ -432,6 +494,9 @@ func TestReconcileKind(t *testing.T) {
 			check("topic configs updated", r.wantConfigured, r.kafka.Configured)
 			check("topics deleted", r.wantTopicsDeleted, r.kafka.DeletedTopics)
 			check("consumer groups deleted", r.wantGroupsDeleted, r.kafka.DeletedGroups)
+			if r.wantSecurity != nil {
+				check("security of the connections", r.wantSecurity, r.kafka.Security)
+			}
 		})
 	}
 }
@@ -439,7 +504,7 @@ func TestReconcileKind(t *testing.T) {
 // TestSubscribersBecomeReadyOnceServed reconciles one channel twice: before the data plane applied
 // the contract its subscriber is Unknown and the channel is requeued; afterwards both are ready.
 func TestSubscribersBecomeReadyOnceServed(t *testing.T) {
-	ls := newListers([]runtime.Object{channelConfig(), channelServiceObject()})
+	ls := newListers([]runtime.Object{channelConfig(), authSecret(), channelServiceObject()})
 	ctx, _ := testContext(t, ls)
 	ctx, _ = fakekubeclient.With(ctx, ls.kubeObjects()...)
 	store := &fakeStore{published: map[string]uint64{channelUID: 3, "a": 3}}
@@ -483,7 +548,7 @@ func TestSubscribersBecomeReadyOnceServed(t *testing.T) {
 // TestRemovedSubscriberEgressIsDeletedWhenTheStatusWasLost covers a status update that never
 // landed: the reconciler still remembers the egress it set and deletes it.
 func TestRemovedSubscriberEgressIsDeletedWhenTheStatusWasLost(t *testing.T) {
-	ls := newListers([]runtime.Object{channelConfig(), channelServiceObject()})
+	ls := newListers([]runtime.Object{channelConfig(), authSecret(), channelServiceObject()})
 	ctx, _ := testContext(t, ls)
 	ctx, _ = fakekubeclient.With(ctx, ls.kubeObjects()...)
 	store := &fakeStore{}

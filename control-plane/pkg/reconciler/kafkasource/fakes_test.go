@@ -5,7 +5,24 @@ import (
 	"sync"
 
 	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/kafkaconn"
 )
+
+// fakeKafka records the security of each connection and answers Ping with pingErr.
+type fakeKafka struct {
+	mu       sync.Mutex
+	pingErr  error
+	Security []string // Security.String() of each connection
+}
+
+func (f *fakeKafka) get(_ []string, sec *kafkaconn.Security) (Kafka, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Security = append(f.Security, sec.String())
+	return f, nil
+}
+
+func (f *fakeKafka) Ping(context.Context) error { return f.pingErr }
 
 type setEgress struct {
 	ResourceUID string

@@ -1,13 +1,13 @@
-// Package kafkasource reconciles KafkaSources: it checks the source's configuration, resolves its
-// sink and dead-letter sink, sets its routing-contract entry (a resource reading spec.topics with
-// one egress that delivers to the sink) and marks the source Ready once every dispatcher's
+// Package kafkasource reconciles KafkaSources: it checks the source's configuration and the Kafka
+// credentials of its spec.net, resolves its sink and dead-letter sink, sets its routing-contract
+// entry (a resource reading spec.topics with one egress that delivers to the sink), checks that
+// the cluster accepts the credentials, and marks the source Ready once every dispatcher's
 // consumer group for it has joined and fixed its start offsets. Reconciler holds the logic;
 // NewController wires it to the informer and to Deps.
 package kafkasource
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -18,12 +18,39 @@ import (
 	"knative.dev/pkg/logging"
 	pkgreconciler "knative.dev/pkg/reconciler"
 	"knative.dev/pkg/resolver"
+	"knative.dev/pkg/tracker"
 
 	sourcesv1beta1 "knkafka.dev/control-plane/pkg/apis/sources/v1beta1"
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/control-plane/pkg/contractbuild"
+	"knkafka.dev/control-plane/pkg/kafka"
 	"knkafka.dev/control-plane/pkg/serving"
+	"knkafka.dev/kafkaconn"
 )
+
+// Kafka is the part of a Kafka cluster the KafkaSource reconciler uses.
+type Kafka interface {
+	// Ping fails when the cluster cannot be reached or refuses the credentials.
+	Ping(ctx context.Context) error
+}
+
+// KafkaFunc returns the cluster with the given bootstrap servers, reached with sec (nil for
+// PLAINTEXT).
+type KafkaFunc func(servers []string, sec *kafkaconn.Security) (Kafka, error)
+
+// KafkaFrom serves clusters from a client cache.
+func KafkaFrom(clients *kafka.Clients) KafkaFunc {
+	return func(servers []string, sec *kafkaconn.Security) (Kafka, error) {
+		admin, err := clients.Admin(servers, sec)
+		if err != nil {
+			return nil, err
+		}
+		return admin, nil
+	}
+}
+
+// pingTimeout bounds the credentials check, so an unreachable cluster does not hold a worker.
+const pingTimeout = 15 * time.Second
 
 // ContractStore holds the routing contract's resources and egresses.
 type ContractStore interface {
@@ -41,10 +68,10 @@ type DataPlane interface {
 	Status(ctx context.Context) (contract.Status, error)
 }
 
-// Reasons of conditions and events.
+// Reasons of conditions and events. Secrets of spec.net that cannot be used, or credentials the
+// cluster refuses, give the kafkaconn.Reason (SecretNotFound, SecretKeyMissing,
+// SASLAuthenticationFailed, OAuthBearerUnsupported, ...) instead.
 const (
-	// ReasonSecurityNotSupported: the source enables SASL or TLS, which sources do not support yet.
-	ReasonSecurityNotSupported = "SecurityNotSupported"
 	// ReasonInvalidConfiguration: the spec cannot be turned into a contract entry.
 	ReasonInvalidConfiguration = "InvalidConfiguration"
 	// ReasonSinkNotFound: spec.sink does not resolve (Knative's sources say NotFound).
@@ -55,9 +82,13 @@ const (
 
 // Reconciler reconciles KafkaSources.
 type Reconciler struct {
-	contract  ContractStore
-	dataPlane DataPlane
-	resolver  *resolver.URIResolver
+	// credentials reads the Secrets of spec.net; tracker requeues a source when one changes.
+	credentials kafka.Credentials
+	tracker     tracker.Interface
+	kafka       KafkaFunc
+	contract    ContractStore
+	dataPlane   DataPlane
+	resolver    *resolver.URIResolver
 	// pollInterval is how soon a source is looked at again while the data plane catches up.
 	pollInterval time.Duration
 }
@@ -66,14 +97,25 @@ type Reconciler struct {
 func (r *Reconciler) ReconcileKind(ctx context.Context, ks *sourcesv1beta1.KafkaSource) pkgreconciler.Event {
 	// 1. Report the type and sources of the events ks emits.           → status.ceAttributes
 	// 2. Check the configuration; an unusable one leaves the contract.  → ConfigParsed
-	// 3. Resolve the sink.                                              → SinkProvided, status.sinkUri
-	// 4. Resolve the dead-letter sink of spec.delivery.                 → DeadLetterSinkResolved
-	// 5. Build the contract entry and set it.
-	// 6. Wait until every dispatcher serves its egress.                 → ConsumerGroup
+	// 3. Read the Secrets of spec.net.                                  → ConfigParsed
+	// 4. Resolve the sink.                                              → SinkProvided, status.sinkUri
+	// 5. Resolve the dead-letter sink of spec.delivery.                 → DeadLetterSinkResolved
+	// 6. Build the contract entry and set it.
+	// 7. Check that the cluster accepts the credentials.                → ConsumerGroup
+	// 8. Wait until every dispatcher serves its egress.                 → ConsumerGroup
+	//
+	// Unusable credentials (3) or credentials the cluster refuses (7) do not take the entry out
+	// of the contract: it holds only references to the Secrets, so the dispatchers read the same
+	// Secrets, fail the same way (never falling back to plaintext) and resume by themselves once
+	// the Secrets are fixed.
 	ks.Status.InitializeConditions()
 	ks.Status.CloudEventAttributes = ks.CloudEventAttributes()
 	if event := r.config(ks); event != nil {
 		return event
+	}
+	sec, unusable, err := r.security(ks)
+	if err != nil {
+		return err
 	}
 	sink, event := r.sink(ctx, ks)
 	if event != nil {
@@ -88,12 +130,67 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, ks *sourcesv1beta1.Kafka
 		return r.refuse(ks, err)
 	}
 	r.set(resource)
+	if unusable != nil {
+		return unusable
+	}
+	if event := r.connect(ctx, ks, sec); event != nil {
+		return event
+	}
 	return r.served(ctx, ks)
 }
 
-// config checks what does not depend on the sink. A source that cannot be consumed as it is
-// (SASL/TLS, an invalid spec) is taken out of the contract, so a source that was running does not
-// go on reading with its previous settings — and never in plaintext instead of securely.
+// security tracks and reads the Secrets of ks's spec.net. Unusable credentials mark ConfigParsed
+// and ConsumerGroup False with the kafkaconn reason and come back as unusable, an event that is
+// not retried (the tracker requeues ks when a Secret changes); err is a failure to read them.
+func (r *Reconciler) security(ks *sourcesv1beta1.KafkaSource) (sec *kafkaconn.Security, unusable pkgreconciler.Event, err error) {
+	n := contractbuild.SourceNet(ks)
+	if n == nil {
+		return nil, nil, nil
+	}
+	for _, name := range n.Secrets() {
+		ref := tracker.Reference{APIVersion: "v1", Kind: "Secret", Namespace: ks.Namespace, Name: name}
+		if err := r.tracker.TrackReference(ref, ks); err != nil {
+			return nil, nil, fmt.Errorf("tracking Secret %s/%s: %w", ks.Namespace, name, err)
+		}
+	}
+	sec, err = r.credentials.Net(ks.Namespace, n)
+	if err != nil {
+		reason, ok := kafkaconn.ReasonOf(err)
+		if !ok {
+			return nil, nil, fmt.Errorf("reading the Kafka credentials: %w", err)
+		}
+		// ConfigParsed last: Ready takes the message of the condition marked last, and this one
+		// names the Secret and key.
+		ks.Status.MarkConsumerGroupFailed(string(reason), "the source is not consumed while its Kafka credentials are unusable")
+		ks.Status.MarkConfigFailed(string(reason), "%v", err)
+		return nil, pkgreconciler.NewEvent(corev1.EventTypeWarning, string(reason), "%v", err), nil
+	}
+	return sec, nil, nil
+}
+
+// connect asks the cluster for its brokers with ks's credentials. A refusal (kafkaconn.ReasonOf:
+// wrong password, untrusted certificate, ...) marks ConsumerGroup False with its reason and is
+// retried; any other failure is left to the dispatchers' status, which served reads.
+func (r *Reconciler) connect(ctx context.Context, ks *sourcesv1beta1.KafkaSource, sec *kafkaconn.Security) pkgreconciler.Event {
+	cluster, err := r.kafka(ks.Spec.BootstrapServers, sec)
+	if err == nil {
+		pingCtx, cancel := context.WithTimeout(ctx, pingTimeout)
+		err = cluster.Ping(pingCtx)
+		cancel()
+	}
+	if reason, ok := kafkaconn.ReasonOf(err); ok {
+		ks.Status.MarkConsumerGroupFailed(string(reason), "%v", err)
+		return retry(string(reason), "%v", err)
+	} else if err != nil {
+		logging.FromContext(ctx).Desugar().Info("Kafka did not answer the credentials check",
+			zap.String("egress", string(ks.UID)), zap.Error(err))
+	}
+	return nil
+}
+
+// config checks what does not depend on the sink or the Secrets. A source whose spec cannot be
+// consumed as it is is taken out of the contract, so a source that was running does not go on
+// reading with its previous settings.
 func (r *Reconciler) config(ks *sourcesv1beta1.KafkaSource) pkgreconciler.Event {
 	if err := contractbuild.CheckSource(ks); err != nil {
 		return r.refuse(ks, err)
@@ -106,9 +203,6 @@ func (r *Reconciler) config(ks *sourcesv1beta1.KafkaSource) pkgreconciler.Event 
 // change of ks, which requeues it, can help.
 func (r *Reconciler) refuse(ks *sourcesv1beta1.KafkaSource, err error) pkgreconciler.Event {
 	reason := ReasonInvalidConfiguration
-	if errors.Is(err, contractbuild.ErrSourceSecurityNotSupported) {
-		reason = ReasonSecurityNotSupported
-	}
 	r.contract.DeleteResource(string(ks.UID))
 	ks.Status.MarkConfigFailed(reason, "%v", err)
 	ks.Status.MarkConsumerGroupFailed(reason, "the source is not consumed while its configuration is unusable")

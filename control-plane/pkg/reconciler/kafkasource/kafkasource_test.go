@@ -3,10 +3,12 @@ package kafkasource
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/twmb/franz-go/pkg/kerr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -16,6 +18,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	kubescheme "k8s.io/client-go/kubernetes/scheme"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	clientgotesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
@@ -37,6 +40,8 @@ import (
 	kafkasourcereconciler "knkafka.dev/control-plane/pkg/client/injection/reconciler/sources/v1beta1/kafkasource"
 	sourceslisters "knkafka.dev/control-plane/pkg/client/listers/sources/v1beta1"
 	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/control-plane/pkg/kafka"
+	"knkafka.dev/kafkaconn"
 )
 
 const (
@@ -56,15 +61,24 @@ var (
 
 type row struct {
 	TableRow
+	kafka     *fakeKafka
 	published map[string]uint64
 	dataPlane fakeDataPlane
 	// want* are the calls the contract store must have seen.
 	wantResources []contract.Resource
 	wantEgresses  []setEgress
 	wantDeleted   []string
+	// wantSecurity, when set, is the Security.String() of every connection to Kafka.
+	wantSecurity []string
 }
 
 func TestReconcileKind(t *testing.T) {
+	const (
+		userMissing     = `net.sasl.type: secret "kafka-user": secret not found`
+		passwordMissing = `net.sasl.password: key "password" of secret "kafka-user": key is missing or empty`
+		oauth           = `net.sasl.type: key "mechanism" of secret "kafka-user": SASL mechanism OAUTHBEARER is not supported by knkafka yet; use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`
+		saslRefused     = "asking the cluster for its brokers: SASL_AUTHENTICATION_FAILED: SASL Authentication failed."
+	)
 	served := fakeDataPlane{status: contract.Status{Generation: 5, Egresses: map[string]contract.ServingStatus{sourceUID: {Ready: true}}}}
 	published := map[string]uint64{sourceUID: 5}
 	rows := []row{{
@@ -136,18 +150,78 @@ func TestReconcileKind(t *testing.T) {
 		wantEgresses:  []setEgress{{sourceUID, egress(withDeadLetter)}},
 	}, {
 		TableRow: TableRow{
-			Name:    "a Ready source that enables SASL leaves the contract and is not Ready, saying SASL/TLS is not supported yet",
-			Key:     sourceKey,
-			Objects: []runtime.Object{newSource(withSASL, ready)},
-			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonSecurityNotSupported,
-				"SASL/TLS for KafkaSource is not supported yet: net.sasl.enable and net.tls.enable must be false")},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newSource(withSASL, ready, func(ks *sourcesv1beta1.KafkaSource) {
-				ks.Status.MarkConfigFailed(ReasonSecurityNotSupported, "SASL/TLS for KafkaSource is not supported yet: net.sasl.enable and net.tls.enable must be false")
-				ks.Status.MarkConsumerGroupFailed(ReasonSecurityNotSupported, "the source is not consumed while its configuration is unusable")
+			Name:              "a SASL_SSL source reads its Secrets, puts the references in its entry and, once served, is Ready",
+			Key:               sourceKey,
+			Objects:           []runtime.Object{newSource(withNet), userSecret(), caSecret()},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newSource(withNet, ready)}},
+		},
+		published: published, dataPlane: served,
+		wantResources: []contract.Resource{netResource()}, wantEgresses: []setEgress{{sourceUID, egress()}},
+		wantSecurity: []string{"SASL_SSL/SCRAM-SHA-512"},
+	}, {
+		TableRow: TableRow{
+			Name:       "a missing Secret marks ConfigParsed False with SecretNotFound naming it and the field, and keeps the entry",
+			Key:        sourceKey,
+			Objects:    []runtime.Object{newSource(withNet, ready), caSecret()},
+			WantEvents: []string{Eventf(corev1.EventTypeWarning, "SecretNotFound", userMissing)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newSource(withNet, ready, func(ks *sourcesv1beta1.KafkaSource) {
+				ks.Status.MarkConsumerGroupFailed("SecretNotFound", "the source is not consumed while its Kafka credentials are unusable")
+				ks.Status.MarkConfigFailed("SecretNotFound", userMissing)
 			})}},
 		},
 		published: published, dataPlane: served,
-		wantDeleted: []string{sourceUID},
+		wantResources: []contract.Resource{netResource()}, wantEgresses: []setEgress{{sourceUID, egress()}},
+	}, {
+		TableRow: TableRow{
+			Name:       "a Secret without the referenced key marks ConfigParsed False with SecretKeyMissing naming the key",
+			Key:        sourceKey,
+			Objects:    []runtime.Object{newSource(withNet), userSecret(func(s *corev1.Secret) { delete(s.Data, "password") }), caSecret()},
+			WantEvents: []string{Eventf(corev1.EventTypeWarning, "SecretKeyMissing", passwordMissing)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newSource(withNet, emitting, sinkProvided, func(ks *sourcesv1beta1.KafkaSource) {
+				ks.Status.MarkDeadLetterSinkNotConfigured()
+				ks.Status.MarkConsumerGroupFailed("SecretKeyMissing", "the source is not consumed while its Kafka credentials are unusable")
+				ks.Status.MarkConfigFailed("SecretKeyMissing", passwordMissing)
+			})}},
+		},
+		wantResources: []contract.Resource{netResource()}, wantEgresses: []setEgress{{sourceUID, egress()}},
+	}, {
+		TableRow: TableRow{
+			Name:       "a source asking for OAUTHBEARER says it is not supported",
+			Key:        sourceKey,
+			Objects:    []runtime.Object{newSource(withNet), userSecret(func(s *corev1.Secret) { s.Data["mechanism"] = []byte("OAUTHBEARER") }), caSecret()},
+			WantEvents: []string{Eventf(corev1.EventTypeWarning, "OAuthBearerUnsupported", oauth)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newSource(withNet, emitting, sinkProvided, func(ks *sourcesv1beta1.KafkaSource) {
+				ks.Status.MarkDeadLetterSinkNotConfigured()
+				ks.Status.MarkConsumerGroupFailed("OAuthBearerUnsupported", "the source is not consumed while its Kafka credentials are unusable")
+				ks.Status.MarkConfigFailed("OAuthBearerUnsupported", oauth)
+			})}},
+		},
+		wantResources: []contract.Resource{netResource()}, wantEgresses: []setEgress{{sourceUID, egress()}},
+	}, {
+		TableRow: TableRow{
+			Name:       "credentials the cluster refuses mark ConsumerGroup False with SASLAuthenticationFailed and retry",
+			Key:        sourceKey,
+			Objects:    []runtime.Object{newSource(withNet), userSecret(), caSecret()},
+			WantErr:    true,
+			WantEvents: []string{Eventf(corev1.EventTypeWarning, "SASLAuthenticationFailed", saslRefused)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newSource(withNet, prepared, func(ks *sourcesv1beta1.KafkaSource) {
+				ks.Status.MarkConsumerGroupFailed("SASLAuthenticationFailed", saslRefused)
+			})}},
+		},
+		kafka:         &fakeKafka{pingErr: fmt.Errorf("asking the cluster for its brokers: %w", kerr.SaslAuthenticationFailed)},
+		wantResources: []contract.Resource{netResource()}, wantEgresses: []setEgress{{sourceUID, egress()}},
+		wantSecurity: []string{"SASL_SSL/SCRAM-SHA-512"},
+	}, {
+		TableRow: TableRow{
+			Name:              "a cluster the controller cannot reach is left to the dispatchers' status",
+			Key:               sourceKey,
+			Objects:           []runtime.Object{newSource()},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newSource(ready)}},
+		},
+		kafka:     &fakeKafka{pingErr: errors.New("dial tcp: connection refused")},
+		published: published, dataPlane: served,
+		wantResources: []contract.Resource{resource()}, wantEgresses: []setEgress{{sourceUID, egress()}},
+		wantSecurity: []string{"PLAINTEXT"},
 	}, {
 		TableRow: TableRow{
 			Name:    "a key type the webhook would have refused is InvalidConfiguration",
@@ -223,8 +297,11 @@ func TestReconcileKind(t *testing.T) {
 
 	for _, r := range rows {
 		t.Run(r.Name, func(t *testing.T) {
+			if r.kafka == nil {
+				r.kafka = &fakeKafka{}
+			}
 			store := &fakeStore{published: r.published}
-			r.Test(t, makeFactory(store, r.dataPlane))
+			r.Test(t, makeFactory(store, r.kafka, r.dataPlane))
 			check := func(what string, want, got any) {
 				t.Helper()
 				if diff := cmp.Diff(want, got); diff != "" {
@@ -234,6 +311,9 @@ func TestReconcileKind(t *testing.T) {
 			check("resources set", r.wantResources, store.Resources)
 			check("egresses set", r.wantEgresses, store.Egresses)
 			check("resources deleted", r.wantDeleted, store.Deleted)
+			if r.wantSecurity != nil {
+				check("security of the connections", r.wantSecurity, r.kafka.Security)
+			}
 		})
 	}
 }
@@ -253,7 +333,7 @@ func TestFinalizeKindIsIdempotent(t *testing.T) {
 
 // makeFactory builds the generated KafkaSource reconciler around a Reconciler using the fakes; the
 // dynamic client holds a Knative Service "ksvc-sink" that sinks may refer to.
-func makeFactory(store *fakeStore, dataPlane DataPlane) Factory {
+func makeFactory(store *fakeStore, k *fakeKafka, dataPlane DataPlane) Factory {
 	return func(t *testing.T, row *TableRow) (controller.Reconciler, ActionRecorderList, EventList) {
 		scheme := runtime.NewScheme()
 		utilruntime.Must(kubescheme.AddToScheme(scheme))
@@ -272,6 +352,9 @@ func makeFactory(store *fakeStore, dataPlane DataPlane) Factory {
 		row.Ctx = ctx
 
 		rec := &Reconciler{
+			credentials:  kafka.NewCredentials(corelisters.NewSecretLister(sorter.IndexerForObjectType(&corev1.Secret{}))),
+			tracker:      &FakeTracker{},
+			kafka:        k.get,
 			contract:     store,
 			dataPlane:    dataPlane,
 			resolver:     resolver.NewURIResolverFromTracker(ctx, &FakeTracker{}),
@@ -346,7 +429,57 @@ func withDelivery(ks *sourcesv1beta1.KafkaSource) {
 	ks.Spec.Delivery = &eventingduckv1.DeliverySpec{Retry: ptr.Int32(3), DeadLetterSink: &duckv1.Destination{URI: dlsURI}}
 }
 
-func withSASL(ks *sourcesv1beta1.KafkaSource) { ks.Spec.Net.SASL.Enable = true }
+// keyRef references key of Secret secret, as spec.net does.
+func keyRef(secret, key string) sourcesv1beta1.SecretValueFromSource {
+	return sourcesv1beta1.SecretValueFromSource{SecretKeyRef: &corev1.SecretKeySelector{
+		LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key,
+	}}
+}
+
+// withNet enables SASL_SSL: SCRAM credentials in userSecret, the CA in caSecret.
+func withNet(ks *sourcesv1beta1.KafkaSource) {
+	ks.Spec.Net.SASL = sourcesv1beta1.KafkaSASLSpec{
+		Enable: true, User: keyRef("kafka-user", "user"), Password: keyRef("kafka-user", "password"), Type: keyRef("kafka-user", "mechanism"),
+	}
+	ks.Spec.Net.TLS = sourcesv1beta1.KafkaTLSSpec{Enable: true, CACert: keyRef("kafka-ca", "ca.crt")}
+}
+
+func userSecret(opts ...func(*corev1.Secret)) *corev1.Secret {
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "kafka-user"},
+		Data: map[string][]byte{
+			"user":      []byte("source-user"),
+			"password":  []byte("source-password"),
+			"mechanism": []byte("SCRAM-SHA-512"),
+		},
+	}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
+}
+
+func caSecret() *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "kafka-ca"},
+		Data:       map[string][]byte{"ca.crt": testCA},
+	}
+}
+
+// netResource is resource() with withNet's references.
+func netResource() contract.Resource {
+	r := resource()
+	r.Net = &kafkaconn.Net{
+		SASL: kafkaconn.NetSASL{
+			Enable:   true,
+			User:     kafkaconn.KeyRef{Secret: "kafka-user", Key: "user"},
+			Password: kafkaconn.KeyRef{Secret: "kafka-user", Key: "password"},
+			Type:     kafkaconn.KeyRef{Secret: "kafka-user", Key: "mechanism"},
+		},
+		TLS: kafkaconn.NetTLS{Enable: true, CACert: kafkaconn.KeyRef{Secret: "kafka-ca", Key: "ca.crt"}},
+	}
+	return r
+}
 
 func withKeyType(kt string) func(*sourcesv1beta1.KafkaSource) {
 	return func(ks *sourcesv1beta1.KafkaSource) {

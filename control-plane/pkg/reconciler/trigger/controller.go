@@ -14,6 +14,7 @@ import (
 	triggerreconciler "knative.dev/eventing/pkg/client/injection/reconciler/eventing/v1/trigger"
 	eventinglisters "knative.dev/eventing/pkg/client/listers/eventing/v1"
 	configmapinformer "knative.dev/pkg/client/injection/kube/informers/core/v1/configmap"
+	secretinformer "knative.dev/pkg/client/injection/kube/informers/core/v1/secret"
 	"knative.dev/pkg/configmap"
 	"knative.dev/pkg/controller"
 	"knative.dev/pkg/logging"
@@ -21,6 +22,7 @@ import (
 	"knative.dev/pkg/resolver"
 
 	"knkafka.dev/control-plane/pkg/apis/eventing"
+	"knkafka.dev/control-plane/pkg/kafka"
 	"knkafka.dev/control-plane/pkg/reconciler/broker"
 )
 
@@ -49,6 +51,7 @@ func NewController(ctx context.Context, _ configmap.Watcher, deps Deps) *control
 	r := &Reconciler{
 		brokers:      brokerInformer.Lister(),
 		configMaps:   configmapinformer.Get(ctx).Lister(),
+		credentials:  kafka.NewCredentials(secretinformer.Get(ctx).Lister()),
 		kafka:        deps.Kafka,
 		contract:     deps.Contract,
 		dataPlane:    deps.DataPlane,

@@ -7,6 +7,7 @@ import (
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/control-plane/pkg/kafka"
 	"knkafka.dev/control-plane/pkg/reconciler/broker"
+	"knkafka.dev/kafkaconn"
 )
 
 // fakeKafka records consumer-group deletions and fails them as configured.
@@ -14,9 +15,15 @@ type fakeKafka struct {
 	mu            sync.Mutex
 	deleteGroups  error
 	DeletedGroups [][]string
+	Security      []string // Security.String() of each connection
 }
 
-func (f *fakeKafka) get([]string) (broker.Kafka, error) { return f, nil }
+func (f *fakeKafka) get(_ []string, sec *kafkaconn.Security) (broker.Kafka, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Security = append(f.Security, sec.String())
+	return f, nil
+}
 
 func (f *fakeKafka) EnsureTopic(context.Context, kafka.TopicSpec) error { return nil }
 

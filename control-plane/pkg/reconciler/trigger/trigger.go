@@ -63,10 +63,12 @@ const (
 type Reconciler struct {
 	brokers    eventinglisters.BrokerLister
 	configMaps corelisters.ConfigMapLister
-	kafka      broker.KafkaFunc
-	contract   ContractStore
-	dataPlane  DataPlane
-	resolver   *resolver.URIResolver
+	// credentials reads the broker's Kafka auth Secret, needed to delete the consumer group.
+	credentials kafka.Credentials
+	kafka       broker.KafkaFunc
+	contract    ContractStore
+	dataPlane   DataPlane
+	resolver    *resolver.URIResolver
 	// pollInterval is how soon a Trigger is looked at again while the data plane catches up.
 	pollInterval time.Duration
 }
@@ -189,13 +191,13 @@ func (r *Reconciler) FinalizeKind(ctx context.Context, t *eventingv1.Trigger) pk
 		return fmt.Errorf("getting broker %q: %w", t.Spec.Broker, err)
 	}
 	r.contract.DeleteEgress(string(b.UID), string(t.UID))
-	cluster, ok, err := broker.ClusterFor(r.configMaps, r.kafka, b)
+	cluster, ok, err := broker.ClusterFor(r.configMaps, r.credentials, r.kafka, b)
 	if err != nil {
 		return err
 	}
 	group := contractbuild.TriggerConsumerGroup(t)
 	if !ok {
-		logging.FromContext(ctx).Desugar().Warn("broker config is gone or invalid: leaving the trigger's consumer group in Kafka",
+		logging.FromContext(ctx).Desugar().Warn("broker config or its Kafka Secret is gone or invalid: leaving the trigger's consumer group in Kafka",
 			zap.String("egress", string(t.UID)), zap.String("group", group))
 		return nil
 	}

@@ -30,6 +30,7 @@ import (
 
 	"knkafka.dev/control-plane/pkg/apis/eventing"
 	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/control-plane/pkg/kafka"
 )
 
 const (
@@ -56,6 +57,8 @@ type row struct {
 	wantSet           []setEgress
 	wantDeleted       [][2]string
 	wantGroupsDeleted [][]string
+	// wantSecurity, when set, is the Security.String() of every connection to Kafka ({} for none).
+	wantSecurity []string
 }
 
 func TestReconcileKind(t *testing.T) {
@@ -210,6 +213,28 @@ func TestReconcileKind(t *testing.T) {
 		},
 		wantDeleted:       [][2]string{{brokerUID, triggerUID}},
 		wantGroupsDeleted: [][]string{{"knative-trigger-ns-orders"}},
+		wantSecurity:      []string{"PLAINTEXT"},
+	}, {
+		TableRow: TableRow{
+			Name:        "deleting a trigger of a secured broker deletes its consumer group with the broker's credentials",
+			Key:         triggerKey,
+			Objects:     []runtime.Object{newTrigger(deleted), newBroker(), brokerConfig(withAuth), authSecret()},
+			WantPatches: []clientgotesting.PatchActionImpl{patch(`{"metadata":{"finalizers":[],"resourceVersion":""}}`)},
+			WantEvents:  []string{Eventf(corev1.EventTypeNormal, "FinalizerUpdate", `Updated %q finalizers`, triggerName)},
+		},
+		wantDeleted:       [][2]string{{brokerUID, triggerUID}},
+		wantGroupsDeleted: [][]string{{"knative-trigger-ns-orders"}},
+		wantSecurity:      []string{"SASL_PLAINTEXT/PLAIN"},
+	}, {
+		TableRow: TableRow{
+			Name:        "deleting a trigger whose broker's Secret is gone leaves the consumer group",
+			Key:         triggerKey,
+			Objects:     []runtime.Object{newTrigger(deleted), newBroker(), brokerConfig(withAuth)},
+			WantPatches: []clientgotesting.PatchActionImpl{patch(`{"metadata":{"finalizers":[],"resourceVersion":""}}`)},
+			WantEvents:  []string{Eventf(corev1.EventTypeNormal, "FinalizerUpdate", `Updated %q finalizers`, triggerName)},
+		},
+		wantDeleted:  [][2]string{{brokerUID, triggerUID}},
+		wantSecurity: []string{},
 	}, {
 		TableRow: TableRow{
 			Name:        "deleting a trigger whose broker is gone only drops the finalizer",
@@ -241,6 +266,7 @@ func TestReconcileKind(t *testing.T) {
 				rec := &Reconciler{
 					brokers:      listers.GetBrokerLister(),
 					configMaps:   listers.GetConfigMapLister(),
+					credentials:  kafka.NewCredentials(listers.GetSecretLister()),
 					kafka:        r.kafka.get,
 					contract:     store,
 					dataPlane:    r.dataPlane,
@@ -261,6 +287,9 @@ func TestReconcileKind(t *testing.T) {
 			check("egresses set", r.wantSet, store.Set)
 			check("egresses deleted", r.wantDeleted, store.Deleted)
 			check("consumer groups deleted", r.wantGroupsDeleted, r.kafka.DeletedGroups)
+			if r.wantSecurity != nil {
+				check("security of the connections", r.wantSecurity, append([]string{}, r.kafka.Security...))
+			}
 		})
 	}
 }
@@ -383,12 +412,26 @@ func withBrokerDelivery(b *eventingv1.Broker) {
 	b.Status.DeliveryStatus = eventingduckv1.DeliveryStatus{DeadLetterSinkURI: brokerDLS}
 }
 
-func brokerConfig() *corev1.ConfigMap {
-	return &corev1.ConfigMap{
+func brokerConfig(opts ...func(*corev1.ConfigMap)) *corev1.ConfigMap {
+	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "knative-eventing", Name: "kafka-broker-config"},
 		Data: map[string]string{
 			"bootstrap.servers": "kafka:9092", "default.topic.partitions": "3", "default.topic.replication.factor": "1",
 		},
+	}
+	for _, opt := range opts {
+		opt(cm)
+	}
+	return cm
+}
+
+func withAuth(cm *corev1.ConfigMap) { cm.Data["auth.secret.ref.name"] = "kafka-auth" }
+
+// authSecret is the Secret withAuth names: SASL_PLAINTEXT with PLAIN.
+func authSecret() *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "knative-eventing", Name: "kafka-auth"},
+		StringData: map[string]string{"protocol": "SASL_PLAINTEXT", "user": "trigger-user", "password": "trigger-password"},
 	}
 }
 
