@@ -148,9 +148,12 @@ func (i *Ingress) accept(w http.ResponseWriter, r *http.Request, s *snapshot, ro
 		return http.StatusBadRequest, err.Error()
 	}
 
-	p, ok := s.producers[route.ProducerKey]
+	p, ok := s.producer(res.UID)
 	if !ok {
-		return http.StatusServiceUnavailable, fmt.Sprintf("no Kafka producer for %s/%s: %v", res.Namespace, res.Name, s.failed[route.ProducerKey])
+		return http.StatusServiceUnavailable, fmt.Sprintf("%s/%s is not served: %s", res.Namespace, res.Name, unservedStatus(s.unserved[res.UID]).Message)
+	}
+	if msg, refused := p.refused(res); refused {
+		return http.StatusServiceUnavailable, fmt.Sprintf("%s/%s is not served: %s", res.Namespace, res.Name, msg)
 	}
 	traceparent, tracestate := r.Header.Get("traceparent"), r.Header.Get("tracestate")
 	records := make([]*kgo.Record, len(events))
