@@ -42,7 +42,7 @@ type Dispatcher struct {
 	cfg     config
 	metrics *metrics
 
-	mu        sync.Mutex
+	mu      sync.Mutex
 	running map[string]*egress // by egress UID
 	// producers are the reply producers, by kafkaconn.Key; one no running egress uses is closed
 	// at the end of Apply.

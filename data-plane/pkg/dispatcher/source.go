@@ -48,8 +48,8 @@ type groupSource struct {
 	initial contract.InitialOffset
 	// kopts are the seed brokers and the TLS and SASL options of the resource's cluster.
 	kopts []kgo.Opt
-	cfg     *config
-	sink    partitionSink
+	cfg   *config
+	sink  partitionSink
 
 	cl  *kgo.Client // set by run once the topic exists; guarded by mu until then
 	adm *kadm.Client
