@@ -88,6 +88,9 @@ func TestSecuredDataPlane(t *testing.T) {
 		ingressIs("uid-b1", ""), egressIs("uid-t1", ""), egressIs("uid-src", ""),
 		ingressIs("uid-b2", kafkaconn.ReasonSecretNotFound), egressIs("uid-t2", kafkaconn.ReasonSecretNotFound))
 	st := s.Status()
+	if st.Generation != 1 {
+		t.Errorf("applied generation %d, want 1: a missing secret must not hold back the other objects' Ready", st.Generation)
+	}
 	for _, m := range []string{st.Ingresses["uid-b2"].Message, st.Egresses["uid-t2"].Message} {
 		if !strings.Contains(m, "knative-eventing/absent") {
 			t.Errorf("status message %q does not name the missing secret", m)

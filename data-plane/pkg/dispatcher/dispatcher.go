@@ -89,7 +89,8 @@ type wanted struct {
 // resource's topic and cluster) are unchanged keeps running untouched; a changed one is stopped
 // and started again; a removed one is stopped after committing its completed work; a new one is
 // started. Stops happen before starts (in parallel, bounded by ctx); starts return at once and
-// Status tells when they serve. An error lists egresses that could not be started.
+// Status tells when they serve. An error lists egresses that could not be started, except those
+// whose resource's Security cannot be built: Status alone reports them.
 func (d *Dispatcher) Apply(ctx context.Context, c *contract.Contract) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -193,7 +194,11 @@ func (d *Dispatcher) startEgress(w wanted) (*egress, error) {
 		return fail(err)
 	}
 	if w.secErr != nil {
-		return fail(w.secErr)
+		// Status reports it; the contract is applied all the same, so that the other egresses'
+		// owners can become Ready.
+		e, err := fail(w.secErr)
+		logger.Warn("egress not started: its Kafka credentials", zap.Error(err))
+		return e, nil
 	}
 	decode, err := recordDecoder(w.res)
 	if err != nil {

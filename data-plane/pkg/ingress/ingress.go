@@ -172,7 +172,9 @@ func New(logger *zap.Logger, opts ...Option) *Ingress {
 // longer in c are flushed (bounded by ctx) and closed. c must not be modified afterwards.
 //
 // A cluster whose client cannot be created is reported in the returned error and in Status; the
-// rest of c is applied anyway.
+// rest of c is applied anyway. A resource whose Security cannot be built (a missing Secret or
+// key, a bad value) is reported in Status only: the contract is applied, that resource is not
+// served.
 func (i *Ingress) Apply(ctx context.Context, c *contract.Contract) error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -195,8 +197,14 @@ func (i *Ingress) Apply(ctx context.Context, c *contract.Contract) error {
 		r := route.Resource
 		next.metrics[r.UID] = i.metrics.forResource(r)
 		if err := i.serve(r, old, next); err != nil {
-			i.logger.Error("Not serving a resource", zap.String("resource", r.Namespace+"/"+r.Name), zap.Error(err))
 			next.unserved[r.UID] = err
+			if _, credentials := kafkaconn.ReasonOf(err); credentials {
+				// The contract is applied: Status says why this resource is off, and its
+				// owner reports it. Failing Apply would hold back every other resource's Ready.
+				i.logger.Warn("Not serving a resource: its Kafka credentials", zap.String("resource", r.Namespace+"/"+r.Name), zap.Error(err))
+				continue
+			}
+			i.logger.Error("Not serving a resource", zap.String("resource", r.Namespace+"/"+r.Name), zap.Error(err))
 			errs = append(errs, fmt.Errorf("%s/%s: %w", r.Namespace, r.Name, err))
 		}
 	}
