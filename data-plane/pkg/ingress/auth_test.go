@@ -2,8 +2,12 @@ package ingress
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -201,4 +205,95 @@ func TestWithoutSecurityReferencedSecretsAreNotServed(t *testing.T) {
 		t.Errorf("status message %q, want it to name the secret and say no secrets are read", st.Message)
 	}
 	waitStatus(t, i, "uid-c1", ready)
+}
+
+// Rotating a Secret while requests are in flight fails none of them: a request that took the
+// old producer finishes on it before it is closed, one that comes after takes the new one.
+func TestRotationUnderLoadFailsNoRequest(t *testing.T) {
+	servers := kafkatest.FakeSASL(t, map[string]string{"alice": alicePass, "bob": bobPass},
+		kfake.SeedTopics(1, brokerTopic, channelTopic))
+	ref := kafkaauth.Ref{Namespace: "ns1", Name: "auth-b1"}
+	secrets := kafkaauth.NewStatic(map[kafkaauth.Ref]map[string][]byte{ref: saslSecret("alice", alicePass)})
+	security := func(r *contract.Resource) (*kafkaconn.Security, error) { return kafkaauth.Resolve(secrets, r) }
+	i := New(zaptest.NewLogger(t), Linger(0), ProduceTimeout(5*time.Second), TopicCheckInterval(time.Hour), WithSecurity(security))
+	t.Cleanup(func() { _ = i.Close(context.Background()) })
+	c := securedContract(servers)
+	c.Resources = c.Resources[:1]
+	if err := i.Apply(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+
+	const senders, perSender = 4, 60
+	failures := make(chan string, senders*perSender)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range perSender {
+				rec := serve(i, binaryRequest(t, "/ns1/b1", testEvent(t, event.CloudEventsVersionV1, fmt.Sprintf("%d-%d", s, n))))
+				if rec.Code != http.StatusAccepted {
+					failures <- fmt.Sprintf("%d %s", rec.Code, strings.TrimSpace(rec.Body.String()))
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(stop)
+		users := []struct{ user, pass string }{{"bob", bobPass}, {"alice", alicePass}}
+		for n := range 10 {
+			u := users[n%2]
+			secrets.Set(ref, saslSecret(u.user, u.pass))
+			if err := i.Apply(context.Background(), c); err != nil {
+				failures <- "Apply: " + err.Error()
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	wg.Wait()
+	<-stop
+	close(failures)
+	for f := range failures {
+		t.Errorf("a request during rotations: %s", f)
+	}
+}
+
+// A request whose body is still arriving when the Secret rotates is produced with the new
+// credentials: the ingress looks its producer up once the body is in, and never uses one that
+// a rotation closed.
+func TestSlowRequestAcrossARotationIsAccepted(t *testing.T) {
+	servers := kafkatest.FakeSASL(t, map[string]string{"alice": alicePass, "bob": bobPass},
+		kfake.SeedTopics(1, brokerTopic, channelTopic))
+	ref := kafkaauth.Ref{Namespace: "ns1", Name: "auth-b1"}
+	secrets := kafkaauth.NewStatic(map[kafkaauth.Ref]map[string][]byte{ref: saslSecret("alice", alicePass)})
+	security := func(r *contract.Resource) (*kafkaconn.Security, error) { return kafkaauth.Resolve(secrets, r) }
+	i := New(zaptest.NewLogger(t), Linger(0), ProduceTimeout(5*time.Second), TopicCheckInterval(time.Hour), WithSecurity(security))
+	t.Cleanup(func() { _ = i.Close(context.Background()) })
+	c := securedContract(servers)
+	c.Resources = c.Resources[:1]
+	if err := i.Apply(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	e := testEvent(t, event.CloudEventsVersionV1, "slow")
+	body, write := io.Pipe()
+	req := binaryRequest(t, "/ns1/b1", e)
+	req.Body = body
+	req.ContentLength = -1
+	done := make(chan *httptest.ResponseRecorder)
+	go func() { done <- serve(i, req) }()
+	if _, err := write.Write(e.Data()[:1]); err != nil { // the handler is reading the body now
+		t.Fatal(err)
+	}
+	secrets.Set(ref, saslSecret("bob", bobPass))
+	if err := i.Apply(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := write.Write(e.Data()[1:]); err != nil {
+		t.Fatal(err)
+	}
+	_ = write.Close()
+	if rec := <-done; rec.Code != http.StatusAccepted {
+		t.Errorf("the request that spanned the rotation got %d %q, want 202", rec.Code, rec.Body)
+	}
 }

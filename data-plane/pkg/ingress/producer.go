@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -34,6 +35,11 @@ type producer struct {
 
 	// topics holds the last topic check: topic → topicCheck.
 	topics sync.Map
+
+	// users counts the requests producing with the client; closing is set once Apply replaced
+	// it. See acquire.
+	users   atomic.Int64
+	closing atomic.Bool
 }
 
 type topicCheck struct {
@@ -69,8 +75,35 @@ func kgoLogLevel(l *zap.Logger) kgo.LogLevel {
 	return kgo.LogLevelInfo
 }
 
-// close flushes the records the client holds, bounded by ctx, and closes it.
+// acquire marks a request as producing with p, so that close waits for it; it returns false
+// once p is closing, and the request takes the producer of the current snapshot instead.
+//
+// The race with close, step by step: acquire adds itself to users, then reads closing; close
+// sets closing, then reads users. Whichever runs second sees the other: either acquire sees
+// closing and backs out, or close sees the user and waits for its release. Both are
+// sequentially consistent atomics, so no interleaving lets a request use a closed client.
+func (p *producer) acquire() bool {
+	p.users.Add(1)
+	if p.closing.Load() {
+		p.users.Add(-1)
+		return false
+	}
+	return true
+}
+
+// release ends a request's use of p.
+func (p *producer) release() { p.users.Add(-1) }
+
+// close waits for the requests using the client (bounded by ctx), flushes the records it holds
+// and closes it.
 func (p *producer) close(ctx context.Context) error {
+	p.closing.Store(true)
+	for p.users.Load() > 0 && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 	err := p.client.Flush(ctx)
 	p.client.Close()
 	if err != nil {
