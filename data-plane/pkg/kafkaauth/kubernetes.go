@@ -99,6 +99,12 @@ func (k *Kubernetes) Follow(ctx context.Context, refs []Ref) error {
 	for ref, w := range started {
 		if !cache.WaitForCacheSync(ctx.Done(), w.synced) {
 			unsynced = append(unsynced, ref.String())
+			// Its first read, when it comes, is a change: the contract was applied without it.
+			go func() {
+				if cache.WaitForCacheSync(w.stop, w.synced) {
+					k.changed(ref, "read late")
+				}
+			}()
 		}
 	}
 	if len(unsynced) > 0 {

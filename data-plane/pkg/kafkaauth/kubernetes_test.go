@@ -148,3 +148,27 @@ func noChange(t *testing.T, k *Kubernetes, what string) {
 	case <-time.After(time.Second):
 	}
 }
+
+// A Secret whose first read came after Follow stopped waiting is reported as a change, so the
+// contract applied without it is applied again.
+func TestKubernetesReportsALateFirstRead(t *testing.T) {
+	kube := kubetest.Env(t).Kube
+	ns := fmt.Sprintf("kafkaauth-late-%d", time.Now().UnixNano())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "kafka-auth"},
+		StringData: map[string]string{"user": "alice"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	k := NewKubernetes(kube, zaptest.NewLogger(t))
+	k.syncTimeout = time.Nanosecond // Follow gives up before the first list can answer
+	defer k.Close()
+	if err := k.Follow(ctx, []Ref{{ns, "kafka-auth"}}); err == nil {
+		t.Fatal("Follow waited for a read it had no time for")
+	}
+	waitChange(t, k, "the secret was read after Follow stopped waiting")
+	expectUser(t, k, ns, "kafka-auth", "alice")
+}
