@@ -103,6 +103,10 @@ type Server struct {
 	last *contract.Contract
 	// closeSecrets stops the Secret watches the Server started itself; nil when it started none.
 	closeSecrets func()
+	// resolve is the roles' Security for the contract being applied (kafkaauth.Cached, new for
+	// each apply, so both roles share one parse of each Secret); guarded by mu, and only the
+	// roles' Apply, which runs under mu, calls it.
+	resolve kafkaauth.Func
 }
 
 // New builds the Server of cfg. Its Run must be called once: it is what releases the roles.
@@ -119,7 +123,7 @@ func New(cfg Config) (*Server, error) {
 	s.registry = reg
 	var security kafkaauth.Func
 	if s.secrets != nil {
-		security = func(r *contract.Resource) (*kafkaconn.Security, error) { return kafkaauth.Resolve(s.secrets, r) }
+		security = func(r *contract.Resource) (*kafkaconn.Security, error) { return s.resolve(r) }
 	}
 	if cfg.Ingress {
 		opts := []ingress.Option{ingress.WithRegistry(reg)}
@@ -295,6 +299,7 @@ func (s *Server) apply(ctx context.Context, c *contract.Contract) error {
 		if err := s.secrets.Follow(ctx, kafkaauth.Refs(c)); err != nil {
 			s.cfg.Logger.Warn("following the secrets the contract references", zap.Error(err))
 		}
+		s.resolve = kafkaauth.Cached(s.secrets)
 	}
 	if len(s.cfg.BootstrapServers) > 0 {
 		for i := range c.Resources {

@@ -3,6 +3,7 @@ package kafkaauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +148,42 @@ func TestStaticSignalsOnlyRealChanges(t *testing.T) {
 	}
 	if _, ok := s.Secret("ns", "a"); ok {
 		t.Error("a deleted secret is still found")
+	}
+}
+
+// countingSecrets counts the reads of each Secret.
+type countingSecrets struct {
+	Secrets
+	reads map[string]int
+}
+
+func (c *countingSecrets) Secret(namespace, name string) (map[string][]byte, bool) {
+	c.reads[namespace+"/"+name]++
+	return c.Secrets.Secret(namespace, name)
+}
+
+func TestCachedReadsEachAuthSecretOnce(t *testing.T) {
+	secrets := &countingSecrets{Secrets: NewStatic(map[Ref]map[string][]byte{{"ns", "shared"}: sasl("alice")}), reads: map[string]int{}}
+	resolve := Cached(secrets)
+	var first *kafkaconn.Security
+	for n := range 100 {
+		sec, err := resolve(&contract.Resource{UID: fmt.Sprint(n), Auth: &contract.SecretRef{Namespace: "ns", Name: "shared"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = sec
+		} else if sec != first {
+			t.Fatal("resources sharing a Secret got different Security values")
+		}
+	}
+	if _, err := resolve(&contract.Resource{Auth: &contract.SecretRef{Namespace: "ns", Name: "absent"}}); err == nil {
+		t.Error("a missing secret resolved")
+	}
+	if _, err := resolve(&contract.Resource{Auth: &contract.SecretRef{Namespace: "ns", Name: "absent"}}); err == nil {
+		t.Error("a missing secret resolved the second time")
+	}
+	if diff := cmp.Diff(map[string]int{"ns/shared": 1, "ns/absent": 1}, secrets.reads); diff != "" {
+		t.Errorf("reads (-want +got):\n%s", diff)
 	}
 }
