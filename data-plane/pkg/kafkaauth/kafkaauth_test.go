@@ -2,8 +2,10 @@ package kafkaauth
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +187,34 @@ func TestCachedReadsEachAuthSecretOnce(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string]int{"ns/shared": 1, "ns/absent": 1}, secrets.reads); diff != "" {
 		t.Errorf("reads (-want +got):\n%s", diff)
+	}
+}
+
+// Each refusal names the keys behind it: the CA for an untrusted broker, the client
+// certificate for a handshake the broker ended.
+func TestRefusedNamesTheKeysOfEachReason(t *testing.T) {
+	auth := &contract.Resource{Auth: &contract.SecretRef{Namespace: "ns", Name: "tls"}}
+	specNet := &contract.Resource{Namespace: "team", Net: &kafkaconn.Net{TLS: kafkaconn.NetTLS{Enable: true,
+		CACert: kafkaconn.KeyRef{Secret: "ca", Key: "ca.pem"},
+		Cert:   kafkaconn.KeyRef{Secret: "client", Key: "crt"},
+		Key:    kafkaconn.KeyRef{Secret: "client", Key: "key"},
+	}}}
+	untrusted := fmt.Errorf("dialing: %w", x509.UnknownAuthorityError{})
+	handshake := &net.OpError{Op: "remote error", Err: errors.New("tls: certificate required")}
+	for _, tt := range []struct {
+		res    *contract.Resource
+		err    error
+		reason kafkaconn.Reason
+		want   string
+	}{
+		{auth, untrusted, kafkaconn.ReasonServerCertificateUntrusted, `keys ["ca.crt"] of secret "ns/tls"`},
+		{auth, handshake, kafkaconn.ReasonTLSHandshakeFailed, `keys ["user.crt" "user.key"] of secret "ns/tls"`},
+		{specNet, untrusted, kafkaconn.ReasonServerCertificateUntrusted, `net.tls.caCert (key "ca.pem" of secret "team/ca")`},
+		{specNet, handshake, kafkaconn.ReasonTLSHandshakeFailed, `net.tls.cert (key "crt" of secret "team/client"), net.tls.key (key "key" of secret "team/client")`},
+	} {
+		reason, msg, ok := Refused(tt.res, tt.err)
+		if !ok || reason != tt.reason || !strings.Contains(msg, tt.want) {
+			t.Errorf("Refused(%v) = %q, %q, %v; want %s and a message with %s", tt.err, reason, msg, ok, tt.reason, tt.want)
+		}
 	}
 }
