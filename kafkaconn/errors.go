@@ -115,8 +115,9 @@ func ReasonOf(err error) (Reason, bool) {
 	return "", false
 }
 
-// SecretNotFound is the error of a Secret that does not exist, for callers that look a Secret up
-// themselves before ParseSecret; secret names it (for example "namespace/name").
+// SecretNotFound is the error of a Secret that settings reference and that does not exist;
+// secret names it (for example "namespace/name"). Callers that read Secrets themselves, before
+// ParseSecret, report a missing one with it so that ReasonOf gives ReasonSecretNotFound.
 func SecretNotFound(secret string) *Error {
 	return &Error{Reason: ReasonSecretNotFound, Secret: secret, detail: "secret not found"}
 }

@@ -33,3 +33,13 @@ func TestReasonOf(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretNotFoundNamesTheSecret(t *testing.T) {
+	err := fmt.Errorf("broker b: %w", SecretNotFound("ns/kafka-auth"))
+	if r, ok := ReasonOf(err); !ok || r != ReasonSecretNotFound {
+		t.Errorf("ReasonOf = %q, %v; want %s", r, ok, ReasonSecretNotFound)
+	}
+	if got, want := err.Error(), `broker b: secret "ns/kafka-auth": secret not found`; got != want {
+		t.Errorf("message %q, want %q", got, want)
+	}
+}

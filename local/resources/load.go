@@ -1,6 +1,7 @@
 // Package resources reads the Knative objects of the local mode from a folder of YAML files —
-// Brokers, Triggers, KafkaChannels, Subscriptions, KafkaSources and the kafka-*-config ConfigMaps, the same kinds
-// and shapes users apply to a cluster — into a Set. Load reports every bad file with its path and
+// Brokers, Triggers, KafkaChannels, Subscriptions, KafkaSources, the kafka-*-config ConfigMaps
+// and the Secrets with Kafka credentials, the same kinds and shapes users apply to a cluster —
+// into a Set. Load reports every bad file with its path and
 // reason, so the caller can keep running the last good Set.
 package resources
 
@@ -39,11 +40,14 @@ type Set struct {
 	Subscriptions []*messagingv1.Subscription
 	Sources       []*sourcesv1beta1.KafkaSource
 	ConfigMaps    []*corev1.ConfigMap
+	// Secrets hold Kafka credentials. Their Data is what the API server would store: data with
+	// stringData merged over it; StringData is empty.
+	Secrets []*corev1.Secret
 }
 
 // Empty reports whether s holds no object at all.
 func (s *Set) Empty() bool {
-	return len(s.Brokers)+len(s.Triggers)+len(s.Channels)+len(s.Subscriptions)+len(s.Sources)+len(s.ConfigMaps) == 0
+	return len(s.Brokers)+len(s.Triggers)+len(s.Channels)+len(s.Subscriptions)+len(s.Sources)+len(s.ConfigMaps)+len(s.Secrets) == 0
 }
 
 // FileError says why one file was not read.
@@ -207,9 +211,36 @@ func (s *Set) addObject(obj runtime.Object) error {
 		o.UID = uid("ConfigMap", o.Namespace, o.Name)
 		s.ConfigMaps = append(s.ConfigMaps, o)
 		return nil
+	case *corev1.Secret:
+		return s.addSecret(o)
 	default:
-		return fmt.Errorf("kind %T is not supported here (Broker, Trigger, KafkaChannel, Subscription, KafkaSource, ConfigMap are)", obj)
+		return fmt.Errorf("kind %T is not supported here (Broker, Trigger, KafkaChannel, Subscription, KafkaSource, ConfigMap, Secret are)", obj)
 	}
+}
+
+// addSecret keeps a Secret as the API server would store it: stringData merged over data (the
+// decoder already base64-decoded data). Like a ConfigMap, a Secret without a namespace is in
+// knative-eventing, where the kafka-*-config ConfigMaps that name it live; a KafkaSource's
+// Secrets are in its own namespace, so give theirs.
+func (s *Set) addSecret(o *corev1.Secret) error {
+	if o.Name == "" {
+		return errors.New("metadata.name is required")
+	}
+	if o.Namespace == "" {
+		o.Namespace = "knative-eventing"
+	}
+	if len(o.StringData) > 0 {
+		if o.Data == nil {
+			o.Data = make(map[string][]byte, len(o.StringData))
+		}
+		for k, v := range o.StringData {
+			o.Data[k] = []byte(v)
+		}
+		o.StringData = nil
+	}
+	o.UID = uid("Secret", o.Namespace, o.Name)
+	s.Secrets = append(s.Secrets, o)
+	return nil
 }
 
 // prepare defaults and validates a Knative object the way the webhooks would, then keeps it.
@@ -244,6 +275,7 @@ func (s *Set) add(o *Set) {
 	s.Subscriptions = append(s.Subscriptions, o.Subscriptions...)
 	s.Sources = append(s.Sources, o.Sources...)
 	s.ConfigMaps = append(s.ConfigMaps, o.ConfigMaps...)
+	s.Secrets = append(s.Secrets, o.Secrets...)
 }
 
 func (s *Set) dropDuplicates() error {
@@ -255,6 +287,7 @@ func (s *Set) dropDuplicates() error {
 	s.Subscriptions = keepFirst(s.Subscriptions, seen, &errs, "Subscription")
 	s.Sources = keepFirst(s.Sources, seen, &errs, "KafkaSource")
 	s.ConfigMaps = keepFirst(s.ConfigMaps, seen, &errs, "ConfigMap")
+	s.Secrets = keepFirst(s.Secrets, seen, &errs, "Secret")
 	return errors.Join(errs...)
 }
 
@@ -283,6 +316,7 @@ func (s *Set) sort() {
 	sort.Slice(s.Subscriptions, func(i, j int) bool { return s.Subscriptions[i].UID < s.Subscriptions[j].UID })
 	sort.Slice(s.Sources, func(i, j int) bool { return s.Sources[i].UID < s.Sources[j].UID })
 	sort.Slice(s.ConfigMaps, func(i, j int) bool { return s.ConfigMaps[i].UID < s.ConfigMaps[j].UID })
+	sort.Slice(s.Secrets, func(i, j int) bool { return s.Secrets[i].UID < s.Secrets[j].UID })
 }
 
 // ConfigMap returns the ConfigMap namespace/name of the set.

@@ -2,9 +2,12 @@ package resources
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 )
 
@@ -69,9 +72,56 @@ func TestLoadRejectsDuplicatesAndUnknownKinds(t *testing.T) {
 	b := "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata:\n  name: twice\n"
 	write("a.yaml", b)
 	write("b.yaml", b)
-	write("c.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n")
+	write("c.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n")
 	_, err := Load(dir)
 	if err == nil || !strings.Contains(err.Error(), "more than once") || !strings.Contains(err.Error(), "c.yaml") {
 		t.Errorf("error %v, want one naming the duplicate broker and c.yaml", err)
+	}
+}
+
+// A Secret reads as the API server would store it: data base64-decoded, stringData merged over
+// it (stringData wins), in knative-eventing when it names no namespace.
+func TestSecretsMergeStringDataOverData(t *testing.T) {
+	dir := t.TempDir()
+	yaml := `apiVersion: v1
+kind: Secret
+metadata:
+  name: kafka-auth
+data:
+  protocol: U0FTTF9QTEFJTlRFWFQ=   # SASL_PLAINTEXT
+  user: ZnJvbS1kYXRh               # from-data
+  password: cHctZnJvbS1kYXRh       # pw-from-data
+stringData:
+  password: pw-from-stringdata
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: source-auth, namespace: team}
+stringData: {user: alice}
+`
+	if err := os.WriteFile(filepath.Join(dir, "secrets.yaml"), []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	set, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]string{}
+	for _, s := range set.Secrets {
+		if len(s.StringData) > 0 {
+			t.Errorf("secret %s/%s keeps stringData after the merge", s.Namespace, s.Name)
+		}
+		data := map[string]string{}
+		for k, v := range s.Data {
+			data[k] = string(v)
+		}
+		got[s.Namespace+"/"+s.Name] = data
+	}
+	want := map[string]map[string]string{
+		"knative-eventing/kafka-auth": {"protocol": "SASL_PLAINTEXT", "user": "from-data", "password": "pw-from-stringdata"},
+		"team/source-auth":            {"user": "alice"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("secrets (-want +got):\n%s", diff)
 	}
 }

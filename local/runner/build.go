@@ -42,7 +42,6 @@ const (
 const (
 	ReasonBrokerClass        = "BrokerClassNotKafka"
 	ReasonConfigInvalid      = "ConfigInvalid"
-	ReasonAuthNotSupported   = "AuthNotSupported"
 	ReasonNoKafka            = "NoBootstrapServers"
 	ReasonBrokerNotFound     = "BrokerDoesNotExist"
 	ReasonBrokerNotReady     = "BrokerNotReady"
@@ -255,9 +254,6 @@ func (b *builder) broker(br *eventingv1.Broker) (contract.Resource, *Topic, *Pro
 	if err != nil {
 		return contract.Resource{}, nil, problem(ReasonConfigInvalid, "ConfigMap %s/%s: %v", ns, name, err)
 	}
-	if cfg.AuthSecretName != "" {
-		return contract.Resource{}, nil, problem(ReasonAuthNotSupported, "ConfigMap %s/%s: %s is not supported in local mode", ns, name, contractbuild.AuthSecretNameKey)
-	}
 	res := contractbuild.BrokerResource(br, cfg, ns)
 	if _, external := contractbuild.ExternalTopic(br); external {
 		return res, nil, nil
@@ -401,9 +397,6 @@ func (b *builder) channel(kc *messagingv1beta1.KafkaChannel) (contract.Resource,
 	cfg, err := contractbuild.ParseChannelConfig(data)
 	if err != nil {
 		return contract.Resource{}, Topic{}, nil, problem(ReasonConfigInvalid, "ConfigMap %s/%s: %v", ns, name, err)
-	}
-	if cfg.AuthSecretName != "" {
-		return contract.Resource{}, Topic{}, nil, problem(ReasonAuthNotSupported, "ConfigMap %s/%s: %s is not supported in local mode", ns, name, contractbuild.AuthSecretNameKey)
 	}
 	var deadLetter *apis.URL
 	if d := kc.Spec.Delivery; d != nil && d.DeadLetterSink != nil {

@@ -201,10 +201,16 @@ func TestBuild(t *testing.T) {
 		opts: Options{DefaultServers: []string{"k:1"}},
 		want: []row{{"Broker", "default", ReasonConfigInvalid}, {"Trigger", "orders", ReasonBrokerNotReady}},
 	}, {
-		name: "a config with credentials is not supported locally",
+		name: "a config with credentials references its Secret, which the data plane reads from the folder",
 		docs: []string{broker, strings.Replace(brokerConfig, "\ndata:", "\ndata:\n  auth.secret.ref.name: kafka-auth", 1)},
 		opts: Options{DefaultServers: []string{"k:1"}},
-		want: []row{{"Broker", "default", ReasonAuthNotSupported}},
+		want: []row{{"Broker", "default", ""}},
+		check: func(t *testing.T, p *Plan) {
+			want := &contract.SecretRef{Namespace: "knative-eventing", Name: "kafka-auth"}
+			if len(p.Contract.Resources) != 1 || !cmp.Equal(p.Contract.Resources[0].Auth, want) {
+				t.Errorf("resources %+v, want one with Auth %+v", p.Contract.Resources, want)
+			}
+		},
 	}, {
 		name: "a broker of another class is not served",
 		docs: []string{strings.Replace(broker, "metadata: {name: default, namespace: default}",

@@ -25,6 +25,9 @@ import (
 	"knkafka.dev/control-plane/pkg/kafka"
 	"knkafka.dev/data-plane/pkg/contractsource"
 	"knkafka.dev/data-plane/pkg/dataplane"
+	"knkafka.dev/data-plane/pkg/kafkaauth"
+	"knkafka.dev/kafkaconn"
+	"knkafka.dev/local/resources"
 )
 
 // Defaults of Config.
@@ -85,6 +88,7 @@ func Run(ctx context.Context, cfg Config) error {
 		logger:  cfg.Logger,
 		folder:  newFolder(cfg.ResourcesDir),
 		clients: kafka.NewClients(cfg.Logger.Named("admin")),
+		secrets: kafkaauth.NewStatic(nil),
 		opts:    Options{IngressAddr: cfg.IngressAddr, BootstrapServers: cfg.BootstrapServers},
 	}
 	r.topics = newTopics(r.clients, cfg.Logger.Named("topics"))
@@ -96,6 +100,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Ingress: true, Dispatcher: true,
 		IngressAddr: cfg.IngressAddr, AdminAddr: cfg.AdminAddr,
 		Source:        r,
+		Secrets:       r.secrets,
 		AdminHandlers: map[string]http.Handler{"GET " + ResourcesPath: http.HandlerFunc(r.serveResources)},
 		Logger:        cfg.Logger,
 	})
@@ -115,6 +120,8 @@ type runner struct {
 	clients *kafka.Clients
 	topics  *topics
 	dp      *dataplane.Server
+	// secrets are the Secrets of the folder, for the data plane and for the topics' admin clients.
+	secrets *kafkaauth.Static
 
 	opts     Options
 	embedded *kfake.Cluster
@@ -203,7 +210,8 @@ func (r *runner) sync(ctx context.Context, apply contractsource.ApplyFunc) {
 				zap.String("reason", o.Problem.Reason), zap.String("message", o.Problem.Message))
 		}
 	}
-	topicErrs := r.topics.ensure(ctx, plan.Topics)
+	r.secrets.Replace(secretsOf(set))
+	topicErrs := r.topics.ensure(ctx, plan.Topics, r.securityOf(plan))
 
 	if r.generation == 0 || !reflect.DeepEqual(plan.Contract.Resources, r.current) {
 		r.generation++
@@ -225,6 +233,28 @@ func (r *runner) sync(ctx context.Context, apply contractsource.ApplyFunc) {
 	r.view = view{plan: plan, generation: r.generation, applyErr: r.applyErr, topicErrs: topicErrs,
 		fileErrs: r.folder.fileErrors(), origins: r.folder.origins()}
 	r.mu.Unlock()
+}
+
+// secretsOf returns the Secrets of set by reference.
+func secretsOf(set *resources.Set) map[kafkaauth.Ref]map[string][]byte {
+	out := make(map[kafkaauth.Ref]map[string][]byte, len(set.Secrets))
+	for _, s := range set.Secrets {
+		out[kafkaauth.Ref{Namespace: s.Namespace, Name: s.Name}] = s.Data
+	}
+	return out
+}
+
+// securityOf resolves the Security of the resources of plan, by UID, from the folder's Secrets:
+// the same settings the data plane's clients use.
+func (r *runner) securityOf(plan *Plan) securityFunc {
+	return func(owner string) (*kafkaconn.Security, error) {
+		for i := range plan.Contract.Resources {
+			if res := &plan.Contract.Resources[i]; res.UID == owner {
+				return kafkaauth.Resolve(r.secrets, res)
+			}
+		}
+		return nil, nil
+	}
 }
 
 // owners are the UIDs of plan's Brokers and KafkaChannels, with or without a problem: a topic

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/kafkaconn"
 )
 
 // Condition types and statuses of a Resource, as in Knative.
@@ -112,7 +113,11 @@ func readyOf(v view, st contract.Status, o Object) Condition {
 	}
 	for _, uid := range []string{o.UID, o.Parent} {
 		if err := v.topicErrs[uid]; uid != "" && err != nil {
-			return notReady(StatusFalse, ReasonTopicNotReady, err.Error())
+			reason := ReasonTopicNotReady
+			if r, ok := kafkaconn.ReasonOf(err); ok {
+				reason = string(r) // the credentials, not the topic, are what to fix
+			}
+			return notReady(StatusFalse, reason, err.Error())
 		}
 	}
 	if v.applyErr != nil {
@@ -129,10 +134,25 @@ func readyOf(v view, st contract.Status, o Object) Condition {
 	switch {
 	case !ok:
 		return notReady(StatusUnknown, ReasonNotServed, "the data plane does not serve it yet")
+	case !s.Ready && credentialsReason(s.Reason):
+		return notReady(StatusFalse, s.Reason, s.Message)
 	case !s.Ready:
 		return notReady(StatusUnknown, s.Reason, s.Message)
 	}
 	return Condition{Type: ConditionReady, Status: StatusTrue}
+}
+
+// credentialsReason says whether the data plane's reason is a Secret or the credentials it
+// holds (kafkaconn's reasons): a problem to fix, False, rather than work on its way.
+func credentialsReason(reason string) bool {
+	switch kafkaconn.Reason(reason) {
+	case kafkaconn.ReasonSecretNotFound, kafkaconn.ReasonSecretKeyMissing, kafkaconn.ReasonSecretValueInvalid,
+		kafkaconn.ReasonProtocolUnsupported, kafkaconn.ReasonSASLMechanismUnsupported, kafkaconn.ReasonOAuthBearerUnsupported,
+		kafkaconn.ReasonCertificateInvalid, kafkaconn.ReasonPrivateKeyInvalid, kafkaconn.ReasonSASLAuthenticationFailed,
+		kafkaconn.ReasonServerCertificateUntrusted, kafkaconn.ReasonTLSHandshakeFailed:
+		return true
+	}
+	return false
 }
 
 // table renders rs as the KIND NAMESPACE NAME READY REASON ADDRESS table.

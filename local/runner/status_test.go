@@ -2,12 +2,14 @@ package runner
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/kafkaconn"
 )
 
 func TestReadyOf(t *testing.T) {
@@ -49,6 +51,19 @@ func TestReadyOf(t *testing.T) {
 		name: "an egress still joining is Unknown with the data plane's reason",
 		v:    view{generation: 2}, st: served, o: trigger,
 		want: Condition{Type: ConditionReady, Status: StatusUnknown, Reason: "JoiningGroup", Message: "joining"},
+	}, {
+		name: "a topic that cannot be created for want of its Secret is False with the Secret's reason",
+		v:    view{generation: 2, topicErrs: map[string]error{"b-uid": fmt.Errorf("creating: %w", kafkaconn.SecretNotFound("knative-eventing/auth"))}},
+		st:   served, o: broker,
+		want: Condition{Type: ConditionReady, Status: StatusFalse, Reason: string(kafkaconn.ReasonSecretNotFound),
+			Message: `creating: secret "knative-eventing/auth": secret not found`},
+	}, {
+		name: "credentials the cluster refuses are False, not on their way",
+		v:    view{generation: 2},
+		st: contract.Status{Generation: 2, Ingresses: map[string]contract.ServingStatus{
+			"b-uid": {Reason: string(kafkaconn.ReasonSASLAuthenticationFailed), Message: "refused"}}},
+		o:    broker,
+		want: Condition{Type: ConditionReady, Status: StatusFalse, Reason: string(kafkaconn.ReasonSASLAuthenticationFailed), Message: "refused"},
 	}, {
 		name: "an egress the data plane does not list is Unknown",
 		v:    view{generation: 2}, st: contract.Status{Generation: 2}, o: trigger,

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"knkafka.dev/control-plane/pkg/kafka"
+	"knkafka.dev/kafkaconn"
 )
 
 // topicTimeout bounds the work on one topic, so an unreachable cluster does not stall reloads.
@@ -22,12 +23,20 @@ const topicTimeout = 15 * time.Second
 type topics struct {
 	clients *kafka.Clients
 	logger  *zap.Logger
-	// ensured are the topics known to exist, by topicKey.
-	ensured map[string]Topic
+	// ensured are the topics known to exist, by topicKey, with the Security they were reached with.
+	ensured map[string]ensuredTopic
 }
 
+type ensuredTopic struct {
+	Topic
+	sec *kafkaconn.Security
+}
+
+// securityFunc gives the Security of the clients of the Broker or KafkaChannel with UID owner.
+type securityFunc func(owner string) (*kafkaconn.Security, error)
+
 func newTopics(clients *kafka.Clients, logger *zap.Logger) *topics {
-	return &topics{clients: clients, logger: logger, ensured: map[string]Topic{}}
+	return &topics{clients: clients, logger: logger, ensured: map[string]ensuredTopic{}}
 }
 
 func topicKey(t Topic) string {
@@ -38,8 +47,8 @@ func topicKey(t Topic) string {
 
 // ensure creates the topics of want that were not ensured before with the same spec, with the
 // replication factor capped to the cluster's broker count, and waits until the cluster serves
-// them. It returns the errors by owner UID.
-func (t *topics) ensure(ctx context.Context, want []Topic) map[string]error {
+// them. Each is reached with its owner's Security (security). It returns the errors by owner UID.
+func (t *topics) ensure(ctx context.Context, want []Topic, security securityFunc) map[string]error {
 	errs := map[string]error{}
 	brokers := map[string]int{} // broker count by cluster
 	for _, topic := range want {
@@ -47,27 +56,31 @@ func (t *topics) ensure(ctx context.Context, want []Topic) map[string]error {
 		if prev, ok := t.ensured[key]; ok && reflect.DeepEqual(prev.Spec, topic.Spec) {
 			continue
 		}
-		if err := t.ensureOne(ctx, topic, brokers); err != nil {
+		sec, err := security(topic.Owner)
+		if err == nil {
+			err = t.ensureOne(ctx, topic, sec, brokers)
+		}
+		if err != nil {
 			t.logger.Error("topic not ready", zap.String("topic", topic.Spec.Name), zap.Strings("bootstrapServers", topic.Servers), zap.Error(err))
 			errs[topic.Owner] = err
 			continue
 		}
-		t.ensured[key] = topic
+		t.ensured[key] = ensuredTopic{Topic: topic, sec: sec}
 	}
 	return errs
 }
 
-func (t *topics) ensureOne(ctx context.Context, topic Topic, brokers map[string]int) error {
+func (t *topics) ensureOne(ctx context.Context, topic Topic, sec *kafkaconn.Security, brokers map[string]int) error {
 	ctx, cancel := context.WithTimeout(ctx, topicTimeout)
 	defer cancel()
-	admin, err := t.clients.Admin(topic.Servers, nil)
+	admin, err := t.clients.Admin(topic.Servers, sec)
 	if err != nil {
 		return err
 	}
-	cluster := strings.Join(topic.Servers, ",")
+	cluster := kafkaconn.Key(topic.Servers, sec)
 	n, ok := brokers[cluster]
 	if !ok {
-		adm, err := t.clients.Get(topic.Servers, nil)
+		adm, err := t.clients.Get(topic.Servers, sec)
 		if err != nil {
 			return err
 		}
@@ -116,7 +129,7 @@ func (t *topics) prune(ctx context.Context, want []Topic, owners map[string]bool
 		if owners[topic.Owner] {
 			continue // its owner still exists, maybe with another topic or a bad config
 		}
-		if err := t.deleteOne(ctx, topic); err != nil {
+		if err := t.deleteOne(ctx, topic.Topic, topic.sec); err != nil {
 			t.logger.Error("deleting the topic of a removed resource", zap.String("topic", topic.Spec.Name), zap.Error(err))
 			continue // tried again on the next change
 		}
@@ -124,10 +137,10 @@ func (t *topics) prune(ctx context.Context, want []Topic, owners map[string]bool
 	}
 }
 
-func (t *topics) deleteOne(ctx context.Context, topic Topic) error {
+func (t *topics) deleteOne(ctx context.Context, topic Topic, sec *kafkaconn.Security) error {
 	ctx, cancel := context.WithTimeout(ctx, topicTimeout)
 	defer cancel()
-	admin, err := t.clients.Admin(topic.Servers, nil)
+	admin, err := t.clients.Admin(topic.Servers, sec)
 	if err != nil {
 		return err
 	}

@@ -189,7 +189,8 @@ func TestComponentsHaveWhatTheirCodeDoes(t *testing.T) {
 	)
 	dataPlane := slices.Concat(
 		requests("", "configmaps", ns, "get", "list", "watch"),
-		requests("", "secrets", "", "get"),
+		// kafkaauth.Kubernetes: one list and watch per referenced Secret, in its namespace.
+		requests("", "secrets", "", "list", "watch"),
 	)
 	for _, tc := range []struct {
 		sa        string
@@ -213,7 +214,7 @@ func TestComponentsHaveWhatTheirCodeDoes(t *testing.T) {
 		check(t, objs, sa, dataPlane, slices.Concat(
 			requests("", "configmaps", ns, "create", "update", "delete"),
 			requests("", "configmaps", "", "list"),
-			requests("", "secrets", "", "list", "watch"),
+			requests("", "secrets", "", "get", "create", "update", "patch", "delete"),
 		))
 	}
 }

@@ -1,5 +1,6 @@
 // Command knkafka-dataplane runs the data plane: the ingress, the dispatcher, or both, following
-// a contract file or the contract ConfigMaps.
+// a contract file or the contract ConfigMaps, with the Kafka credentials of the Secrets the
+// contract references (watched through the Kubernetes API: in-cluster, or --kubeconfig).
 package main
 
 import (
@@ -25,7 +26,7 @@ func main() {
 	flag.StringVar(&cfg.IngressAddr, "ingress-addr", ":8080", "ingress listen address")
 	flag.StringVar(&cfg.AdminAddr, "admin-addr", ":9090", "status, metrics and health listen address")
 	flag.StringVar(&cfg.ContractFile, "contract", "", "follow this contract file instead of the Kubernetes ConfigMaps")
-	flag.StringVar(&cfg.Kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig (empty: in-cluster)")
+	flag.StringVar(&cfg.Kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig for the contract ConfigMaps and the Kafka auth Secrets (empty: in-cluster; with --contract, no Secrets are read without it)")
 	flag.StringVar(&cfg.Namespace, "namespace", envOr("SYSTEM_NAMESPACE", "knative-eventing"), "namespace of the contract ConfigMaps")
 	flag.IntVar(&cfg.MaxInFlight, "max-in-flight", 0, "default in-flight deliveries per unordered egress (0: built-in default)")
 	flag.DurationVar(&cfg.SessionTimeout, "session-timeout", 0, "dispatcher consumer group session timeout (0: 45s); a replica killed without leaving holds its partitions this long")

@@ -1,8 +1,11 @@
 // Package dataplane composes the data plane: a contract Source (a file, the Kubernetes ConfigMaps,
-// or a caller's own) feeding the ingress and the dispatcher, and the admin server that reports what
-// is actually served (Status at contract.StatusPath), Prometheus metrics and health. Run is what
-// the data-plane binary calls; the all-in-one mode builds a Server with New, feeds it contracts as
-// the Source and reads its Status.
+// or a caller's own) feeding the ingress and the dispatcher, the Secrets their Kafka clients'
+// credentials come from (kafkaauth: a watch of exactly the Secrets the contract references, or a
+// caller's own), and the admin server that reports what is actually served (Status at
+// contract.StatusPath), Prometheus metrics and health. A change to a referenced Secret re-applies
+// the last contract, so a rotated credential takes effect without a restart. Run is what the
+// data-plane binary calls; the all-in-one mode builds a Server with New, feeds it contracts as the
+// Source and reads its Status.
 package dataplane
 
 import (
@@ -28,6 +31,8 @@ import (
 	"knkafka.dev/data-plane/pkg/delivery"
 	"knkafka.dev/data-plane/pkg/dispatcher"
 	"knkafka.dev/data-plane/pkg/ingress"
+	"knkafka.dev/data-plane/pkg/kafkaauth"
+	"knkafka.dev/kafkaconn"
 )
 
 // Config says which roles to run and where the contract comes from.
@@ -53,6 +58,11 @@ type Config struct {
 	SessionTimeout time.Duration
 	// Source, when set, feeds the contracts instead of ContractFile or the ConfigMaps.
 	Source Source
+	// Secrets, when set, gives the Secrets the contract references (local mode, tests). When
+	// nil, they are watched through the Kubernetes API — unless the contract comes from a file
+	// and no Kubeconfig is given, or from Source: then a resource that references a Secret is
+	// not served.
+	Secrets kafkaauth.Source
 	// AdminHandlers are extra routes of the admin server, keyed by http.ServeMux pattern
 	// ("GET /resources"); none by default.
 	AdminHandlers map[string]http.Handler
@@ -81,6 +91,7 @@ func Run(ctx context.Context, cfg Config) error {
 type Server struct {
 	cfg        Config
 	source     Source
+	secrets    kafkaauth.Source
 	registry   *prometheus.Registry
 	ingress    *ingress.Ingress
 	dispatcher *dispatcher.Dispatcher
@@ -88,6 +99,14 @@ type Server struct {
 	generation atomic.Uint64
 	applied    atomic.Bool
 	mu         sync.Mutex // serializes Apply
+	// last is the last contract given to Apply, re-applied when a Secret changes; guarded by mu.
+	last *contract.Contract
+	// closeSecrets stops the Secret watches the Server started itself; nil when it started none.
+	closeSecrets func()
+	// resolve is the roles' Security for the contract being applied (kafkaauth.Cached, new for
+	// each apply, so both roles share one parse of each Secret); guarded by mu, and only the
+	// roles' Apply, which runs under mu, calls it.
+	resolve kafkaauth.Func
 }
 
 // New builds the Server of cfg. Its Run must be called once: it is what releases the roles.
@@ -95,22 +114,30 @@ func New(cfg Config) (*Server, error) {
 	if !cfg.Ingress && !cfg.Dispatcher {
 		return nil, errors.New("no role selected: enable the ingress, the dispatcher or both")
 	}
-	source := cfg.Source
-	if source == nil {
-		var err error
-		if source, err = newSource(cfg); err != nil {
-			return nil, err
-		}
+	s := &Server{cfg: cfg, source: cfg.Source, secrets: cfg.Secrets}
+	if err := s.connect(); err != nil {
+		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s := &Server{cfg: cfg, source: source, registry: reg}
+	s.registry = reg
+	var security kafkaauth.Func
+	if s.secrets != nil {
+		security = func(r *contract.Resource) (*kafkaconn.Security, error) { return s.resolve(r) }
+	}
 	if cfg.Ingress {
-		s.ingress = ingress.New(cfg.Logger.Named("ingress"), ingress.WithRegistry(reg))
+		opts := []ingress.Option{ingress.WithRegistry(reg)}
+		if security != nil {
+			opts = append(opts, ingress.WithSecurity(security))
+		}
+		s.ingress = ingress.New(cfg.Logger.Named("ingress"), opts...)
 	}
 	if cfg.Dispatcher {
 		sender := delivery.NewSender(cfg.Logger.Named("delivery"), delivery.WithRegistry(reg))
 		opts := []dispatcher.Option{dispatcher.WithRegistry(reg)}
+		if security != nil {
+			opts = append(opts, dispatcher.WithSecurity(security))
+		}
 		if cfg.MaxInFlight > 0 {
 			opts = append(opts, dispatcher.MaxInFlight(cfg.MaxInFlight))
 		}
@@ -171,6 +198,13 @@ func (s *Server) Run(ctx context.Context) error {
 			errs <- fmt.Errorf("contract source: %w", err)
 		}
 	}()
+	if s.secrets != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.followSecrets(ctx)
+		}()
+	}
 
 	var runErr error
 	select {
@@ -198,19 +232,54 @@ func orDefault(v, d string) string {
 	return v
 }
 
-func newSource(cfg Config) (Source, error) {
-	if cfg.ContractFile != "" {
-		return contractsource.NewFile(cfg.ContractFile, 0, cfg.Logger), nil
+// connect fills in the contract source and the Secrets source that s.cfg leaves to the Server:
+// the contract file or ConfigMaps, and the Kubernetes Secrets when there is a Kubernetes API.
+func (s *Server) connect() error {
+	cfg := s.cfg
+	needSource := s.source == nil && cfg.ContractFile == ""
+	needSecrets := s.secrets == nil && (needSource || (cfg.Source == nil && cfg.Kubeconfig != ""))
+	if s.source == nil && cfg.ContractFile != "" {
+		s.source = contractsource.NewFile(cfg.ContractFile, 0, cfg.Logger)
+	}
+	if !needSource && !needSecrets {
+		return nil
 	}
 	rest, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes client config: %w", err)
+		return fmt.Errorf("kubernetes client config: %w", err)
 	}
 	client, err := kubernetes.NewForConfig(rest)
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
+		return fmt.Errorf("kubernetes client: %w", err)
 	}
-	return contractsource.NewConfigMaps(client, orDefault(cfg.Namespace, "knative-eventing"), "", cfg.Logger), nil
+	if needSource {
+		s.source = contractsource.NewConfigMaps(client, orDefault(cfg.Namespace, "knative-eventing"), "", cfg.Logger)
+	}
+	if needSecrets {
+		k := kafkaauth.NewKubernetes(client, cfg.Logger.Named("secrets"))
+		s.secrets, s.closeSecrets = k, k.Close
+	}
+	return nil
+}
+
+// followSecrets re-applies the last contract whenever a Secret it references changes, so that
+// new credentials make new clients (and egresses restart with them) without a restart.
+func (s *Server) followSecrets(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.secrets.Changes():
+		}
+		s.mu.Lock()
+		if c := s.last; c != nil {
+			s.cfg.Logger.Info("a referenced secret changed; applying the contract again", zap.Uint64("generation", c.Generation))
+			if err := s.apply(ctx, c); err != nil {
+				s.cfg.Logger.Error("applying the contract after a secret changed", zap.Error(err))
+			}
+		}
+		s.mu.Unlock()
+	}
 }
 
 // Apply makes c the contract both roles serve; c must not be modified afterwards. An error says
@@ -219,6 +288,19 @@ func newSource(cfg Config) (Source, error) {
 func (s *Server) Apply(ctx context.Context, c *contract.Contract) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.apply(ctx, c)
+}
+
+// apply is Apply with mu held: it follows the Secrets c references (waiting, bounded, for new
+// ones to be read) and applies c to both roles.
+func (s *Server) apply(ctx context.Context, c *contract.Contract) error {
+	s.last = c
+	if s.secrets != nil {
+		if err := s.secrets.Follow(ctx, kafkaauth.Refs(c)); err != nil {
+			s.cfg.Logger.Warn("following the secrets the contract references", zap.Error(err))
+		}
+		s.resolve = kafkaauth.Cached(s.secrets)
+	}
 	if len(s.cfg.BootstrapServers) > 0 {
 		for i := range c.Resources {
 			c.Resources[i].BootstrapServers = s.cfg.BootstrapServers
@@ -245,6 +327,9 @@ func (s *Server) Apply(ctx context.Context, c *contract.Contract) error {
 }
 
 func (s *Server) close(ctx context.Context) error {
+	if s.closeSecrets != nil {
+		defer s.closeSecrets()
+	}
 	var errs []error
 	if s.ingress != nil {
 		errs = append(errs, s.ingress.Close(ctx))

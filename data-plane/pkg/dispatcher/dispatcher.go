@@ -22,7 +22,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +31,8 @@ import (
 
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/data-plane/pkg/delivery"
+	"knkafka.dev/data-plane/pkg/kafkaauth"
+	"knkafka.dev/kafkaconn"
 )
 
 // Dispatcher runs the egresses of the contract it was last given.
@@ -41,8 +42,10 @@ type Dispatcher struct {
 	cfg     config
 	metrics *metrics
 
-	mu        sync.Mutex
-	running   map[string]*egress // by egress UID
+	mu      sync.Mutex
+	running map[string]*egress // by egress UID
+	// producers are the reply producers, by kafkaconn.Key; one no running egress uses is closed
+	// at the end of Apply.
 	producers map[string]*kgo.Client
 	closed    bool
 	closeOnce sync.Once
@@ -76,13 +79,18 @@ type wanted struct {
 	res  *contract.Resource
 	eg   *contract.Egress
 	hash string
+	// sec is the resource's Security, cluster its kafkaconn.Key; secErr why there is none.
+	sec     *kafkaconn.Security
+	cluster string
+	secErr  error
 }
 
 // Apply makes the running egresses those of c: an egress whose UID and hash (its config and its
 // resource's topic and cluster) are unchanged keeps running untouched; a changed one is stopped
 // and started again; a removed one is stopped after committing its completed work; a new one is
 // started. Stops happen before starts (in parallel, bounded by ctx); starts return at once and
-// Status tells when they serve. An error lists egresses that could not be started.
+// Status tells when they serve. An error lists egresses that could not be started, except those
+// whose resource's Security cannot be built: Status alone reports them.
 func (d *Dispatcher) Apply(ctx context.Context, c *contract.Contract) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -93,9 +101,14 @@ func (d *Dispatcher) Apply(ctx context.Context, c *contract.Contract) error {
 	if c != nil {
 		for i := range c.Resources {
 			res := &c.Resources[i]
+			if len(res.Egresses) == 0 {
+				continue
+			}
+			sec, secErr := d.security(res)
+			cluster := kafkaconn.Key(res.BootstrapServers, sec)
 			for j := range res.Egresses {
 				eg := &res.Egresses[j]
-				want[eg.UID] = wanted{res: res, eg: eg, hash: egressHash(res, eg)}
+				want[eg.UID] = wanted{res: res, eg: eg, hash: egressHash(res, eg, cluster), sec: sec, cluster: cluster, secErr: secErr}
 			}
 		}
 	}
@@ -119,7 +132,37 @@ func (d *Dispatcher) Apply(ctx context.Context, c *contract.Contract) error {
 		}
 		d.running[uid] = e
 	}
+	d.closeUnusedProducers()
 	return errors.Join(errs...)
+}
+
+// security resolves res's Security with WithSecurity's function.
+func (d *Dispatcher) security(res *contract.Resource) (*kafkaconn.Security, error) {
+	if d.cfg.security != nil {
+		return d.cfg.security(res)
+	}
+	if refs := kafkaauth.ResourceRefs(res); len(refs) > 0 {
+		return nil, fmt.Errorf("%w: this dispatcher reads no Secrets", kafkaconn.SecretNotFound(refs[0].String()))
+	}
+	return nil, nil
+}
+
+// closeUnusedProducers closes the reply producers no running egress uses: the ones of removed
+// clusters and of credentials that were rotated. Apply stopped the egresses that used them
+// before starting their successors, so nothing is in flight on them.
+func (d *Dispatcher) closeUnusedProducers() {
+	used := map[string]bool{}
+	for _, e := range d.running {
+		if e.replyKey != "" {
+			used[e.replyKey] = true
+		}
+	}
+	for key, p := range d.producers {
+		if !used[key] {
+			p.Close()
+			delete(d.producers, key)
+		}
+	}
 }
 
 func stopAll(ctx context.Context, es []*egress) {
@@ -141,30 +184,44 @@ func (d *Dispatcher) startEgress(w wanted) (*egress, error) {
 	e := &egress{uid: w.eg.UID, hash: w.hash, logger: logger}
 	fail := func(err error) (*egress, error) {
 		// No hash: the next Apply tries again (a Secret may have appeared meanwhile).
-		e.invalid, e.hash = err.Error(), ""
+		e.invalid, e.invalidReason, e.hash = err.Error(), ReasonInvalidEgress, ""
+		if reason, ok := kafkaconn.ReasonOf(err); ok {
+			e.invalidReason = string(reason)
+		}
 		return e, err
 	}
 	if err := validate(w); err != nil {
 		return fail(err)
 	}
+	if w.secErr != nil {
+		// Status reports it; the contract is applied all the same, so that the other egresses'
+		// owners can become Ready.
+		e, err := fail(w.secErr)
+		logger.Warn("egress not started: its Kafka credentials", zap.Error(err))
+		return e, nil
+	}
 	decode, err := recordDecoder(w.res)
 	if err != nil {
 		return fail(err)
 	}
-	var kopts []kgo.Opt
+	kopts, err := kafkaconn.Opts(w.res.BootstrapServers, w.sec)
+	if err != nil {
+		return fail(err)
+	}
 	if d.cfg.kafkaOpts != nil {
-		var err error
-		if kopts, err = d.cfg.kafkaOpts(w.res); err != nil {
+		extra, err := d.cfg.kafkaOpts(w.res)
+		if err != nil {
 			return fail(fmt.Errorf("kafka client options: %w", err))
 		}
+		kopts = append(kopts, extra...)
 	}
 	var replies producer
 	if w.eg.Reply.Kind == contract.ReplyTopic {
-		p, err := d.producer(w.res, kopts)
+		p, err := d.producer(w.cluster, kopts)
 		if err != nil {
 			return fail(err)
 		}
-		replies = p
+		replies, e.replyKey = p, w.cluster
 	}
 	e.metrics = d.metrics.forEgress(label)
 	proc, err := newProcessor(logger, w.res, w.eg, label, d.sender, replies, e.metrics)
@@ -175,7 +232,7 @@ func (d *Dispatcher) startEgress(w wanted) (*egress, error) {
 	e.proc = proc
 	e.proc.halt = e.halt
 	e.proc.decode = decode
-	e.src = newGroupSource(logger, w.res.ReadTopics(), w.eg, w.res.BootstrapServers, kopts, &d.cfg)
+	e.src = newGroupSource(logger, w.res, w.eg, kopts, &d.cfg)
 	order := w.eg.Order
 	if order == "" {
 		order = contract.Unordered
@@ -214,17 +271,14 @@ func validate(w wanted) error {
 	}
 }
 
-// producer returns the reply producer of res's cluster, shared by the egresses of that cluster.
-func (d *Dispatcher) producer(res *contract.Resource, kopts []kgo.Opt) (*kgo.Client, error) {
-	key := strings.Join(res.BootstrapServers, ",")
-	if res.Auth != nil {
-		key += "|" + res.Auth.Namespace + "/" + res.Auth.Name
-	}
+// producer returns the reply producer of the cluster and credentials key (kafkaconn.Key), shared
+// by the egresses that reach that cluster with those credentials; kopts are its seed brokers,
+// TLS and SASL options.
+func (d *Dispatcher) producer(key string, kopts []kgo.Opt) (*kgo.Client, error) {
 	if p, ok := d.producers[key]; ok {
 		return p, nil
 	}
 	p, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(res.BootstrapServers...),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.WithLogger(kzap.New(d.logger.Named("kgo"), kzap.Level(kgo.LogLevelWarn))),
 	}, kopts...)...)

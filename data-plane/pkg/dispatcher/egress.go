@@ -15,17 +15,18 @@ import (
 )
 
 // egressHash identifies what an egress's running lane and source depend on: the egress itself,
-// its resource's topics and Kafka cluster, and for a KafkaSource how records become events. An
-// unchanged hash keeps the egress running.
-func egressHash(res *contract.Resource, eg *contract.Egress) string {
+// its resource's topics, Kafka cluster and credentials (cluster is the kafkaconn.Key of the
+// servers and the resolved Security, so a rotated Secret changes it), and for a KafkaSource how
+// records become events. An unchanged hash keeps the egress running.
+func egressHash(res *contract.Resource, eg *contract.Egress, cluster string) string {
 	b, err := json.Marshal(struct {
 		Egress  *contract.Egress
 		Topic   string
 		Topics  []string         `json:",omitempty"`
 		Source  *contract.Source `json:",omitempty"`
 		Servers []string
-		Auth    *contract.SecretRef
-	}{eg, res.Topic, res.Topics, res.Source, res.BootstrapServers, res.Auth})
+		Cluster string
+	}{eg, res.Topic, res.Topics, res.Source, res.BootstrapServers, cluster})
 	if err != nil {
 		// The contract is plain data; Marshal cannot fail on it.
 		panic(err)
@@ -49,8 +50,11 @@ type egress struct {
 	cl     *kgo.Client // set when run returns
 	ready  atomic.Bool
 	stopMu sync.Mutex
-	// invalid, when set, is why the egress cannot run; nothing else is started.
-	invalid string
+	// invalid, when set, is why the egress cannot run (with invalidReason, its Reason);
+	// nothing else is started.
+	invalid, invalidReason string
+	// replyKey is the key of the reply producer the egress uses; empty for none.
+	replyKey string
 	// halted, once set, is why the egress stopped fetching (a panic while processing).
 	halted    atomic.Pointer[string]
 	runCancel context.CancelFunc
@@ -77,7 +81,7 @@ func (e *egress) start() {
 // committed the resolved ones; it stays Ready afterwards (later rebalances resume from commits).
 func (e *egress) status() contract.ServingStatus {
 	if e.invalid != "" {
-		return contract.ServingStatus{Reason: ReasonInvalidEgress, Message: e.invalid}
+		return contract.ServingStatus{Reason: e.invalidReason, Message: e.invalid}
 	}
 	if reason := e.halted.Load(); reason != nil {
 		return contract.ServingStatus{Reason: ReasonEgressFailed, Message: *reason}

@@ -367,8 +367,8 @@ func TestEgressHashFollowsTopicsAndSource(t *testing.T) {
 		return &c.Resources[0], &c.Resources[0].Egresses[0]
 	}
 	r, e := base()
-	want := egressHash(r, e)
-	if r2, e2 := base(); egressHash(r2, e2) != want {
+	want := egressHash(r, e, "k:9092")
+	if r2, e2 := base(); egressHash(r2, e2, "k:9092") != want {
 		t.Fatal("the same source hashes differently")
 	}
 	for name, change := range map[string]func(*contract.Resource, *contract.Egress){
@@ -380,9 +380,12 @@ func TestEgressHashFollowsTopicsAndSource(t *testing.T) {
 	} {
 		r, e := base()
 		change(r, e)
-		if egressHash(r, e) == want {
+		if egressHash(r, e, "k:9092") == want {
 			t.Errorf("changing the %s keeps the hash: the egress would not restart", name)
 		}
+	}
+	if egressHash(r, e, "k:9092|SASL_PLAINTEXT|0123") == want {
+		t.Error("changing the cluster's credentials keeps the hash: a rotated Secret would not restart the egress")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/data-plane/pkg/kafkaauth"
 )
 
 // config holds the Dispatcher's settings; Option sets them.
@@ -23,6 +24,7 @@ type config struct {
 	maxPollRecords         int
 	registry               prometheus.Registerer
 	kafkaOpts              func(*contract.Resource) ([]kgo.Opt, error)
+	security               kafkaauth.Func
 }
 
 func defaultConfig() config {
@@ -119,11 +121,19 @@ func WithRegistry(r prometheus.Registerer) Option {
 	return func(c *config) { c.registry = r }
 }
 
-// WithKafkaOpts adds client options for a resource's Kafka cluster — TLS and SASL from the
-// Secret its Auth names, which the dispatcher itself does not read.
+// WithKafkaOpts adds client options for a resource's Kafka cluster, such as tuning in tests.
+// TLS and SASL come from WithSecurity.
 func WithKafkaOpts(f func(*contract.Resource) ([]kgo.Opt, error)) Option {
 	return func(c *config) { c.kafkaOpts = f }
 }
+
+// WithSecurity resolves the TLS and SASL settings of each resource's clients — consumers, reply
+// producers and KafkaSource readers — (kafkaauth.Resolve over the data plane's Secrets). The
+// settings' kafkaconn.Key is part of an egress's identity, so a rotated Secret restarts the
+// egresses of its resources with the new credentials, resuming from their committed offsets.
+// Without it an egress whose resource references a Secret does not run: the dispatcher has no
+// way to read it.
+func WithSecurity(f kafkaauth.Func) Option { return func(c *config) { c.security = f } }
 
 // FetchMaxWait bounds how long the broker holds an egress's fetch when its partitions have no new
 // data; the default is 200ms (Kafka's Java consumer uses 500ms). It is also how long a partition

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/data-plane/pkg/kafkaauth"
 )
 
 // Reasons an egress is not ready yet, as Status reports them.
@@ -41,13 +42,14 @@ const (
 // there too. Out-of-range committed offsets reset to the start of the partition (at least once).
 type groupSource struct {
 	logger  *zap.Logger
+	res     *contract.Resource
 	topics  []string
 	group   string
 	initial contract.InitialOffset
-	servers []string
-	kopts   []kgo.Opt
-	cfg     *config
-	sink    partitionSink
+	// kopts are the seed brokers and the TLS and SASL options of the resource's cluster.
+	kopts []kgo.Opt
+	cfg   *config
+	sink  partitionSink
 
 	cl  *kgo.Client // set by run once the topic exists; guarded by mu until then
 	adm *kadm.Client
@@ -59,13 +61,13 @@ type groupSource struct {
 	pending map[topicPartition]bool // assigned, start offset not resolved yet
 }
 
-func newGroupSource(logger *zap.Logger, topics []string, eg *contract.Egress, servers []string, kopts []kgo.Opt, cfg *config) *groupSource {
+func newGroupSource(logger *zap.Logger, res *contract.Resource, eg *contract.Egress, kopts []kgo.Opt, cfg *config) *groupSource {
 	return &groupSource{
 		logger:  logger,
-		topics:  topics,
+		res:     res,
+		topics:  res.ReadTopics(),
 		group:   eg.ConsumerGroup,
 		initial: eg.InitialOffset,
-		servers: servers,
 		kopts:   kopts,
 		cfg:     cfg,
 		reason:  ReasonJoiningGroup,
@@ -101,7 +103,6 @@ func (s *groupSource) run(ctx context.Context) *kgo.Client {
 		return nil
 	}
 	opts := append([]kgo.Opt{
-		kgo.SeedBrokers(s.servers...),
 		kgo.WithLogger(kzap.New(s.logger.Named("kgo"), kzap.Level(kgo.LogLevelWarn))),
 		kgo.ConsumerGroup(s.group),
 		kgo.ConsumeTopics(s.topics...),
@@ -155,7 +156,6 @@ func (s *groupSource) run(ctx context.Context) *kgo.Client {
 // meanwhile.
 func (s *groupSource) waitTopic(ctx context.Context) bool {
 	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(s.servers...),
 		kgo.WithLogger(kzap.New(s.logger.Named("kgo"), kzap.Level(kgo.LogLevelWarn))),
 	}, s.kopts...)...)
 	if err != nil {
@@ -174,7 +174,7 @@ func (s *groupSource) waitTopic(ctx context.Context) bool {
 		if err == nil {
 			return true
 		}
-		s.setPhase(reasonOf(err), err.Error())
+		s.setPhase(s.reasonOf(err))
 		select {
 		case <-ctx.Done():
 			return false
@@ -212,12 +212,18 @@ func (s *groupSource) checkTopics(topics kadm.TopicDetails) error {
 	return nil
 }
 
-func reasonOf(err error) string {
+// reasonOf gives the status of a failed topic check: TopicNotFound, the kafkaconn.Reason of
+// credentials the cluster refused (with a message naming the Secret and keys), or
+// KafkaUnavailable.
+func (s *groupSource) reasonOf(err error) (reason, message string) {
 	var missing errTopicsNotFound
 	if errors.As(err, &missing) {
-		return ReasonTopicNotFound
+		return ReasonTopicNotFound, err.Error()
 	}
-	return ReasonKafkaUnavailable
+	if r, msg, refused := kafkaauth.Refused(s.res, err); refused {
+		return string(r), msg
+	}
+	return ReasonKafkaUnavailable, err.Error()
 }
 
 func (s *groupSource) onAssigned(_ context.Context, _ *kgo.Client, added map[string][]int32) {

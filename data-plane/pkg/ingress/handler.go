@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/data-plane/pkg/cekafka"
 	"knkafka.dev/data-plane/pkg/routing"
 )
@@ -88,7 +89,7 @@ func (i *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer i.requests.give(1)
-	code, reason := i.safeAccept(w, r, s, route, rm)
+	code, reason := i.safeAccept(w, r, route, rm)
 	rm.count(code)
 	switch code {
 	case http.StatusAccepted:
@@ -108,7 +109,7 @@ func busy(w http.ResponseWriter, reason string) {
 
 // safeAccept is accept with a panic turned into a 500 for this request alone: whatever state of
 // one resource trips a bug, the other resources' requests, and the process, go on.
-func (i *Ingress) safeAccept(w http.ResponseWriter, r *http.Request, s *snapshot, route *routing.Route, rm *resourceMetrics) (code int, reason string) {
+func (i *Ingress) safeAccept(w http.ResponseWriter, r *http.Request, route *routing.Route, rm *resourceMetrics) (code int, reason string) {
 	defer func() {
 		if v := recover(); v != nil {
 			res := route.Resource
@@ -117,12 +118,12 @@ func (i *Ingress) safeAccept(w http.ResponseWriter, r *http.Request, s *snapshot
 			code, reason = http.StatusInternalServerError, fmt.Sprintf("internal error handling events for %s/%s", res.Namespace, res.Name)
 		}
 	}()
-	return i.accept(w, r, s, route, rm)
+	return i.accept(w, r, route, rm)
 }
 
 // accept reads, validates and produces the events of r; it returns the response code and, for
 // an error, its reason.
-func (i *Ingress) accept(w http.ResponseWriter, r *http.Request, s *snapshot, route *routing.Route, rm *resourceMetrics) (int, string) {
+func (i *Ingress) accept(w http.ResponseWriter, r *http.Request, route *routing.Route, rm *resourceMetrics) (int, string) {
 	res := route.Resource
 	if r.ContentLength > i.cfg.maxRequestBytes {
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, i.cfg.maxRequestBytes)
@@ -148,9 +149,13 @@ func (i *Ingress) accept(w http.ResponseWriter, r *http.Request, s *snapshot, ro
 		return http.StatusBadRequest, err.Error()
 	}
 
-	p, ok := s.producers[route.ProducerKey]
-	if !ok {
-		return http.StatusServiceUnavailable, fmt.Sprintf("no Kafka producer for %s/%s: %v", res.Namespace, res.Name, s.failed[route.ProducerKey])
+	p, reason := i.acquireProducer(res)
+	if p == nil {
+		return http.StatusServiceUnavailable, reason
+	}
+	defer p.release()
+	if msg, refused := p.refused(res); refused {
+		return http.StatusServiceUnavailable, fmt.Sprintf("%s/%s is not served: %s", res.Namespace, res.Name, msg)
 	}
 	traceparent, tracestate := r.Header.Get("traceparent"), r.Header.Get("tracestate")
 	records := make([]*kgo.Record, len(events))
@@ -179,6 +184,24 @@ func (i *Ingress) accept(w http.ResponseWriter, r *http.Request, s *snapshot, ro
 		return code, reason
 	}
 	return http.StatusAccepted, ""
+}
+
+// acquireProducer returns the producer that serves res now, acquired (the caller releases it),
+// or nil and why res is not served. It reads the current snapshot rather than the one the
+// request was routed with: the body may have taken long enough for Apply to replace the
+// producer (a rotated Secret), and the old one is closed once its last request released it.
+func (i *Ingress) acquireProducer(res *contract.Resource) (*producer, string) {
+	for range 3 {
+		s := i.snap.Load()
+		p, ok := s.producer(res.UID)
+		if !ok {
+			return nil, fmt.Sprintf("%s/%s is not served: %s", res.Namespace, res.Name, unservedStatus(s.unserved[res.UID]).Message)
+		}
+		if p.acquire() {
+			return p, ""
+		}
+	}
+	return nil, fmt.Sprintf("%s/%s: its Kafka producer is being replaced; retry shortly", res.Namespace, res.Name)
 }
 
 // produce hands records to Kafka and waits until Kafka acknowledged all of them, one failed, or

@@ -201,7 +201,7 @@ func TestPanicForOneResourceIs500ForItAlone(t *testing.T) {
 	if !ok {
 		t.Fatal("no route for the channel")
 	}
-	broken.producers[route.ProducerKey] = &producer{}
+	broken.producers[broken.keys[route.Resource.UID]] = &producer{}
 	i.snap.Store(&broken)
 
 	if rec := serve(i, binaryRequest(t, "/ns1/c1", testEvent(t, event.CloudEventsVersionV1, "boom"))); rec.Code != http.StatusInternalServerError {

@@ -5,9 +5,11 @@
 //
 // Apply follows the contract: it swaps an immutable snapshot (routing table, producer clients,
 // per-resource metrics) through an atomic pointer, so routing a request takes no lock, and it
-// keeps one kgo producer client per Kafka cluster (routing.ProducerKey), creating and closing
-// clients as the contract's set of clusters changes. Status reports per resource whether the
-// ingress really serves it.
+// keeps one kgo producer client per Kafka cluster and credentials (kafkaconn.Key of the servers
+// and the resource's Security, which WithSecurity resolves), creating and closing clients as the
+// contract's set of clusters — or a rotated Secret — changes. Status reports per resource whether
+// the ingress really serves it; a resource whose Security cannot be built, or whose cluster
+// refuses it, is answered 503 while the others keep serving.
 //
 // Files: ingress.go (lifecycle, Apply, Status), handler.go (HTTP), producer.go (Kafka clients and
 // topic checks), metrics.go (Prometheus).
@@ -25,7 +27,9 @@ import (
 	"go.uber.org/zap"
 
 	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/data-plane/pkg/kafkaauth"
 	"knkafka.dev/data-plane/pkg/routing"
+	"knkafka.dev/kafkaconn"
 )
 
 // Option configures an Ingress.
@@ -41,6 +45,7 @@ type config struct {
 	bodyTimeout        time.Duration
 	topicCheckInterval time.Duration
 	registry           prometheus.Registerer
+	security           kafkaauth.Func
 }
 
 // Linger sets how long a producer waits for more records before sending a batch; the default is
@@ -85,6 +90,11 @@ func TopicCheckInterval(d time.Duration) Option {
 // WithRegistry registers the ingress's metrics with r instead of a private registry.
 func WithRegistry(r prometheus.Registerer) Option { return func(c *config) { c.registry = r } }
 
+// WithSecurity resolves the TLS and SASL settings of each resource's producer (kafkaauth.Resolve
+// over the data plane's Secrets). Without it a resource that references a Secret is not served:
+// the ingress has no way to read it.
+func WithSecurity(f kafkaauth.Func) Option { return func(c *config) { c.security = f } }
+
 // Ingress is an http.Handler that writes CloudEvents into the topics of the resources of the
 // contract it was last given. Create it with New.
 type Ingress struct {
@@ -111,10 +121,12 @@ type Ingress struct {
 // snapshot is one immutable generation of routing state.
 type snapshot struct {
 	table *routing.Table
-	// producers are keyed by routing.ProducerKey; a key whose client could not be created is
-	// missing here and present in failed.
+	// keys are the producer keys (kafkaconn.Key) by resource UID; a resource that is not served
+	// has none and its reason in unserved instead.
+	keys     map[string]string
+	unserved map[string]error
+	// producers are keyed by kafkaconn.Key.
 	producers map[string]*producer
-	failed    map[string]error
 	// metrics are keyed by resource UID.
 	metrics map[string]*resourceMetrics
 }
@@ -160,7 +172,9 @@ func New(logger *zap.Logger, opts ...Option) *Ingress {
 // longer in c are flushed (bounded by ctx) and closed. c must not be modified afterwards.
 //
 // A cluster whose client cannot be created is reported in the returned error and in Status; the
-// rest of c is applied anyway.
+// rest of c is applied anyway. A resource whose Security cannot be built (a missing Secret or
+// key, a bad value) is reported in Status only: the contract is applied, that resource is not
+// served.
 func (i *Ingress) Apply(ctx context.Context, c *contract.Contract) error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -173,34 +187,26 @@ func (i *Ingress) Apply(ctx context.Context, c *contract.Contract) error {
 	}
 	next := &snapshot{
 		table:     routing.NewTable(c),
+		keys:      map[string]string{},
+		unserved:  map[string]error{},
 		producers: map[string]*producer{},
-		failed:    map[string]error{},
 		metrics:   map[string]*resourceMetrics{},
 	}
 	var errs []error
 	for _, route := range next.table.Routes() {
 		r := route.Resource
 		next.metrics[r.UID] = i.metrics.forResource(r)
-		key := route.ProducerKey
-		if _, ok := next.producers[key]; ok {
-			continue
+		if err := i.serve(r, old, next); err != nil {
+			next.unserved[r.UID] = err
+			if _, credentials := kafkaconn.ReasonOf(err); credentials {
+				// The contract is applied: Status says why this resource is off, and its
+				// owner reports it. Failing Apply would hold back every other resource's Ready.
+				i.logger.Warn("Not serving a resource: its Kafka credentials", zap.String("resource", r.Namespace+"/"+r.Name), zap.Error(err))
+				continue
+			}
+			i.logger.Error("Not serving a resource", zap.String("resource", r.Namespace+"/"+r.Name), zap.Error(err))
+			errs = append(errs, fmt.Errorf("%s/%s: %w", r.Namespace, r.Name, err))
 		}
-		if _, ok := next.failed[key]; ok {
-			continue
-		}
-		if p, ok := old.producers[key]; ok {
-			next.producers[key] = p
-			continue
-		}
-		p, err := i.newProducer(r)
-		if err != nil {
-			err = fmt.Errorf("creating kafka producer for %v: %w", r.BootstrapServers, err)
-			i.logger.Error("Cannot create a Kafka producer", zap.String("resource", r.Namespace+"/"+r.Name), zap.Error(err))
-			next.failed[key] = err
-			errs = append(errs, err)
-			continue
-		}
-		next.producers[key] = p
 	}
 	i.snap.Store(next)
 
@@ -227,8 +233,42 @@ func (i *Ingress) Apply(ctx context.Context, c *contract.Contract) error {
 	return errors.Join(errs...)
 }
 
+// serve gives r the producer of its cluster and credentials in next: the one old or next
+// already has, or a new one. It returns why r cannot be served.
+func (i *Ingress) serve(r *contract.Resource, old, next *snapshot) error {
+	var sec *kafkaconn.Security
+	var err error
+	switch {
+	case i.cfg.security != nil:
+		sec, err = i.cfg.security(r)
+	case len(kafkaauth.ResourceRefs(r)) > 0:
+		err = fmt.Errorf("%w: this ingress reads no Secrets", kafkaconn.SecretNotFound(kafkaauth.ResourceRefs(r)[0].String()))
+	}
+	if err != nil {
+		return err
+	}
+	key := kafkaconn.Key(r.BootstrapServers, sec)
+	next.keys[r.UID] = key
+	if _, ok := next.producers[key]; ok {
+		return nil
+	}
+	if p, ok := old.producers[key]; ok {
+		next.producers[key] = p
+		return nil
+	}
+	p, err := i.newProducer(r, sec)
+	if err != nil {
+		delete(next.keys, r.UID)
+		return fmt.Errorf("creating kafka producer for %v: %w", r.BootstrapServers, err)
+	}
+	next.producers[key] = p
+	return nil
+}
+
 // Status reports, per resource UID, whether the ingress serves it: ready once its producer
-// client exists and its topic is known to exist; otherwise a Reason and Message say why not.
+// client exists and its topic is known to exist; otherwise a Reason and Message say why not. A
+// resource whose Secret is missing or refused, or whose cluster refuses its credentials, has the
+// kafkaconn.Reason as Reason and a Message naming the Secret and key.
 func (i *Ingress) Status() map[string]contract.ServingStatus {
 	s := i.snap.Load()
 	if s == nil {
@@ -237,18 +277,35 @@ func (i *Ingress) Status() map[string]contract.ServingStatus {
 	out := make(map[string]contract.ServingStatus, len(s.table.Routes()))
 	for _, route := range s.table.Routes() {
 		r := route.Resource
-		p, ok := s.producers[route.ProducerKey]
+		p, ok := s.producer(r.UID)
 		if !ok {
-			msg := "no Kafka producer"
-			if err := s.failed[route.ProducerKey]; err != nil {
-				msg = err.Error()
-			}
-			out[r.UID] = contract.ServingStatus{Reason: "ProducerUnavailable", Message: msg}
+			out[r.UID] = unservedStatus(s.unserved[r.UID])
 			continue
 		}
-		out[r.UID] = p.topicStatus(r.Topic)
+		out[r.UID] = p.topicStatus(r)
 	}
 	return out
+}
+
+// producer returns the producer of the resource with uid, if it is served.
+func (s *snapshot) producer(uid string) (*producer, bool) {
+	key, ok := s.keys[uid]
+	if !ok {
+		return nil, false
+	}
+	p, ok := s.producers[key]
+	return p, ok
+}
+
+// unservedStatus is the status of a resource that has no producer because of err.
+func unservedStatus(err error) contract.ServingStatus {
+	if err == nil {
+		return contract.ServingStatus{Reason: ReasonProducerUnavailable, Message: "no Kafka producer"}
+	}
+	if reason, ok := kafkaconn.ReasonOf(err); ok {
+		return contract.ServingStatus{Reason: string(reason), Message: err.Error()}
+	}
+	return contract.ServingStatus{Reason: ReasonProducerUnavailable, Message: err.Error()}
 }
 
 // Close stops accepting events, flushes what the producers hold (bounded by ctx) and closes
@@ -290,7 +347,7 @@ func (i *Ingress) probeTopics(ctx context.Context) {
 		}
 		topics := map[*producer][]string{}
 		for _, route := range s.table.Routes() {
-			if p, ok := s.producers[route.ProducerKey]; ok {
+			if p, ok := s.producer(route.Resource.UID); ok {
 				topics[p] = append(topics[p], route.Resource.Topic)
 			}
 		}

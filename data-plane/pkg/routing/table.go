@@ -6,7 +6,6 @@ package routing
 
 import (
 	"net"
-	"sort"
 	"strings"
 
 	"knkafka.dev/control-plane/pkg/contract"
@@ -14,11 +13,9 @@ import (
 
 // Route is where requests for one resource go.
 type Route struct {
-	// Resource is the contract entry; callers must not modify it.
+	// Resource is the contract entry; callers must not modify it. Which Kafka client serves it
+	// is the ingress's business (kafkaconn.Key of its servers and credentials).
 	Resource *contract.Resource
-	// ProducerKey identifies the Kafka cluster of the resource: resources with equal keys share
-	// one producer client.
-	ProducerKey string
 }
 
 // Table maps request paths and hosts to routes.
@@ -41,7 +38,7 @@ func NewTable(c *contract.Contract) *Table {
 		if r.Ingress == nil {
 			continue
 		}
-		route := &Route{Resource: r, ProducerKey: ProducerKey(r.BootstrapServers, r.Auth)}
+		route := &Route{Resource: r}
 		t.routes = append(t.routes, route)
 		if p := strings.TrimSuffix(r.Ingress.Path, "/"); p != "" {
 			t.byPath[p] = route
@@ -86,16 +83,4 @@ func normalizeHost(host string) string {
 		}
 	}
 	return host
-}
-
-// ProducerKey is the identity of a Kafka cluster connection: the sorted bootstrap servers and
-// the credentials' Secret.
-func ProducerKey(servers []string, auth *contract.SecretRef) string {
-	s := append([]string(nil), servers...)
-	sort.Strings(s)
-	key := strings.Join(s, ",")
-	if auth != nil {
-		key += "|" + auth.Namespace + "/" + auth.Name
-	}
-	return key
 }

@@ -58,19 +58,6 @@ func TestLookup(t *testing.T) {
 	}
 }
 
-func TestProducerKeySharesClustersRegardlessOfOrder(t *testing.T) {
-	table := NewTable(testContract())
-	b, _ := table.Lookup("", "/default/default")
-	c, _ := table.Lookup("", "/team/events")
-	o, _ := table.Lookup("", "/ns/secure")
-	if b.ProducerKey != c.ProducerKey {
-		t.Errorf("same servers in another order got keys %q and %q", b.ProducerKey, c.ProducerKey)
-	}
-	if b.ProducerKey == o.ProducerKey {
-		t.Errorf("different credentials share key %q", b.ProducerKey)
-	}
-}
-
 func TestNilContractRoutesNothing(t *testing.T) {
 	if _, ok := NewTable(nil).Lookup("h", "/a/b"); ok {
 		t.Error("empty table routed a request")
