@@ -106,6 +106,7 @@ func TestE2E(t *testing.T) {
 		{"KafkaSourceToKnChannel", testKafkaSourceToKnChannel},
 		{"KafkaSourceToBroker", testKafkaSourceToBroker},
 		{"MTChannelBrokerOnKafkaChannel", testMTChannelBrokerOnKafkaChannel},
+		{"SecuredKafka", testSecuredKafka},
 	} {
 		t.Run(scenario.name, func(t *testing.T) {
 			s.watch(t)
