@@ -107,6 +107,7 @@ func TestE2E(t *testing.T) {
 		{"KafkaSourceToBroker", testKafkaSourceToBroker},
 		{"MTChannelBrokerOnKafkaChannel", testMTChannelBrokerOnKafkaChannel},
 		{"AuthSecretAfterBroker", testAuthSecretAfterBroker},
+		{"SecuredKafka", testSecuredKafka},
 	} {
 		t.Run(scenario.name, func(t *testing.T) {
 			s.watch(t)
