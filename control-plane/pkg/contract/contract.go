@@ -82,6 +82,16 @@ func (r *Resource) ReadTopics() []string {
 	return []string{r.Topic}
 }
 
+// Origin is where the client settings of r come from — its auth Secret or its spec.net — for
+// kafkaconn.Refusal to name the Secret keys behind a refused connection.
+func (r *Resource) Origin() kafkaconn.Origin {
+	o := kafkaconn.Origin{Net: r.Net, Namespace: r.Namespace}
+	if r.Auth != nil {
+		o.Secret = r.Auth.Namespace + "/" + r.Auth.Name
+	}
+	return o
+}
+
 // KeyType is how a KafkaSource reads record keys.
 type KeyType string
 

@@ -17,7 +17,6 @@ package kafkaauth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -130,60 +129,12 @@ func Resolve(secrets Secrets, r *contract.Resource) (*kafkaconn.Security, error)
 // Func is how the ingress and the dispatcher learn the Security of a resource's clients.
 type Func func(*contract.Resource) (*kafkaconn.Security, error)
 
-// Refused explains err, the failure of a connection to r's cluster, when it is Kafka refusing
-// the settings r's Secrets gave (kafkaconn.ReasonOf: wrong SASL credentials, an untrusted
-// broker certificate, a TLS handshake the broker ended): the reason and a message that names
-// the Secret and the keys involved, never their values. ok is false for any other error.
+// Refused explains err, the failure of a connection to r's cluster, when it is a Secret that
+// cannot be used or Kafka refusing the settings r's Secrets gave (kafkaconn.Refusal): the reason
+// and a message that names the Secret and the keys involved, never their values. ok is false for
+// any other error.
 func Refused(r *contract.Resource, err error) (reason kafkaconn.Reason, message string, ok bool) {
-	reason, ok = kafkaconn.ReasonOf(err)
-	if !ok {
-		return "", "", false
-	}
-	var cfg *kafkaconn.Error
-	if errors.As(err, &cfg) {
-		return reason, err.Error(), true // a configuration error names its Secret and key itself
-	}
-	return reason, fmt.Sprintf("Kafka refused the connection made with %s: %v", usedKeys(r, reason), err), true
-}
-
-// usedKeys names the Secret keys (or spec.net fields) behind reason.
-func usedKeys(r *contract.Resource, reason kafkaconn.Reason) string {
-	if r.Net != nil {
-		var parts []string
-		add := func(field string, ref kafkaconn.KeyRef) {
-			if ref.Secret != "" {
-				parts = append(parts, fmt.Sprintf("%s (key %q of secret %q)", field, ref.Key, r.Namespace+"/"+ref.Secret))
-			}
-		}
-		switch reason {
-		case kafkaconn.ReasonSASLAuthenticationFailed:
-			add("net.sasl.user", r.Net.SASL.User)
-			add("net.sasl.password", r.Net.SASL.Password)
-			add("net.sasl.type", r.Net.SASL.Type)
-		case kafkaconn.ReasonServerCertificateUntrusted:
-			add("net.tls.caCert", r.Net.TLS.CACert)
-		default:
-			add("net.tls.cert", r.Net.TLS.Cert)
-			add("net.tls.key", r.Net.TLS.Key)
-		}
-		if len(parts) == 0 {
-			return "spec.net"
-		}
-		return strings.Join(parts, ", ")
-	}
-	if r.Auth == nil {
-		return "no credentials"
-	}
-	var keys []string
-	switch reason {
-	case kafkaconn.ReasonSASLAuthenticationFailed:
-		keys = []string{kafkaconn.KeyUser, kafkaconn.KeyPassword, kafkaconn.KeySASLMechanism}
-	case kafkaconn.ReasonServerCertificateUntrusted:
-		keys = []string{kafkaconn.KeyCACert}
-	default:
-		keys = []string{kafkaconn.KeyUserCert, kafkaconn.KeyUserKey}
-	}
-	return fmt.Sprintf("keys %q of secret %q", keys, Ref{Namespace: r.Auth.Namespace, Name: r.Auth.Name}.String())
+	return kafkaconn.Refusal(r.Origin(), err)
 }
 
 // Cached returns a Func that resolves with secrets (Resolve) and parses each Auth Secret once:

@@ -129,7 +129,7 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, b *eventingv1.Broker) pk
 		r.contract.SetResource(resource)
 		return event
 	}
-	if event, refused := r.topic(ctx, b, cfg, sec); event != nil {
+	if event, refused := r.topic(ctx, b, cfg, sec, resource.Origin()); event != nil {
 		if refused {
 			r.contract.SetResource(resource)
 		}
@@ -196,7 +196,7 @@ func (r *Reconciler) config(b *eventingv1.Broker) (contractbuild.BrokerConfig, s
 // topic returns an event for what the user must fix and an event wrapped in an error (logged,
 // recorded and retried with backoff) for what may pass. refused reports that the cluster refused
 // the credentials (a kafkaconn reason): TopicReady then carries that reason.
-func (r *Reconciler) topic(ctx context.Context, b *eventingv1.Broker, cfg contractbuild.BrokerConfig, sec *kafkaconn.Security) (event pkgreconciler.Event, refused bool) {
+func (r *Reconciler) topic(ctx context.Context, b *eventingv1.Broker, cfg contractbuild.BrokerConfig, sec *kafkaconn.Security, origin kafkaconn.Origin) (event pkgreconciler.Event, refused bool) {
 	topic := contractbuild.BrokerTopic(b)
 	cluster, err := r.kafka(cfg.BootstrapServers, sec)
 	if err != nil {
@@ -205,9 +205,9 @@ func (r *Reconciler) topic(ctx context.Context, b *eventingv1.Broker, cfg contra
 	}
 	if _, external := contractbuild.ExternalTopic(b); external {
 		exists, err := cluster.TopicExists(ctx, topic)
-		if reason, ok := kafkaconn.ReasonOf(err); ok {
-			conditions(b).MarkFalse(ConditionTopicReady, string(reason), "checking topic %q: %v", topic, err)
-			return retry(string(reason), "checking topic %q: %v", topic, err), true
+		if reason, msg, ok := kafkaconn.Refusal(origin, err); ok {
+			conditions(b).MarkFalse(ConditionTopicReady, string(reason), "checking topic %q: %s", topic, msg)
+			return retry(string(reason), "checking topic %q: %s", topic, msg), true
 		}
 		switch {
 		case err != nil:
@@ -228,10 +228,10 @@ func (r *Reconciler) topic(ctx context.Context, b *eventingv1.Broker, cfg contra
 		}
 	}
 	if err := cluster.EnsureTopic(ctx, spec); err != nil {
-		if reason, ok := kafkaconn.ReasonOf(err); ok {
+		if reason, msg, ok := kafkaconn.Refusal(origin, err); ok {
 			// Retried: the cluster's users or CA may change without any object we watch changing.
-			conditions(b).MarkFalse(ConditionTopicReady, string(reason), "%v", err)
-			return retry(string(reason), "%v", err), true
+			conditions(b).MarkFalse(ConditionTopicReady, string(reason), "%s", msg)
+			return retry(string(reason), "%s", msg), true
 		}
 		switch {
 		case kafka.IsPartitionsMismatch(err):

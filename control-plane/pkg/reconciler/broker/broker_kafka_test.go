@@ -15,6 +15,7 @@ import (
 
 	"knkafka.dev/control-plane/pkg/contractbuild"
 	"knkafka.dev/control-plane/pkg/kafka"
+	"knkafka.dev/kafkaconn"
 	"knkafka.dev/test/kafkatest"
 )
 
@@ -50,7 +51,7 @@ func TestTopicStepRealKafka(t *testing.T) {
 	adm := kafkatest.Admin(t, servers)
 	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topic) })
 
-	if event, _ := r.topic(ctx, b, cfg, nil); event != nil {
+	if event, _ := r.topic(ctx, b, cfg, nil, kafkaconn.Origin{}); event != nil {
 		t.Fatalf("topic step = %v", event)
 	}
 	if c := b.Status.GetCondition(ConditionTopicReady); c == nil || !c.IsTrue() {
@@ -89,7 +90,7 @@ func TestTopicStepRealKafka(t *testing.T) {
 	}
 
 	// A second pass finds the topic and succeeds.
-	if event, _ := r.topic(ctx, b, cfg, nil); event != nil {
+	if event, _ := r.topic(ctx, b, cfg, nil, kafkaconn.Origin{}); event != nil {
 		t.Fatalf("second topic step = %v", event)
 	}
 

@@ -73,7 +73,7 @@ func TestReconcileKind(t *testing.T) {
 		secretMissing = `secret "knative-eventing/kafka-auth": secret not found`
 		keyMissing    = `key "password" of secret "knative-eventing/kafka-auth": SASL password is missing or empty`
 		oauth         = `key "sasl.mechanism" of secret "knative-eventing/kafka-auth": SASL mechanism OAUTHBEARER is not supported by knkafka yet; use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`
-		saslRefused   = "creating topic: SASL_AUTHENTICATION_FAILED: SASL Authentication failed."
+		saslRefused   = `Kafka refused the connection made with keys ["user" "password" "sasl.mechanism"] of secret "knative-eventing/kafka-auth": creating topic: SASL_AUTHENTICATION_FAILED: SASL Authentication failed.`
 	)
 	rows := []row{{
 		TableRow: TableRow{
@@ -157,9 +157,9 @@ func TestReconcileKind(t *testing.T) {
 			Objects: []runtime.Object{newBroker(withExternalTopic), brokerConfig(), authSecret()},
 			WantErr: true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, "SASLAuthenticationFailed",
-				`checking topic "existing": SASL_AUTHENTICATION_FAILED: SASL Authentication failed.`)},
+				`checking topic "existing": Kafka refused the connection made with keys ["user" "password" "sasl.mechanism"] of secret "knative-eventing/kafka-auth": SASL_AUTHENTICATION_FAILED: SASL Authentication failed.`)},
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(withExternalTopic, configParsed, func(b *eventingv1.Broker) {
-				conditions(b).MarkFalse(ConditionTopicReady, "SASLAuthenticationFailed", `checking topic "existing": SASL_AUTHENTICATION_FAILED: SASL Authentication failed.`)
+				conditions(b).MarkFalse(ConditionTopicReady, "SASLAuthenticationFailed", `checking topic "existing": Kafka refused the connection made with keys ["user" "password" "sasl.mechanism"] of secret "knative-eventing/kafka-auth": SASL_AUTHENTICATION_FAILED: SASL Authentication failed.`)
 			})}},
 		},
 		kafka: &fakeKafka{existsErr: kerr.SaslAuthenticationFailed},

@@ -218,6 +218,10 @@ func (r *Reconciler) security(kc *messagingv1beta1.KafkaChannel, cfg contractbui
 // retried with backoff) for what may pass. refused reports that the cluster refused the
 // credentials (a kafkaconn reason): TopicReady then carries that reason.
 func (r *Reconciler) topic(ctx context.Context, kc *messagingv1beta1.KafkaChannel, cfg contractbuild.ChannelConfig, sec *kafkaconn.Security) (event pkgreconciler.Event, refused bool) {
+	origin := kafkaconn.Origin{Secret: cfg.AuthSecretNamespace + "/" + cfg.AuthSecretName}
+	if cfg.AuthSecretName == "" {
+		origin = kafkaconn.Origin{}
+	}
 	topic := contractbuild.ChannelTopic(kc)
 	retention, err := kc.RetentionDuration()
 	if err != nil {
@@ -237,10 +241,10 @@ func (r *Reconciler) topic(ctx context.Context, kc *messagingv1beta1.KafkaChanne
 		Config:            map[string]*string{retentionKey: &retentionMs},
 	}
 	if err := cluster.EnsureTopic(ctx, spec); err != nil {
-		if reason, ok := kafkaconn.ReasonOf(err); ok {
+		if reason, msg, ok := kafkaconn.Refusal(origin, err); ok {
 			// Retried: the cluster's users or CA may change without any object we watch changing.
-			kc.Status.MarkTopicFailed(string(reason), "%v", err)
-			return retry(string(reason), "%v", err), true
+			kc.Status.MarkTopicFailed(string(reason), "%s", msg)
+			return retry(string(reason), "%s", msg), true
 		}
 		switch {
 		case kafka.IsPartitionsMismatch(err):
@@ -255,9 +259,9 @@ func (r *Reconciler) topic(ctx context.Context, kc *messagingv1beta1.KafkaChanne
 		}
 	}
 	changed, err := cluster.UpdateTopicConfig(ctx, topic, map[string]string{retentionKey: retentionMs})
-	if reason, ok := kafkaconn.ReasonOf(err); ok {
-		kc.Status.MarkTopicFailed(string(reason), "%v", err)
-		return retry(string(reason), "%v", err), true
+	if reason, msg, ok := kafkaconn.Refusal(origin, err); ok {
+		kc.Status.MarkTopicFailed(string(reason), "%s", msg)
+		return retry(string(reason), "%s", msg), true
 	} else if err != nil {
 		kc.Status.MarkTopicFailed(ReasonTopicConfigFailed, "%v", err)
 		return retry(ReasonTopicConfigFailed, "%v", err), false

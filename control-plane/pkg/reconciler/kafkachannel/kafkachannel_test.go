@@ -49,7 +49,7 @@ func TestReconcileKind(t *testing.T) {
 	const (
 		secretMissing = `secret "knative-eventing/kafka-auth": secret not found`
 		keyMissing    = `key "user" of secret "knative-eventing/kafka-auth": SASL user is missing or empty`
-		saslRefused   = "creating topic: SASL_AUTHENTICATION_FAILED: SASL Authentication failed."
+		saslRefused   = `Kafka refused the connection made with keys ["user" "password" "sasl.mechanism"] of secret "knative-eventing/kafka-auth": creating topic: SASL_AUTHENTICATION_FAILED: SASL Authentication failed.`
 	)
 	rows := []row{{
 		TableRow: TableRow{

@@ -178,9 +178,9 @@ func (r *Reconciler) connect(ctx context.Context, ks *sourcesv1beta1.KafkaSource
 		err = cluster.Ping(pingCtx)
 		cancel()
 	}
-	if reason, ok := kafkaconn.ReasonOf(err); ok {
-		ks.Status.MarkConsumerGroupFailed(string(reason), "%v", err)
-		return retry(string(reason), "%v", err)
+	if reason, msg, ok := kafkaconn.Refusal(kafkaconn.Origin{Net: contractbuild.SourceNet(ks), Namespace: ks.Namespace}, err); ok {
+		ks.Status.MarkConsumerGroupFailed(string(reason), "%s", msg)
+		return retry(string(reason), "%s", msg)
 	} else if err != nil {
 		logging.FromContext(ctx).Desugar().Info("Kafka did not answer the credentials check",
 			zap.String("egress", string(ks.UID)), zap.Error(err))

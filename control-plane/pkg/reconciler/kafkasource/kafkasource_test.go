@@ -77,7 +77,7 @@ func TestReconcileKind(t *testing.T) {
 		userMissing     = `net.sasl.type: secret "kafka-user": secret not found`
 		passwordMissing = `net.sasl.password: key "password" of secret "kafka-user": key is missing or empty`
 		oauth           = `net.sasl.type: key "mechanism" of secret "kafka-user": SASL mechanism OAUTHBEARER is not supported by knkafka yet; use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`
-		saslRefused     = "asking the cluster for its brokers: SASL_AUTHENTICATION_FAILED: SASL Authentication failed."
+		saslRefused     = `Kafka refused the connection made with net.sasl.user (key "user" of secret "ns/kafka-user"), net.sasl.password (key "password" of secret "ns/kafka-user"), net.sasl.type (key "mechanism" of secret "ns/kafka-user"): asking the cluster for its brokers: SASL_AUTHENTICATION_FAILED: SASL Authentication failed.`
 	)
 	served := fakeDataPlane{status: contract.Status{Generation: 5, Egresses: map[string]contract.ServingStatus{sourceUID: {Ready: true}}}}
 	published := map[string]uint64{sourceUID: 5}
