@@ -32,6 +32,7 @@ import (
 
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/data-plane/pkg/delivery"
+	"knkafka.dev/data-plane/pkg/dispatcher/membudget"
 )
 
 // Dispatcher runs the egresses of the contract it was last given.
@@ -40,6 +41,8 @@ type Dispatcher struct {
 	sender  *delivery.Sender
 	cfg     config
 	metrics *metrics
+	// budget bounds the bytes of fetched, unfinished records across all egresses.
+	budget *membudget.Budget
 
 	mu        sync.Mutex
 	running   map[string]*egress // by egress UID
@@ -61,11 +64,19 @@ func New(logger *zap.Logger, sender *delivery.Sender, opts ...Option) *Dispatche
 	if cfg.registry == nil {
 		cfg.registry = prometheus.NewRegistry()
 	}
+	m := newMetrics(cfg.registry)
+	perEgress := cfg.memoryPerEgress
+	if perEgress <= 0 {
+		perEgress = cfg.memoryBudget / egressShareDivisor
+	}
+	budget := membudget.New(cfg.memoryBudget, perEgress, func(used int64) { m.bufferedBytes.Set(float64(used)) })
+	m.budgetBytes.Set(float64(budget.Limit()))
 	return &Dispatcher{
 		logger:    logger,
 		sender:    sender,
 		cfg:       cfg,
-		metrics:   newMetrics(cfg.registry),
+		metrics:   m,
+		budget:    budget,
 		running:   map[string]*egress{},
 		producers: map[string]*kgo.Client{},
 		closeDone: make(chan struct{}),
@@ -175,12 +186,14 @@ func (d *Dispatcher) startEgress(w wanted) (*egress, error) {
 	e.proc = proc
 	e.proc.halt = e.halt
 	e.proc.decode = decode
+	e.bytes = d.budget.Open()
 	e.src = newGroupSource(logger, w.res.ReadTopics(), w.eg, w.res.BootstrapServers, kopts, &d.cfg)
+	e.src.bytes = e.bytes
 	order := w.eg.Order
 	if order == "" {
 		order = contract.Unordered
 	}
-	e.lane = newLane(logger, order, e.proc, e.src, e.metrics, &d.cfg, w.eg.MaxInFlight)
+	e.lane = newLane(logger, order, e.proc, e.src, e.metrics, &d.cfg, w.eg.MaxInFlight, e.bytes)
 	e.src.sink = e.lane
 	e.start()
 	logger.Info("egress started", zap.String("group", w.eg.ConsumerGroup), zap.Strings("topics", w.res.ReadTopics()),
