@@ -8,7 +8,8 @@
 // serves it (Status). Inside, each egress is a source feeding a lane:
 //
 //   - source.go: groupSource, a franz-go group consumer (cooperative-sticky, no autocommit) that
-//     fixes the start offsets of new partitions and hands records to its lane.
+//     fixes the start offsets of new partitions and hands records to its lane once their bytes are
+//     acquired from the Dispatcher's memory budget (membudget; memory.go), waiting when it refuses.
 //   - lane.go: lane, the per-egress work: ordering (ordered, unordered, key-ordered), the in-flight
 //     bound, buffering bounded by pausing fetches, the offsets.Tracker per partition, periodic
 //     commits, and revocation that commits what is complete and never touches the partition again.

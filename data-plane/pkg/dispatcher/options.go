@@ -38,7 +38,7 @@ func defaultConfig() config {
 		retryInterval:          time.Second,
 		fetchMaxBytes:          1 << 20,
 		fetchMaxPartitionBytes: 256 << 10,
-		maxPollRecords:         500,
+		maxPollRecords:         100,
 		maxConcurrentFetches:   1,
 		fetchMaxWait:           200 * time.Millisecond,
 		memoryBudget:           defaultMemoryBudget(debug.SetMemoryLimit(-1)),
@@ -75,7 +75,7 @@ func MaxInFlight(n int) Option {
 
 // MaxBufferedRecords bounds the records fetched and not yet completed per assigned partition of
 // an egress; above it the partition's fetching pauses until half of them completed. The default
-// is 1000. With FetchMaxBytes it bounds the dispatcher's memory independently of consumer lag.
+// is 1000. The process-wide bound on buffered bytes is MemoryBudget.
 func MaxBufferedRecords(n int) Option {
 	return func(c *config) {
 		if n > 0 {

@@ -160,7 +160,7 @@ func (s *groupSource) run(ctx context.Context) *kgo.Client {
 		s.pushMu.Lock()
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) > 0 {
-				s.unpushed = append(s.unpushed, fetched{p.Topic, p.Partition, p.Records, p.HighWatermark})
+				s.unpushed = append(s.unpushed, fetched{topic: p.Topic, partition: p.Partition, recs: p.Records, hwm: p.HighWatermark})
 			}
 		})
 		s.pushMu.Unlock()
@@ -179,25 +179,86 @@ type fetched struct {
 	partition int32
 	recs      []*kgo.Record
 	hwm       int64
+	detached  bool // recs are copies that no longer hold on to franz-go's fetch
+}
+
+// detachUnpushed replaces the unpushed records by copies before the source waits: a record of
+// a fetch keeps the whole fetch in memory (see detach), so a waiting egress would otherwise hold
+// a fetch's worth — many times its records when they were compressed — instead of the rest of
+// one poll. Call with pushMu held.
+func (s *groupSource) detachUnpushed() {
+	for i := range s.unpushed {
+		f := &s.unpushed[i]
+		if f.detached {
+			continue
+		}
+		recs := make([]*kgo.Record, len(f.recs))
+		for j, r := range f.recs {
+			recs[j] = detach(r)
+		}
+		f.recs, f.detached = recs, true
+	}
 }
 
 // pushAll hands the unpushed records to the lane as their bytes are acquired from the budget,
-// in offset order per partition. While the budget refuses, the source polls nothing (franz-go
-// then holds at most the one fetch it buffered) and allows rebalancing, so that a long wait never
-// holds up the group; it returns false when ctx ended first.
+// in offset order per partition. While the budget refuses, the source polls nothing and pauses
+// fetching its topics — franz-go then drops the fetch it buffered and fetches nothing more, so a
+// waiting egress holds only the rest of one poll beside the budget — and it allows rebalancing,
+// so that a long wait never holds up the group. It returns false when ctx ended first.
 func (s *groupSource) pushAll(ctx context.Context, cl *kgo.Client) bool {
+	paused := false
+	defer func() {
+		if paused {
+			// Topic pauses are independent of the lane's partition pauses: this undoes only ours.
+			cl.ResumeFetchTopics(s.topics...)
+		}
+	}()
 	for {
 		retry := s.pushAdmitted()
 		if retry == nil {
 			return true
 		}
 		cl.AllowRebalance()
-		select {
-		case <-ctx.Done():
-			return false
-		case <-retry:
+		// franz-go drops a paused topic's buffered fetch only when it is polled: poll once at
+		// once, and once more after the fetch that was in flight has landed.
+		var landed <-chan time.Time
+		if !paused {
+			cl.PauseFetchTopics(s.topics...)
+			paused = true
+			s.dropBuffered(ctx, cl)
+			landed = time.After(2*s.cfg.fetchMaxWait + 100*time.Millisecond)
+		}
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return false
+			case <-landed:
+				landed = nil
+				s.dropBuffered(ctx, cl)
+			case <-retry:
+				break wait
+			}
 		}
 	}
+}
+
+// dropBuffered polls for a moment with every topic of the source paused, which makes franz-go drop
+// the fetch it buffered; it fetches those records again once resumed. Anything the poll returns
+// (nothing, as every topic is paused) joins the unpushed records.
+func (s *groupSource) dropBuffered(ctx context.Context, cl *kgo.Client) {
+	pctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+	fs := cl.PollRecords(pctx, s.cfg.maxPollRecords)
+	cancel()
+	s.pushMu.Lock()
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) > 0 {
+			s.unpushed = append(s.unpushed, fetched{topic: p.Topic, partition: p.Partition, recs: p.Records, hwm: p.HighWatermark})
+		}
+	})
+	s.detachUnpushed()
+	s.pushMu.Unlock()
+	cl.AllowRebalance()
 }
 
 // pushAdmitted pushes the unpushed records the budget admits. It returns nil when none is left,
@@ -209,11 +270,14 @@ func (s *groupSource) pushAdmitted() <-chan struct{} {
 		f := &s.unpushed[0]
 		n := 0
 		var retry <-chan struct{}
-		for _, r := range f.recs {
+		for i, r := range f.recs {
 			ok, ch := s.bytes.Acquire(recordBytes(r))
 			if !ok {
 				retry = ch
 				break
+			}
+			if !f.detached {
+				f.recs[i] = detach(r)
 			}
 			n++
 		}
@@ -222,6 +286,7 @@ func (s *groupSource) pushAdmitted() <-chan struct{} {
 			f.recs = f.recs[n:]
 		}
 		if retry != nil {
+			s.detachUnpushed()
 			return retry
 		}
 		s.unpushed[0] = fetched{}

@@ -117,9 +117,10 @@ func (b *Budget) admits(a *Account, n int64) bool {
 }
 
 // Acquire takes n bytes (one record) for a and reports whether it could. When it could not, the
-// returned channel receives once another account's release or departure (or a's own release)
-// would admit the n bytes — trying again may still fail if someone else took them first. a counts
-// as waiting until it is admitted or calls StopWaiting, which shrinks the others' share.
+// returned channel receives once releases or departures would admit n bytes and more — a quarter
+// of a's share, or anything once a holds nothing — and trying again may still fail if someone
+// else took them first. a counts as waiting until it is admitted or calls StopWaiting, which
+// shrinks the others' share.
 func (a *Account) Acquire(n int64) (ok bool, retry <-chan struct{}) {
 	if a == nil {
 		return true, nil
@@ -141,7 +142,9 @@ func (a *Account) Acquire(n int64) (ok bool, retry <-chan struct{}) {
 		return true, nil
 	}
 	a.setState(a.held, true)
-	a.want = n
+	// Wake a only once it can take a good part of its share, not for every record's worth: a
+	// waiting consumer fetches again when woken, and fetching to admit a few records is waste.
+	a.want = max(n, b.share()/4)
 	if !slices.Contains(b.waiters, a) {
 		b.waiters = append(b.waiters, a)
 	}
