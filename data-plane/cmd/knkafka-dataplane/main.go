@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -29,6 +30,8 @@ func main() {
 	flag.StringVar(&cfg.Kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig for the contract ConfigMaps and the Kafka auth Secrets (empty: in-cluster; with --contract, no Secrets are read without it)")
 	flag.StringVar(&cfg.Namespace, "namespace", envOr("SYSTEM_NAMESPACE", "knative-eventing"), "namespace of the contract ConfigMaps")
 	flag.IntVar(&cfg.MaxInFlight, "max-in-flight", 0, "default in-flight deliveries per unordered egress (0: built-in default)")
+	budgetMiB := flag.Int64("memory-budget-mib", envInt("KNKAFKA_MEMORY_BUDGET_MIB"),
+		"MiB of fetched, unfinished records the dispatcher holds across all egresses (0: a quarter of GOMEMLIMIT, at most 256; env KNKAFKA_MEMORY_BUDGET_MIB)")
 	flag.DurationVar(&cfg.SessionTimeout, "session-timeout", 0, "dispatcher consumer group session timeout (0: 45s); a replica killed without leaving holds its partitions this long")
 	profiling := flag.Bool("pprof", false, "serve Go's profiles under /debug/pprof/ on the admin address")
 	flag.Parse()
@@ -39,6 +42,7 @@ func main() {
 			"/debug/pprof/trace":   http.HandlerFunc(pprof.Trace),
 		}
 	}
+	cfg.MemoryBudget = *budgetMiB << 20
 	cfg.Ingress = *role == "all" || *role == "ingress"
 	cfg.Dispatcher = *role == "all" || *role == "dispatcher"
 	if *servers != "" {
@@ -60,6 +64,21 @@ func main() {
 	if err != nil {
 		os.Exit(1)
 	}
+}
+
+// envInt is the integer in the environment variable key, 0 when it is unset; the process exits
+// when it is set to something else.
+func envInt(key string) int64 {
+	v := os.Getenv(key)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", key, err)
+		os.Exit(2)
+	}
+	return n
 }
 
 func envOr(key, def string) string {

@@ -53,6 +53,9 @@ type Config struct {
 	BootstrapServers []string
 	// MaxInFlight is the dispatcher's default in-flight limit per unordered egress (0: its default).
 	MaxInFlight int
+	// MemoryBudget bounds the bytes of fetched records the dispatcher holds across all egresses
+	// (0: a quarter of the Go memory limit, at most 256 MiB; see dispatcher.MemoryBudget).
+	MemoryBudget int64
 	// SessionTimeout is the dispatcher's consumer group session timeout (0: franz-go's 45s). A
 	// replica that dies without leaving holds its partitions this long before the group moves them.
 	SessionTimeout time.Duration
@@ -143,6 +146,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		if cfg.SessionTimeout > 0 {
 			opts = append(opts, dispatcher.SessionTimeout(cfg.SessionTimeout))
+		}
+		if cfg.MemoryBudget > 0 {
+			opts = append(opts, dispatcher.MemoryBudget(cfg.MemoryBudget, 0))
 		}
 		s.dispatcher = dispatcher.New(cfg.Logger.Named("dispatcher"), sender, opts...)
 	}

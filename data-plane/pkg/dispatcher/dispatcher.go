@@ -8,7 +8,8 @@
 // serves it (Status). Inside, each egress is a source feeding a lane:
 //
 //   - source.go: groupSource, a franz-go group consumer (cooperative-sticky, no autocommit) that
-//     fixes the start offsets of new partitions and hands records to its lane.
+//     fixes the start offsets of new partitions and hands records to its lane once their bytes are
+//     acquired from the Dispatcher's memory budget (membudget; memory.go), waiting when it refuses.
 //   - lane.go: lane, the per-egress work: ordering (ordered, unordered, key-ordered), the in-flight
 //     bound, buffering bounded by pausing fetches, the offsets.Tracker per partition, periodic
 //     commits, and revocation that commits what is complete and never touches the partition again.
@@ -31,6 +32,7 @@ import (
 
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/data-plane/pkg/delivery"
+	"knkafka.dev/data-plane/pkg/dispatcher/membudget"
 	"knkafka.dev/data-plane/pkg/kafkaauth"
 	"knkafka.dev/kafkaconn"
 )
@@ -41,6 +43,8 @@ type Dispatcher struct {
 	sender  *delivery.Sender
 	cfg     config
 	metrics *metrics
+	// budget bounds the bytes of fetched, unfinished records across all egresses.
+	budget *membudget.Budget
 
 	mu      sync.Mutex
 	running map[string]*egress // by egress UID
@@ -64,11 +68,19 @@ func New(logger *zap.Logger, sender *delivery.Sender, opts ...Option) *Dispatche
 	if cfg.registry == nil {
 		cfg.registry = prometheus.NewRegistry()
 	}
+	m := newMetrics(cfg.registry)
+	perEgress := cfg.memoryPerEgress
+	if perEgress <= 0 {
+		perEgress = cfg.memoryBudget / egressShareDivisor
+	}
+	budget := membudget.New(cfg.memoryBudget, perEgress, func(used int64) { m.bufferedBytes.Set(float64(used)) })
+	m.budgetBytes.Set(float64(budget.Limit()))
 	return &Dispatcher{
 		logger:    logger,
 		sender:    sender,
 		cfg:       cfg,
-		metrics:   newMetrics(cfg.registry),
+		metrics:   m,
+		budget:    budget,
 		running:   map[string]*egress{},
 		producers: map[string]*kgo.Client{},
 		closeDone: make(chan struct{}),
@@ -232,12 +244,14 @@ func (d *Dispatcher) startEgress(w wanted) (*egress, error) {
 	e.proc = proc
 	e.proc.halt = e.halt
 	e.proc.decode = decode
+	e.bytes = d.budget.Open()
 	e.src = newGroupSource(logger, w.res, w.eg, kopts, &d.cfg)
+	e.src.bytes = e.bytes
 	order := w.eg.Order
 	if order == "" {
 		order = contract.Unordered
 	}
-	e.lane = newLane(logger, order, e.proc, e.src, e.metrics, &d.cfg, w.eg.MaxInFlight)
+	e.lane = newLane(logger, order, e.proc, e.src, e.metrics, &d.cfg, w.eg.MaxInFlight, e.bytes)
 	e.src.sink = e.lane
 	e.start()
 	logger.Info("egress started", zap.String("group", w.eg.ConsumerGroup), zap.Strings("topics", w.res.ReadTopics()),

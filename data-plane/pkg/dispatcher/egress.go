@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/data-plane/pkg/dispatcher/membudget"
 )
 
 // egressHash identifies what an egress's running lane and source depend on: the egress itself,
@@ -44,6 +45,7 @@ type egress struct {
 	lane    *lane
 	proc    *processor
 	metrics *egressMetrics
+	bytes   *membudget.Account
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -116,6 +118,9 @@ func (e *egress) stop(ctx context.Context) {
 	e.lane.close(ctx)
 	if e.cl != nil {
 		e.cl.Close()
+	}
+	if leaked := e.bytes.Close(); leaked != 0 {
+		e.logger.Error("memory budget bytes still held after the egress stopped; released them", zap.Int64("bytes", leaked))
 	}
 	e.proc.close()
 	e.metrics.forget()

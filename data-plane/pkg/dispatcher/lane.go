@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/data-plane/pkg/dispatcher/membudget"
 	"knkafka.dev/data-plane/pkg/dispatcher/offsets"
 )
 
@@ -78,6 +79,9 @@ type lane struct {
 	retry       time.Duration
 	// slots bounds deliveries in flight across the egress for Unordered and KeyOrdered.
 	slots chan struct{}
+	// bytes is the egress's account on the memory budget: the source acquired every pushed
+	// record's bytes there, and the lane releases them once the record is finished or dropped.
+	bytes *membudget.Account
 
 	mu     sync.Mutex
 	parts  map[topicPartition]*partition
@@ -95,7 +99,7 @@ type lane struct {
 	commitDone chan struct{}
 }
 
-func newLane(logger *zap.Logger, order contract.DeliveryOrder, proc recordProcessor, up upstream, m *egressMetrics, cfg *config, maxInFlight int) *lane {
+func newLane(logger *zap.Logger, order contract.DeliveryOrder, proc recordProcessor, up upstream, m *egressMetrics, cfg *config, maxInFlight int, bytes *membudget.Account) *lane {
 	if maxInFlight <= 0 {
 		maxInFlight = cfg.maxInFlight
 	}
@@ -111,6 +115,7 @@ func newLane(logger *zap.Logger, order contract.DeliveryOrder, proc recordProces
 		interval:    cfg.commitInterval,
 		retry:       cfg.retryInterval,
 		slots:       make(chan struct{}, maxInFlight),
+		bytes:       bytes,
 		parts:       map[topicPartition]*partition{},
 		commitNow:   make(chan struct{}, 1),
 		stopCommit:  cancel,
@@ -138,6 +143,10 @@ type partition struct {
 	hwm       int64
 	paused    bool
 	keys      map[string][]*kgo.Record // KeyOrdered: records waiting behind a key in flight
+	// held is the budget bytes of the records pushed and not finished; gone, once set, says the
+	// partition stopped and released them, so a late push releases its own at once.
+	held int64
+	gone bool
 }
 
 func (l *lane) assign(starts []partitionStart) {
@@ -199,9 +208,16 @@ func (l *lane) push(topic string, partition int32, recs []*kgo.Record, hwm int64
 	p := l.parts[topicPartition{topic, partition}]
 	l.mu.Unlock()
 	if p == nil {
-		return // not ours (any more)
+		l.bytes.Release(totalBytes(recs)) // not ours (any more)
+		return
 	}
 	p.mu.Lock()
+	if p.gone {
+		p.mu.Unlock()
+		l.bytes.Release(totalBytes(recs))
+		return
+	}
+	var skipped int64
 	for _, r := range recs {
 		if r.Offset < p.tracker.Next() && p.tracker.Outstanding() == 0 {
 			// kgo moved back: the committed offset was out of range and consumption reset to
@@ -216,8 +232,10 @@ func (l *lane) push(topic string, partition int32, recs []*kgo.Record, hwm int64
 			// Cannot happen with kgo, which returns each record of an assignment once.
 			l.logger.Error("skipping a record below the partition's position", zap.String("topic", topic),
 				zap.Int32("partition", partition), zap.Int64("offset", r.Offset), zap.Error(err))
+			skipped += recordBytes(r)
 			continue
 		}
+		p.held += recordBytes(r)
 		p.queue = append(p.queue, r)
 	}
 	p.hwm = max(p.hwm, hwm)
@@ -226,6 +244,7 @@ func (l *lane) push(topic string, partition int32, recs []*kgo.Record, hwm int64
 		p.paused = true
 	}
 	p.mu.Unlock()
+	l.bytes.Release(skipped)
 	if pause {
 		l.applyFlow(p)
 	}
@@ -346,15 +365,22 @@ func (l *lane) acquire(p *partition) bool {
 
 func (l *lane) release() { <-l.slots }
 
-// deliver processes one record and marks it done unless the partition's context ended it.
+// deliver processes one record and marks it done unless the partition's context ended it. Either
+// way the record is finished here, and its budget bytes are released.
 func (l *lane) deliver(p *partition, r *kgo.Record) {
 	l.metrics.inFlight.Inc()
 	completed := l.proc.process(p.ctx, r)
 	l.metrics.inFlight.Dec()
+	size := recordBytes(r)
 	if !completed {
+		p.mu.Lock()
+		p.held -= size
+		p.mu.Unlock()
+		l.bytes.Release(size)
 		return
 	}
 	p.mu.Lock()
+	p.held -= size
 	if err := p.tracker.Done(r.Offset); err != nil {
 		l.logger.Error("marking an offset done", zap.String("topic", r.Topic),
 			zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
@@ -364,6 +390,7 @@ func (l *lane) deliver(p *partition, r *kgo.Record) {
 		p.paused = false
 	}
 	p.mu.Unlock()
+	l.bytes.Release(size)
 	if resume {
 		l.applyFlow(p)
 	}
@@ -533,6 +560,17 @@ func (l *lane) stopPartitions(ps []*partition, lost bool) {
 		p.cancel()
 	}
 	<-done
+	// Nothing runs on the partitions any more: what is still queued, or waiting behind a key, is
+	// never delivered here; give its bytes back.
+	for _, p := range ps {
+		p.mu.Lock()
+		held := p.held
+		p.held, p.gone = 0, true
+		p.queue = nil
+		clear(p.keys)
+		p.mu.Unlock()
+		l.bytes.Release(held)
+	}
 }
 
 // close stops every partition, commits what is complete and stops the commit loop. The lane

@@ -79,7 +79,7 @@ func (f *fakeProcessor) startedCount() int {
 
 func newTestLane(t *testing.T, order contract.DeliveryOrder, proc recordProcessor, up upstream, cfg config) *lane {
 	m := newMetrics(prometheus.NewRegistry()).forEgress("test/lane")
-	l := newLane(zaptest.NewLogger(t), order, proc, up, m, &cfg, 0)
+	l := newLane(zaptest.NewLogger(t), order, proc, up, m, &cfg, 0, nil)
 	t.Cleanup(func() { l.close(context.Background()) })
 	return l
 }

@@ -19,6 +19,9 @@ type metrics struct {
 	dispatched *prometheus.CounterVec
 	inFlight   *prometheus.GaugeVec
 	lag        *prometheus.GaugeVec
+	// bufferedBytes and budgetBytes are the memory budget's bytes in use and its limit.
+	bufferedBytes prometheus.Gauge
+	budgetBytes   prometheus.Gauge
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -35,6 +38,14 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Namespace: "knkafka", Subsystem: "dispatcher", Name: "consumer_lag",
 			Help: "Records between the committable offset and the last fetched high watermark, summed over the egress's partitions on this replica (approximate).",
 		}, []string{"egress"})),
+		bufferedBytes: register(r, prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "knkafka", Subsystem: "dispatcher", Name: "buffered_bytes",
+			Help: "Bytes of fetched records not finished yet, across all egresses: the memory budget in use.",
+		})),
+		budgetBytes: register(r, prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "knkafka", Subsystem: "dispatcher", Name: "memory_budget_bytes",
+			Help: "The memory budget: the bound on buffered_bytes, beyond one record per egress that holds nothing else.",
+		})),
 	}
 }
 

@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,9 @@ type config struct {
 	fetchMaxBytes          int32
 	fetchMaxPartitionBytes int32
 	maxPollRecords         int
+	maxConcurrentFetches   int
+	memoryBudget           int64
+	memoryPerEgress        int64
 	registry               prometheus.Registerer
 	kafkaOpts              func(*contract.Resource) ([]kgo.Opt, error)
 	security               kafkaauth.Func
@@ -34,11 +38,28 @@ func defaultConfig() config {
 		commitInterval:         time.Second,
 		drainTimeout:           5 * time.Second,
 		retryInterval:          time.Second,
-		fetchMaxBytes:          4 << 20,
+		fetchMaxBytes:          1 << 20,
 		fetchMaxPartitionBytes: 256 << 10,
-		maxPollRecords:         500,
+		maxPollRecords:         100,
+		maxConcurrentFetches:   1,
 		fetchMaxWait:           200 * time.Millisecond,
+		memoryBudget:           defaultMemoryBudget(debug.SetMemoryLimit(-1)),
 	}
+}
+
+// Memory budget defaults: a quarter of the Go memory limit (GOMEMLIMIT, which config/ sets to the
+// container's limit), at most 256 MiB; the rest of the limit covers what franz-go buffers per
+// egress beside the budget, the clients themselves and the collector's headroom. Each egress may
+// hold at most a sixteenth of the budget.
+const (
+	maxDefaultMemoryBudget = 256 << 20
+	minDefaultMemoryBudget = 16 << 20
+	egressShareDivisor     = 16
+)
+
+// defaultMemoryBudget is the budget a Go memory limit of memLimit implies (math.MaxInt64: none).
+func defaultMemoryBudget(memLimit int64) int64 {
+	return min(max(memLimit/4, minDefaultMemoryBudget), maxDefaultMemoryBudget)
 }
 
 // Option configures a Dispatcher.
@@ -56,7 +77,7 @@ func MaxInFlight(n int) Option {
 
 // MaxBufferedRecords bounds the records fetched and not yet completed per assigned partition of
 // an egress; above it the partition's fetching pauses until half of them completed. The default
-// is 1000. With FetchMaxBytes it bounds the dispatcher's memory independently of consumer lag.
+// is 1000. The process-wide bound on buffered bytes is MemoryBudget.
 func MaxBufferedRecords(n int) Option {
 	return func(c *config) {
 		if n > 0 {
@@ -101,7 +122,8 @@ func SessionTimeout(d time.Duration) Option {
 }
 
 // FetchMaxBytes bounds one fetch response of an egress's consumer, and of each partition in it;
-// the defaults are 4 MiB and 256 KiB. A partition fetch stays well under MaxBufferedRecords of
+// the defaults are 1 MiB and 256 KiB. With MaxConcurrentFetches they bound what franz-go buffers
+// per egress beside the memory budget (a record batch larger than the bound still comes whole). A partition fetch stays well under MaxBufferedRecords of
 // typical events, so fetching flows instead of pausing after every response (franz-go drops a
 // paused partition's buffered data and fetches it again on resume).
 func FetchMaxBytes(total, perPartition int32) Option {
@@ -145,6 +167,35 @@ func FetchMaxWait(d time.Duration) Option {
 	return func(c *config) {
 		if d > 0 {
 			c.fetchMaxWait = d
+		}
+	}
+}
+
+// MaxConcurrentFetches bounds the fetch requests of one egress's consumer that are in flight or
+// buffered at once; the default is 1, so that franz-go holds one fetch response per egress at
+// most. More overlap fetches from several brokers for a faster egress, at that many responses
+// per egress of memory.
+func MaxConcurrentFetches(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxConcurrentFetches = n
+		}
+	}
+}
+
+// MemoryBudget bounds the bytes of records fetched and not yet finished (delivered, dead-lettered
+// or dropped, and marked for commit) across all egresses of the Dispatcher, and what one egress
+// may hold of it. When the budget is spent an egress stops polling until records are finished.
+// The default total is a quarter of the Go memory limit, at most 256 MiB; the default per egress
+// is a sixteenth of the total. Values that are not positive keep the defaults.
+// docs/reliability.md ("Memory") gives the rules and the process-wide formula.
+func MemoryBudget(total, perEgress int64) Option {
+	return func(c *config) {
+		if total > 0 {
+			c.memoryBudget = total
+		}
+		if perEgress > 0 {
+			c.memoryPerEgress = perEgress
 		}
 	}
 }

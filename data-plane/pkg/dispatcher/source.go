@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/data-plane/pkg/dispatcher/membudget"
 	"knkafka.dev/data-plane/pkg/kafkaauth"
 )
 
@@ -50,6 +52,15 @@ type groupSource struct {
 	kopts []kgo.Opt
 	cfg   *config
 	sink  partitionSink
+	// bytes is the egress's account on the dispatcher's memory budget: records are pushed only
+	// once their bytes are acquired there, and the lane releases them as it finishes them.
+	bytes *membudget.Account
+
+	// pushMu guards unpushed and serializes pushes with revocations: while the source waits for
+	// budget with rebalancing allowed, a revocation drops the unpushed records of the partitions
+	// it takes away, so they are never pushed to a lane that no longer owns them.
+	pushMu   sync.Mutex
+	unpushed []fetched
 
 	cl  *kgo.Client // set by run once the topic exists; guarded by mu until then
 	adm *kadm.Client
@@ -118,6 +129,9 @@ func (s *groupSource) run(ctx context.Context) *kgo.Client {
 		kgo.FetchMaxBytes(s.cfg.fetchMaxBytes),
 		kgo.FetchMaxPartitionBytes(s.cfg.fetchMaxPartitionBytes),
 		kgo.FetchMaxWait(s.cfg.fetchMaxWait),
+		// One fetch in flight or buffered at a time: what franz-go holds for this client beside
+		// the budget stays one response (docs/reliability.md, "Memory").
+		kgo.MaxConcurrentFetches(s.cfg.maxConcurrentFetches),
 	}, s.kopts...)
 	if s.cfg.sessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(s.cfg.sessionTimeout))
@@ -135,6 +149,7 @@ func (s *groupSource) run(ctx context.Context) *kgo.Client {
 		fs := cl.PollRecords(ctx, s.cfg.maxPollRecords)
 		if ctx.Err() != nil || fs.IsClientClosed() {
 			cl.AllowRebalance()
+			s.dropUnpushed()
 			return cl
 		}
 		fs.EachError(func(t string, p int32, err error) {
@@ -143,12 +158,167 @@ func (s *groupSource) run(ctx context.Context) *kgo.Client {
 			}
 			s.logger.Warn("fetching", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
 		})
+		s.pushMu.Lock()
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) > 0 {
-				s.sink.push(p.Topic, p.Partition, p.Records, p.HighWatermark)
+				s.unpushed = append(s.unpushed, fetched{topic: p.Topic, partition: p.Partition, recs: p.Records, hwm: p.HighWatermark})
 			}
 		})
+		s.pushMu.Unlock()
+		if !s.pushAll(ctx, cl) {
+			cl.AllowRebalance()
+			s.dropUnpushed()
+			return cl
+		}
 		cl.AllowRebalance()
+	}
+}
+
+// fetched is the records of one partition that a poll returned and the lane has not been handed.
+type fetched struct {
+	topic     string
+	partition int32
+	recs      []*kgo.Record
+	hwm       int64
+	detached  bool // recs are copies that no longer hold on to franz-go's fetch
+}
+
+// detachUnpushed replaces the unpushed records by copies before the source waits: a record of
+// a fetch keeps the whole fetch in memory (see detach), so a waiting egress would otherwise hold
+// a fetch's worth — many times its records when they were compressed — instead of the rest of
+// one poll. Call with pushMu held.
+func (s *groupSource) detachUnpushed() {
+	for i := range s.unpushed {
+		f := &s.unpushed[i]
+		if f.detached {
+			continue
+		}
+		recs := make([]*kgo.Record, len(f.recs))
+		for j, r := range f.recs {
+			recs[j] = detach(r)
+		}
+		f.recs, f.detached = recs, true
+	}
+}
+
+// pushAll hands the unpushed records to the lane as their bytes are acquired from the budget,
+// in offset order per partition. While the budget refuses, the source polls nothing and pauses
+// fetching its topics — franz-go then drops the fetch it buffered and fetches nothing more, so a
+// waiting egress holds only the rest of one poll beside the budget — and it allows rebalancing,
+// so that a long wait never holds up the group. It returns false when ctx ended first.
+func (s *groupSource) pushAll(ctx context.Context, cl *kgo.Client) bool {
+	paused := false
+	defer func() {
+		if paused {
+			// Topic pauses are independent of the lane's partition pauses: this undoes only ours.
+			cl.ResumeFetchTopics(s.topics...)
+		}
+	}()
+	for {
+		retry := s.pushAdmitted()
+		if retry == nil {
+			return true
+		}
+		cl.AllowRebalance()
+		// franz-go drops a paused topic's buffered fetch only when it is polled: poll once at
+		// once, and once more after the fetch that was in flight has landed.
+		var landed <-chan time.Time
+		if !paused {
+			cl.PauseFetchTopics(s.topics...)
+			paused = true
+			s.dropBuffered(ctx, cl)
+			landed = time.After(2*s.cfg.fetchMaxWait + 100*time.Millisecond)
+		}
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return false
+			case <-landed:
+				landed = nil
+				s.dropBuffered(ctx, cl)
+			case <-retry:
+				break wait
+			}
+		}
+	}
+}
+
+// dropBuffered polls for a moment with every topic of the source paused, which makes franz-go drop
+// the fetch it buffered; it fetches those records again once resumed. Anything the poll returns
+// (nothing, as every topic is paused) joins the unpushed records.
+func (s *groupSource) dropBuffered(ctx context.Context, cl *kgo.Client) {
+	pctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+	fs := cl.PollRecords(pctx, s.cfg.maxPollRecords)
+	cancel()
+	s.pushMu.Lock()
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) > 0 {
+			s.unpushed = append(s.unpushed, fetched{topic: p.Topic, partition: p.Partition, recs: p.Records, hwm: p.HighWatermark})
+		}
+	})
+	s.detachUnpushed()
+	s.pushMu.Unlock()
+	cl.AllowRebalance()
+}
+
+// pushAdmitted pushes the unpushed records the budget admits. It returns nil when none is left,
+// else a channel closed when the budget may admit more.
+func (s *groupSource) pushAdmitted() <-chan struct{} {
+	s.pushMu.Lock()
+	defer s.pushMu.Unlock()
+	for len(s.unpushed) > 0 {
+		f := &s.unpushed[0]
+		n := 0
+		var retry <-chan struct{}
+		for i, r := range f.recs {
+			ok, ch := s.bytes.Acquire(recordBytes(r))
+			if !ok {
+				retry = ch
+				break
+			}
+			if !f.detached {
+				f.recs[i] = detach(r)
+			}
+			n++
+		}
+		if n > 0 {
+			s.sink.push(f.topic, f.partition, f.recs[:n:n], f.hwm)
+			f.recs = f.recs[n:]
+		}
+		if retry != nil {
+			s.detachUnpushed()
+			return retry
+		}
+		s.unpushed[0] = fetched{}
+		s.unpushed = s.unpushed[1:]
+	}
+	s.unpushed = nil
+	return nil
+}
+
+// dropUnpushed forgets the records not pushed; nothing was acquired for them.
+func (s *groupSource) dropUnpushed() {
+	s.pushMu.Lock()
+	s.unpushed = nil
+	s.pushMu.Unlock()
+	s.bytes.StopWaiting()
+}
+
+// dropRevoked forgets the unpushed records of partitions taken away.
+func (s *groupSource) dropRevoked(tps map[string][]int32) {
+	s.pushMu.Lock()
+	defer s.pushMu.Unlock()
+	kept := s.unpushed[:0]
+	for _, f := range s.unpushed {
+		if !slices.Contains(tps[f.topic], f.partition) {
+			kept = append(kept, f)
+		}
+	}
+	clear(s.unpushed[len(kept):])
+	s.unpushed = kept
+	if len(kept) == 0 {
+		s.bytes.StopWaiting()
 	}
 }
 
@@ -398,11 +568,13 @@ func (s *groupSource) commitFreshStarts(listed kadm.ListedOffsets, assigned map[
 
 func (s *groupSource) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	s.forget(revoked)
+	s.dropRevoked(revoked)
 	s.sink.revoke(ctx, revoked, false)
 }
 
 func (s *groupSource) onLost(ctx context.Context, _ *kgo.Client, lost map[string][]int32) {
 	s.forget(lost)
+	s.dropRevoked(lost)
 	s.sink.revoke(ctx, lost, true)
 }
 
