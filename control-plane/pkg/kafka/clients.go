@@ -3,6 +3,7 @@ package kafka
 import (
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -14,15 +15,30 @@ import (
 
 // Clients caches one Kafka client per cluster and credentials, keyed by kafkaconn.Key (bootstrap
 // servers in any order, and the effective TLS/SASL settings), so reconcilers do not dial a cluster
-// on every pass and a rotated credential gets a new client. It is safe for concurrent use.
+// on every pass and a rotated credential gets a new client. A client no reconcile asked for
+// within IdleTimeout — the one of a password since rotated, or of a Secret fixed since — is closed
+// the next time the cache is used, so rotations do not pile up clients (and their metadata
+// refreshes with stale credentials). It is safe for concurrent use.
 type Clients struct {
 	log  *zap.Logger
 	opts []kgo.Opt
+	// IdleTimeout is how long an unused client is kept; set it before first use.
+	IdleTimeout time.Duration
+	now         func() time.Time
 
 	mu      sync.Mutex
-	clients map[string]*kgo.Client
+	clients map[string]*cachedClient
 	closed  bool
 }
+
+type cachedClient struct {
+	cl       *kgo.Client
+	lastUsed time.Time
+}
+
+// DefaultIdleTimeout is Clients.IdleTimeout unless set: far longer than any reconcile holds a
+// client it got from the cache, far shorter than a controller's life.
+const DefaultIdleTimeout = 15 * time.Minute
 
 // NewClients returns an empty cache whose clients log to log (nil discards) and are built with
 // opts in addition to the seed brokers.
@@ -30,7 +46,7 @@ func NewClients(log *zap.Logger, opts ...kgo.Opt) *Clients {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Clients{log: log, opts: opts, clients: map[string]*kgo.Client{}}
+	return &Clients{log: log, opts: opts, IdleTimeout: DefaultIdleTimeout, now: time.Now, clients: map[string]*cachedClient{}}
 }
 
 // Get returns the admin client of the cluster with the given bootstrap servers reached with sec
@@ -64,8 +80,16 @@ func (c *Clients) client(servers []string, sec *kafkaconn.Security) (*kgo.Client
 	if c.closed {
 		return nil, kgo.ErrClientClosed
 	}
-	if cl, ok := c.clients[key]; ok {
-		return cl, nil
+	now := c.now()
+	for k, cc := range c.clients {
+		if k != key && now.Sub(cc.lastUsed) > c.IdleTimeout {
+			cc.cl.Close()
+			delete(c.clients, k)
+		}
+	}
+	if cc, ok := c.clients[key]; ok {
+		cc.lastUsed = now
+		return cc.cl, nil
 	}
 	base = append(base, kgo.WithLogger(kzap.New(c.log.With(
 		zap.String("bootstrapServers", strings.Join(kafkaconn.Servers(servers), ",")),
@@ -75,7 +99,7 @@ func (c *Clients) client(servers []string, sec *kafkaconn.Security) (*kgo.Client
 	if err != nil {
 		return nil, err
 	}
-	c.clients[key] = cl
+	c.clients[key] = &cachedClient{cl: cl, lastUsed: now}
 	return cl, nil
 }
 
@@ -83,8 +107,8 @@ func (c *Clients) client(servers []string, sec *kafkaconn.Security) (*kgo.Client
 func (c *Clients) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for k, cl := range c.clients {
-		cl.Close()
+	for k, cc := range c.clients {
+		cc.cl.Close()
 		delete(c.clients, k)
 	}
 	c.closed = true
