@@ -92,12 +92,17 @@ func Markdown(res *Results) string {
 	}
 	if len(res.FanOut) > 0 {
 		w("## 4. Fan-out: one broker, N triggers each filtering on one of %d event types, draining a backlog\n\n", fanOutTypes)
-		w("Each trigger's egress reads the whole topic with its own consumer group today, so records read grow with N; the design's shared reads would read each partition once. "+
-			"The backlog shrinks for large N so that at most %s records are read in all.\n\n", num(maxFanOutReads))
-		w("| triggers | backlog | deliveries | delivered/s | records read/s | all ready s | dispatcher CPU s | peak RSS MiB | note |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		w("Each step launches a dispatcher on an empty topic, measures it idle once every trigger is Ready, then writes the backlog at once and measures until its last delivery. "+
+			"Each trigger's egress reads the whole topic with its own consumer group today, so bytes fetched and connections grow with N; the design's shared reads would read each partition once. "+
+			"The backlog shrinks for large N so that at most %s records are read in all; bytes fetched are compared with the 1-trigger step's per backlog event. "+
+			"The bare client posts as many events to the same subscriber with the in-flight limit as its concurrency. "+
+			"Broker CPU is the Kafka JVM's, including taking the backlog from the producer (the same work at every N).\n\n", num(maxFanOutReads))
+		w("| triggers | backlog | deliveries | all ready s | delivered/s | vs bare client | RSS idle / peak MiB | connections idle / peak | bytes fetched | vs 1 trigger | dispatcher CPU s | broker CPU s | deliveries/CPU-s incl. broker | note |\n" +
+			"|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, f := range res.FanOut {
-			w("| %d | %d | %d/%d | %s | %s | %.1f | %.1f | %.1f | %s |\n", f.Triggers, f.Events, f.Delivered, f.ExpectedDeliveries, num(f.DeliveredPerSec),
-				num(f.RecordsReadPerSec), f.AllReadySeconds, f.CPUSeconds, f.PeakRSSMiB, f.Error)
+			w("| %d | %d | %d/%d | %.1f | %s | %.2f× | %.1f / %.1f | %d / %d | %s | %.2f× | %.1f | %s | %s | %s |\n", f.Triggers, f.Events, f.Delivered, f.ExpectedDeliveries,
+				f.AllReadySeconds, num(f.DeliveredPerSec), f.VsBareClient, f.IdleRSSMiB, f.PeakRSSMiB, f.IdleConns, f.PeakConns,
+				bytesMiB(f.BytesFetched), f.BytesFetchedVsOne, f.CPUSeconds, cpuOrDash(f.BrokerCPUSeconds), orDash(f.DeliveriesPerCPUSecondInclBroker), f.Error)
 		}
 		w("\n")
 	}
@@ -148,6 +153,22 @@ func rss(m *Memory, peak bool) string {
 		return fmt.Sprintf("%.1f", m.PeakMiB)
 	}
 	return fmt.Sprintf("%.1f", m.RSSMiB)
+}
+
+// bytesMiB shows a byte count in MiB, or a dash when unknown.
+func bytesMiB(b int64) string {
+	if b <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}
+
+// cpuOrDash shows CPU seconds, or a dash when unknown (negative).
+func cpuOrDash(v float64) string {
+	if v < 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", v)
 }
 
 func orDash(v float64) string {

@@ -127,17 +127,40 @@ type E2EResult struct {
 
 // FanOutResult is scenario 4 at one trigger count.
 type FanOutResult struct {
-	Triggers           int     `json:"triggers"`
-	Events             int     `json:"events"`
-	ExpectedDeliveries int64   `json:"expectedDeliveries"`
-	Delivered          int64   `json:"delivered"`
-	AllReadySeconds    float64 `json:"allReadySeconds"`
-	Seconds            float64 `json:"seconds"`
-	DeliveredPerSec    float64 `json:"deliveredPerSec"`
+	Triggers           int   `json:"triggers"`
+	Events             int   `json:"events"`
+	ExpectedDeliveries int64 `json:"expectedDeliveries"`
+	Delivered          int64 `json:"delivered"`
+	// AllReadySeconds is from launching the dispatcher to every trigger Ready.
+	AllReadySeconds float64 `json:"allReadySeconds"`
+	// Seconds is from the first delivery to the last; DeliveredPerSec divides by it.
+	Seconds         float64 `json:"seconds"`
+	DeliveredPerSec float64 `json:"deliveredPerSec"`
+	// BareClientPerSec is a bare Go HTTP client posting as many events to the same subscriber
+	// with the dispatcher's in-flight limit as its concurrency; VsBareClient the ratio.
+	BareClientPerSec float64 `json:"bareClientPerSec"`
+	VsBareClient     float64 `json:"vsBareClient"`
 	// RecordsReadPerSec counts every egress's reads: each reads the whole topic today.
 	RecordsReadPerSec float64 `json:"recordsReadPerSec"`
-	CPUSeconds        float64 `json:"cpuSeconds"`
-	PeakRSSMiB        float64 `json:"peakRssMiB"`
+	// CPUSeconds (the dispatcher) and BrokerCPUSeconds (the Kafka broker's JVM, -1 when unknown)
+	// are from writing the backlog to its last delivery; the broker's includes taking the backlog
+	// from the producer, the same work at every N.
+	CPUSeconds                       float64 `json:"cpuSeconds"`
+	BrokerCPUSeconds                 float64 `json:"brokerCpuSeconds"`
+	DeliveriesPerCPUSecondInclBroker float64 `json:"deliveriesPerCpuSecondInclBroker,omitempty"`
+	// IdleRSSMiB is with every trigger Ready and nothing to read; PeakRSSMiB is the process's
+	// peak (VmHWM) by the end of the drain.
+	IdleRSSMiB float64 `json:"idleRssMiB"`
+	PeakRSSMiB float64 `json:"peakRssMiB"`
+	// IdleConns and PeakConns are established TCP connections from the dispatcher to the Kafka
+	// listener, idle and at most while draining (sampled every 200 ms).
+	IdleConns int `json:"idleConns"`
+	PeakConns int `json:"peakConns"`
+	// BytesFetched is the broker's count of record bytes it returned to consumers during the
+	// drain (BrokerTopicMetrics BytesOutPerSec); BytesFetchedVsOne divides it per backlog event
+	// by the 1-trigger step's.
+	BytesFetched      int64   `json:"bytesFetched"`
+	BytesFetchedVsOne float64 `json:"bytesFetchedVsOne,omitempty"`
 	// ShortEgresses counts egresses that received fewer events than their filter matches.
 	ShortEgresses int    `json:"shortEgresses,omitempty"`
 	Error         string `json:"error,omitempty"`
