@@ -26,10 +26,10 @@ const (
 )
 
 // fanOut is scenario 4: one broker, N triggers each filtering on one event type. Each step starts
-// a fresh dispatcher on an empty topic, measures it idle once every trigger is Ready, then writes
-// a backlog it drains: deliveries per second against a bare HTTP client posting the same
-// deliveries, the dispatcher's and the Kafka broker's CPU, the dispatcher's memory and TCP
-// connections to Kafka, and the bytes the broker returned to it.
+// a dispatcher on an empty topic and measures it idle once every trigger is Ready, stops it,
+// writes a backlog and starts a second dispatcher that drains it: deliveries per second against
+// a bare HTTP client posting the same deliveries, the dispatcher's and the Kafka broker's CPU, the
+// dispatcher's memory and TCP connections to Kafka, and the bytes the broker returned to it.
 func (r *runner) fanOut(ctx context.Context) error {
 	var one *FanOutResult
 	for _, n := range r.profile.FanOut {
@@ -116,36 +116,41 @@ func (r *runner) fanOutOne(ctx context.Context, m, n int) FanOutResult {
 	if err := writeContract(file, &contract.Contract{Generation: 1, Resources: []contract.Resource{r.brokerResource(uid, topic, false, egresses...)}}); err != nil {
 		return fail(err)
 	}
-	r.sink.Reset("f", m, n)
-	dp, err := r.startDataplane(fmt.Sprintf("fanout-%d", n), "dispatcher", file)
+	ports := r.kafka.listenerPorts()
+
+	// Idle: a first dispatcher with every trigger Ready and nothing to read; stopping it leaves
+	// the groups at the start of the topic.
+	idle, err := r.startDataplane(fmt.Sprintf("fanout-%d-idle", n), "dispatcher", file)
 	if err != nil {
 		return fail(err)
 	}
-	defer dp.Stop()
-	if err := dp.waitReady(ctx, 1, nil, uids, 10*time.Minute); err != nil {
+	if err := idle.waitReady(ctx, 1, nil, uids, 10*time.Minute); err != nil {
+		idle.Stop()
 		return fail(err)
 	}
-	res.AllReadySeconds = round(time.Since(dp.Started).Seconds(), 2)
-
-	// Idle: every trigger Ready, nothing to read.
-	ports := r.kafka.listenerPorts()
+	res.AllReadySeconds = round(time.Since(idle.Started).Seconds(), 2)
 	sleepCtx(ctx, 3*time.Second)
-	if mem, err := dp.Memory(); err == nil {
+	if mem, err := idle.Memory(); err == nil {
 		res.IdleRSSMiB = round(mem.RSSMiB, 1)
 	}
-	res.IdleConns, _ = kafkaConns(dp.Pid(), ports)
-	res.PeakConns = res.IdleConns
+	res.IdleConns, _ = kafkaConns(idle.Pid(), ports)
+	idle.Stop()
 
-	// Draining: the backlog is written at once and read while it is written.
-	bytes0, bytesErr := r.kafka.bytesOut(ctx)
-	u := startUsage(dp.Proc)
-	bu := r.kafka.startUsage()
+	// Draining: the backlog is written, then a second dispatcher reads it from the start.
 	data := payload(r.profile.EventSize)
 	if _, err := r.kafka.produce(ctx, m, func(i int) (*kgo.Record, error) {
 		return record(topic, "f", i, fanOutType(i), "", data)
 	}); err != nil {
 		return fail(fmt.Errorf("writing the backlog: %w", err))
 	}
+	r.sink.Reset("f", m, n)
+	bytes0, bytesErr := r.kafka.bytesOut(ctx)
+	bu := r.kafka.startUsage()
+	dp, err := r.startDataplane(fmt.Sprintf("fanout-%d", n), "dispatcher", file)
+	if err != nil {
+		return fail(err)
+	}
+	defer dp.Stop()
 	tooBig := false
 	var lastSample time.Time
 	ok := waitFor(ctx, 15*time.Minute, 90*time.Second, func() bool {
@@ -161,7 +166,7 @@ func (r *runner) fanOutOne(ctx context.Context, m, n int) FanOutResult {
 		}
 		return r.sink.PathTotal() >= res.ExpectedDeliveries
 	}, func() int64 { return r.sink.PathTotal() })
-	cpu, _ := u.stop()
+	cpu, _ := dp.CPUSeconds()
 	res.BrokerCPUSeconds = bu.stop()
 	if bytesErr == nil {
 		if bytes1, err := r.kafka.bytesOut(ctx); err == nil {
