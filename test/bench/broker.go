@@ -195,7 +195,8 @@ func (k *kafka) listenerPorts() map[int]bool {
 	return ports
 }
 
-// perCPUSecond is events per CPU-second over ours plus the broker's, or 0 when the broker's is unknown.
+// perCPUSecondInclBroker is events per CPU-second over ours plus the broker's, or 0 when the
+// broker's is unknown.
 func perCPUSecondInclBroker(events, ours, broker float64) float64 {
 	if broker < 0 {
 		return 0
