@@ -5,7 +5,8 @@
 #     knkafka-dataplane processes from contract files through each scenario next to ceilings
 #     measured in the same run, stops everything it started, and writes
 #     test/bench/results/<time>-<profile>.{json,md} plus PNG plots (latest.json/.md link the newest).
-# BENCH_SCENARIOS=ingress,dispatcher,... runs a subset; BENCH_BOOTSTRAP=host:port uses a running Kafka.
+# BENCH_SCENARIOS=ingress,dispatcher,... runs a subset; BENCH_BOOTSTRAP=host:port uses a running Kafka;
+# BENCH_FANOUT=1,10,100,1000 replaces the profile's fan-out trigger counts.
 # docs/benchmarks.md explains the scenarios and shows the latest table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,4 +37,5 @@ args=(--profile "$profile" --repo "$PWD" --dataplane "$bin/knkafka-dataplane" --
 [ -s "$micro" ] && args+=(--micro "$micro")
 [ -n "${BENCH_SCENARIOS:-}" ] && args+=(--scenarios "$BENCH_SCENARIOS")
 [ -n "${BENCH_BOOTSTRAP:-}" ] && args+=(--bootstrap-servers "$BENCH_BOOTSTRAP")
+[ -n "${BENCH_FANOUT:-}" ] && args+=(--fanout "$BENCH_FANOUT")
 "$bin/knkafka-bench" "${args[@]}"

@@ -15,6 +15,10 @@
 #                                    main class (kafka.tools.ConsoleProducer is kafka-console-producer);
 #                                    stdin, stdout and exit code are the tool's, its logs go to stderr
 #
+# KNKAFKA_KAFKA_JMX=1 opens each node's JMX on a free 127.0.0.1 port (no authentication, no TLS: for
+# benchmarks only), written to node-N/jmx-port and printed by start as KAFKA_JMX_PORTS=...; it is off
+# by default.
+#
 # Everything lives under $KNKAFKA_CACHE (default ~/.cache/knkafka): jars in kafka-<version>/lib, a
 # running cluster's config, data, logs and pids in $KNKAFKA_KAFKA_RUN (default $KNKAFKA_CACHE/run/kafka).
 # Nothing is printed to the terminal but the assignments and progress on stderr; broker logs go to files.
@@ -109,6 +113,13 @@ java_opts() {
   local dir=$1 heap=$2
   echo "-Xms${heap} -Xmx${heap} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError" \
        "-Djava.awt.headless=true -Dlog4j.configuration=file:$dir/log4j.properties -Dkafka.logs.dir=$dir/logs"
+  if [ -f "$dir/jmx-port" ]; then
+    local jp; jp=$(cat "$dir/jmx-port")
+    echo "-Dcom.sun.management.jmxremote -Dcom.sun.management.jmxremote.host=127.0.0.1" \
+         "-Dcom.sun.management.jmxremote.port=$jp -Dcom.sun.management.jmxremote.rmi.port=$jp" \
+         "-Dcom.sun.management.jmxremote.authenticate=false -Dcom.sun.management.jmxremote.ssl=false" \
+         "-Djava.rmi.server.hostname=127.0.0.1"
+  fi
 }
 
 start() {
@@ -145,6 +156,7 @@ start() {
     local dir=$RUN/node-$i
     write_node_config "$i" "${ports[$((i-1))]}" "${cports[$((i-1))]}" "$voters" "$dir" "$rf"
     [ -z "$secured" ] || secure_node_config "$secured" "$dir" "${ports[0]}" "${cports[0]}"
+    if [ "${KNKAFKA_KAFKA_JMX:-0}" = 1 ]; then free_port >"$dir/jmx-port"; fi
     local scram=()
     [ -z "$secured" ] || mapfile -t scram < <(scram_format_args "$secured")
     "$JAVA" -cp "$cp" -Dlog4j.configuration="file:$dir/log4j.properties" kafka.tools.StorageTool format \
@@ -180,6 +192,11 @@ start() {
   echo "KAFKA_BOOTSTRAP_SERVERS=$bootstrap"
   echo "KAFKA_VERSION=$KAFKA_VERSION"
   echo "KAFKA_NODES=$nodes"
+  if [ "${KNKAFKA_KAFKA_JMX:-0}" = 1 ]; then
+    local jmx=""
+    for i in $(seq 1 "$nodes"); do jmx+="${jmx:+,}$(cat "$RUN/node-$i/jmx-port")"; done
+    echo "KAFKA_JMX_PORTS=$jmx"
+  fi
   [ ! -f "$RUN/listeners" ] || cat "$RUN/listeners"
 }
 

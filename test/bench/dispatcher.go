@@ -80,6 +80,7 @@ func (r *runner) dispatcher(ctx context.Context) error {
 		r.sink.Reset("d", n, 0)
 		eg := r.egress("drain-"+string(order), group, r.sink.URL+"/drain", order, nil)
 		u := startUsage(dp.Proc)
+		bu := r.kafka.startUsage()
 		t0 := time.Now()
 		if err := writeContract(file, &contract.Contract{Generation: uint64(i + 2),
 			Resources: []contract.Resource{r.brokerResource(uid, topic, false, eg)}}); err != nil {
@@ -91,6 +92,8 @@ func (r *runner) dispatcher(ctx context.Context) error {
 		d := r.drainFrom(string(order), n, t0)
 		d.CPUSeconds = round(cpu, 2)
 		d.EventsPerCPUSecond = perSecond(float64(d.Unique), cpu)
+		d.BrokerCPUSeconds = bu.stop()
+		d.EventsPerCPUSecondInclBroker = perCPUSecondInclBroker(float64(d.Unique), cpu, d.BrokerCPUSeconds)
 		if m, err := dp.Memory(); err == nil {
 			d.Memory = &m
 		}
@@ -162,6 +165,7 @@ func (r *runner) sourceDrain(ctx context.Context, dp *dataplane, file string, re
 			Source: &contract.Source{EventSource: "/apis/v1/namespaces/bench/kafkasources/" + name}}
 		r.sink.Reset(sourcePhase, n*partitions, 0)
 		u := startUsage(dp.Proc)
+		bu := r.kafka.startUsage()
 		t0 := time.Now()
 		if err := writeContract(file, &contract.Contract{Generation: uint64(100 + i), Resources: []contract.Resource{src}}); err != nil {
 			return err
@@ -172,6 +176,8 @@ func (r *runner) sourceDrain(ctx context.Context, dp *dataplane, file string, re
 		d := r.drainFrom(name, n, t0)
 		d.CPUSeconds = round(cpu, 2)
 		d.EventsPerCPUSecond = perSecond(float64(d.Unique), cpu)
+		d.BrokerCPUSeconds = bu.stop()
+		d.EventsPerCPUSecondInclBroker = perCPUSecondInclBroker(float64(d.Unique), cpu, d.BrokerCPUSeconds)
 		if !ok {
 			d.Error = fmt.Sprintf("only %d of %d records arrived", d.Unique, n)
 		}

@@ -61,11 +61,13 @@ func (r *runner) e2eRun(ctx context.Context, l *loader, phase string, rate int, 
 	d := r.profile.E2EDuration.Std()
 	r.sink.Reset(phase, int(float64(rate)*d.Seconds()*1.5)+1000, 0)
 	var ui, ud usage
+	var bu brokerUsage
 	if ingress != nil {
 		ui = startUsage(ingress)
 	}
 	if dispatcher != nil {
 		ud = startUsage(dispatcher)
+		bu = r.kafka.startUsage()
 	}
 	st := l.attack(ctx, phase, rate, d, true)
 	accepted := int64(st.Accepted)
@@ -78,11 +80,15 @@ func (r *runner) e2eRun(ctx context.Context, l *loader, phase string, rate int, 
 		Lost: max(accepted-ss.Unique, 0), Duplicates: ss.Total - ss.Unique, Latency: summarize(lat), IngressLatency: st.Latency}
 	if ingress != nil {
 		cpu, _ := ui.stop()
+		e.IngressCPUSeconds = round(cpu, 2)
 		e.IngressEventsPerCPUSecond = perSecond(float64(st.Accepted), cpu)
 	}
 	if dispatcher != nil {
 		cpu, _ := ud.stop()
+		e.DispatcherCPUSeconds = round(cpu, 2)
 		e.DispatcherEventsPerCPUSecond = perSecond(float64(ss.Unique), cpu)
+		e.BrokerCPUSeconds = bu.stop()
+		e.EventsPerCPUSecondInclBroker = perCPUSecondInclBroker(float64(ss.Unique), e.IngressCPUSeconds+e.DispatcherCPUSeconds, e.BrokerCPUSeconds)
 	}
 	return e, lat
 }

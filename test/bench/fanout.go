@@ -25,34 +25,32 @@ const (
 	maxFanOutRSSMiB = 6 << 10
 )
 
-// fanOut is scenario 4: one broker, N triggers each filtering on one event type, draining a
-// preloaded backlog in a fresh dispatcher: deliveries per second, CPU and peak memory.
+// fanOut is scenario 4: one broker, N triggers each filtering on one event type. Each step starts
+// a dispatcher on an empty topic and measures it idle once every trigger is Ready, stops it,
+// writes a backlog and starts a second dispatcher that drains it: deliveries per second against
+// a bare HTTP client posting the same deliveries, the dispatcher's and the Kafka broker's CPU, the
+// dispatcher's memory and TCP connections to Kafka, and the bytes the broker returned to it.
 func (r *runner) fanOut(ctx context.Context) error {
-	topics := map[int]string{} // backlog size → preloaded topic
-	data := payload(r.profile.EventSize)
+	var one *FanOutResult
 	for _, n := range r.profile.FanOut {
 		m := min(r.profile.FanOutEvents, maxFanOutReads/n)
 		m -= m % fanOutTypes
-		topic, ok := topics[m]
-		if !ok {
-			topic = "bench-fanout-" + strconv.Itoa(m)
-			if err := r.kafka.createTopic(ctx, topic, partitions); err != nil {
-				return err
-			}
-			if _, err := r.kafka.produce(ctx, m, func(i int) (*kgo.Record, error) {
-				return record(topic, "f", i, fanOutType(i), "", data)
-			}); err != nil {
-				return fmt.Errorf("preloading: %w", err)
-			}
-			topics[m] = topic
+		f := r.fanOutOne(ctx, m, n)
+		if one == nil && n == 1 && f.Error == "" {
+			one = &f
 		}
-		f := r.fanOutOne(ctx, topic, m, n)
+		if one != nil && one.BytesFetched > 0 && f.BytesFetched > 0 {
+			// Per backlog event, since the backlog shrinks for large N.
+			f.BytesFetchedVsOne = round((float64(f.BytesFetched)/float64(f.Events))/(float64(one.BytesFetched)/float64(one.Events)), 2)
+		}
 		r.res.FanOut = append(r.res.FanOut, f)
 		if f.Error != "" {
 			r.res.Errors = append(r.res.Errors, fmt.Sprintf("fanout %d triggers: %s", n, f.Error))
 		}
-		r.logf("  %d triggers: %d/%d deliveries, %.0f delivered/s, %.0f records read/s, %.1f cpu-s, peak %.0f MiB, all ready after %.1fs %s",
-			n, f.Delivered, f.ExpectedDeliveries, f.DeliveredPerSec, f.RecordsReadPerSec, f.CPUSeconds, f.PeakRSSMiB, f.AllReadySeconds, f.Error)
+		r.logf("  %d triggers: all ready after %.1fs; %d/%d deliveries, %.0f delivered/s (%.2f× bare client), cpu %.1f s + broker %.1f s, "+
+			"RSS idle %.0f peak %.0f MiB, connections idle %d peak %d, %d bytes fetched (%.2f× of 1 trigger) %s",
+			n, f.AllReadySeconds, f.Delivered, f.ExpectedDeliveries, f.DeliveredPerSec, f.VsBareClient, f.CPUSeconds, f.BrokerCPUSeconds,
+			f.IdleRSSMiB, f.PeakRSSMiB, f.IdleConns, f.PeakConns, f.BytesFetched, f.BytesFetchedVsOne, f.Error)
 		r.procs.stopAll()
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -61,8 +59,32 @@ func (r *runner) fanOut(ctx context.Context) error {
 	return nil
 }
 
-func (r *runner) fanOutOne(ctx context.Context, topic string, m, n int) FanOutResult {
+// fanOutBare runs the bare HTTP client posting n events to the subscriber and returns its rate.
+func (r *runner) fanOutBare(ctx context.Context, n int) (float64, error) {
+	r.sink.Reset("c", n, 0)
+	cl, err := r.procs.start("http-client", r.self, "http-client", "--url", r.sink.URL+"/client", "--n", strconv.Itoa(n),
+		"--concurrency", strconv.Itoa(r.profile.MaxInFlight), "--phase", "c", "--size", strconv.Itoa(r.profile.EventSize))
+	if err != nil {
+		return 0, err
+	}
+	select {
+	case <-cl.done:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-time.After(10 * time.Minute):
+		cl.Stop()
+		return 0, fmt.Errorf("bare HTTP client did not finish within 10 minutes")
+	}
+	return r.drainFrom("bare HTTP client", n, time.Time{}).PerSec, nil
+}
+
+func (r *runner) fanOutOne(ctx context.Context, m, n int) FanOutResult {
 	res := FanOutResult{Triggers: n, Events: m}
+	fail := func(err error) FanOutResult { res.Error = err.Error(); return res }
+	topic := "bench-fanout-" + strconv.Itoa(n)
+	if err := r.kafka.createTopic(ctx, topic, partitions); err != nil {
+		return fail(err)
+	}
 	uid := "fanout"
 	egresses := make([]contract.Egress, n)
 	uids := make([]string, n)
@@ -81,57 +103,95 @@ func (r *runner) fanOutOne(ctx context.Context, topic string, m, n int) FanOutRe
 		}
 		egresses[i] = r.egress(uids[i], uids[i], r.sink.URL+"/e/"+strconv.Itoa(i), contract.Unordered, filter)
 		if err := r.kafka.commitStart(ctx, uids[i], topic); err != nil {
-			res.Error = err.Error()
-			return res
+			return fail(err)
 		}
 	}
+	bare, err := r.fanOutBare(ctx, int(res.ExpectedDeliveries))
+	if err != nil {
+		return fail(fmt.Errorf("bare HTTP client: %w", err))
+	}
+	res.BareClientPerSec = bare
+
 	file := r.contractFile(fmt.Sprintf("fanout-%d", n))
 	if err := writeContract(file, &contract.Contract{Generation: 1, Resources: []contract.Resource{r.brokerResource(uid, topic, false, egresses...)}}); err != nil {
-		res.Error = err.Error()
-		return res
+		return fail(err)
+	}
+	ports := r.kafka.listenerPorts()
+
+	// Idle: a first dispatcher with every trigger Ready and nothing to read; stopping it leaves
+	// the groups at the start of the topic.
+	idle, err := r.startDataplane(fmt.Sprintf("fanout-%d-idle", n), "dispatcher", file)
+	if err != nil {
+		return fail(err)
+	}
+	if err := idle.waitReady(ctx, 1, nil, uids, 10*time.Minute); err != nil {
+		idle.Stop()
+		return fail(err)
+	}
+	res.AllReadySeconds = round(time.Since(idle.Started).Seconds(), 2)
+	sleepCtx(ctx, 3*time.Second)
+	if mem, err := idle.Memory(); err == nil {
+		res.IdleRSSMiB = round(mem.RSSMiB, 1)
+	}
+	res.IdleConns, _ = kafkaConns(idle.Pid(), ports)
+	idle.Stop()
+
+	// Draining: the backlog is written, then a second dispatcher reads it from the start.
+	data := payload(r.profile.EventSize)
+	if _, err := r.kafka.produce(ctx, m, func(i int) (*kgo.Record, error) {
+		return record(topic, "f", i, fanOutType(i), "", data)
+	}); err != nil {
+		return fail(fmt.Errorf("writing the backlog: %w", err))
 	}
 	r.sink.Reset("f", m, n)
+	bytes0, bytesErr := r.kafka.bytesOut(ctx)
+	bu := r.kafka.startUsage()
 	dp, err := r.startDataplane(fmt.Sprintf("fanout-%d", n), "dispatcher", file)
 	if err != nil {
-		res.Error = err.Error()
-		return res
+		return fail(err)
 	}
 	defer dp.Stop()
-	type readiness struct {
-		at  time.Time
-		err error
-	}
-	ready := make(chan readiness, 1)
-	go func() {
-		err := dp.waitReady(ctx, 1, nil, uids, 10*time.Minute)
-		ready <- readiness{time.Now(), err}
-	}()
 	tooBig := false
+	var lastSample time.Time
 	ok := waitFor(ctx, 15*time.Minute, 90*time.Second, func() bool {
-		if m, err := dp.Memory(); err == nil && m.RSSMiB > maxFanOutRSSMiB {
-			tooBig = true
-			return true
+		if time.Since(lastSample) >= 200*time.Millisecond {
+			lastSample = time.Now()
+			if m, err := dp.Memory(); err == nil && m.RSSMiB > maxFanOutRSSMiB {
+				tooBig = true
+				return true
+			}
+			if c, err := kafkaConns(dp.Pid(), ports); err == nil {
+				res.PeakConns = max(res.PeakConns, c)
+			}
 		}
 		return r.sink.PathTotal() >= res.ExpectedDeliveries
 	}, func() int64 { return r.sink.PathTotal() })
 	cpu, _ := dp.CPUSeconds()
+	res.BrokerCPUSeconds = bu.stop()
+	if bytesErr == nil {
+		if bytes1, err := r.kafka.bytesOut(ctx); err == nil {
+			res.BytesFetched = bytes1 - bytes0
+		} else {
+			bytesErr = err
+		}
+	}
+	if bytesErr != nil {
+		r.logf("  bytes fetched unknown: %v", bytesErr)
+	}
 	mem, _ := dp.Memory()
 	st := r.sink.Stats()
 	res.Delivered = r.sink.PathTotal()
 	res.CPUSeconds = round(cpu, 2)
+	res.DeliveriesPerCPUSecondInclBroker = perCPUSecondInclBroker(float64(res.Delivered), cpu, res.BrokerCPUSeconds)
 	res.PeakRSSMiB = round(mem.PeakMiB, 1)
 	if !st.First.IsZero() {
 		secs := st.Last.Sub(st.First).Seconds()
 		res.Seconds = round(secs, 3)
 		res.DeliveredPerSec = perSecond(float64(res.Delivered), secs)
 		res.RecordsReadPerSec = perSecond(float64(m)*float64(n), secs)
-	}
-	select {
-	case rd := <-ready:
-		if rd.err == nil {
-			res.AllReadySeconds = round(rd.at.Sub(dp.Started).Seconds(), 2)
+		if bare > 0 {
+			res.VsBareClient = round(res.DeliveredPerSec/bare, 2)
 		}
-	case <-time.After(30 * time.Second):
 	}
 	var short []string
 	for i := range n {

@@ -99,6 +99,7 @@ func (r *runner) ingress(ctx context.Context) error {
 		return err
 	}
 	il := newLoader("http://"+dp.ingress+"/bench/"+uid, r.profile.EventSize)
+	il.broker = r.kafka
 	il.attack(ctx, "warm", 500, 2*time.Second, false)
 	for _, rate := range r.profile.FixedRates {
 		st := il.attack(ctx, "fixed-"+strconv.Itoa(rate), rate, r.profile.FixedDuration.Std(), false, dp.Proc)

@@ -23,8 +23,11 @@ type kafka struct {
 	runDir  string
 	servers []string
 	version string
-	adm     *kadm.Client
-	cl      *kgo.Client
+	// pids are the broker JVMs and jmxPorts their JMX ports (private Kafka only).
+	pids     []int
+	jmxPorts []string
+	adm      *kadm.Client
+	cl       *kgo.Client
 }
 
 func (k *kafka) env() []string { return append(os.Environ(), "KNKAFKA_KAFKA_RUN="+k.runDir) }
@@ -33,7 +36,8 @@ func (k *kafka) env() []string { return append(os.Environ(), "KNKAFKA_KAFKA_RUN=
 func startKafka(ctx context.Context, repo, runDir string) (*kafka, error) {
 	k := &kafka{script: filepath.Join(repo, "hack", "kafka.sh"), runDir: runDir}
 	cmd := exec.CommandContext(ctx, "bash", k.script, "start")
-	cmd.Env = k.env()
+	// JMX open, so the run can read the broker's own count of bytes fetched.
+	cmd.Env = append(k.env(), "KNKAFKA_KAFKA_JMX=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -49,6 +53,13 @@ func startKafka(ctx context.Context, repo, runDir string) (*kafka, error) {
 		if v, ok := strings.CutPrefix(sc.Text(), "KAFKA_VERSION="); ok {
 			k.version = v
 		}
+		if v, ok := strings.CutPrefix(sc.Text(), "KAFKA_JMX_PORTS="); ok {
+			k.jmxPorts = strings.Split(v, ",")
+		}
+	}
+	if k.pids, err = brokerPids(runDir); err != nil {
+		k.stop()
+		return nil, err
 	}
 	if len(k.servers) == 0 {
 		k.stop()

@@ -28,6 +28,11 @@ type Step struct {
 	EventsPerCPUSecond float64  `json:"eventsPerCpuSecond,omitempty"`
 	Memory             *Memory  `json:"memory,omitempty"`
 	Procs              []string `json:"procs,omitempty"`
+	// BrokerCPUSeconds is the Kafka broker's CPU over the step (-1 when unknown; absent for
+	// targets that do not write to Kafka), and EventsPerCPUSecondInclBroker divides accepted
+	// events by the target's CPU plus the broker's.
+	BrokerCPUSeconds             float64 `json:"brokerCpuSeconds,omitempty"`
+	EventsPerCPUSecondInclBroker float64 `json:"eventsPerCpuSecondInclBroker,omitempty"`
 
 	latencies []time.Duration
 }
@@ -38,6 +43,8 @@ type loader struct {
 	client *http.Client
 	body   []byte
 	seq    atomic.Int64
+	// broker, when set, is the Kafka whose CPU each step also measures.
+	broker *kafka
 }
 
 func newLoader(url string, size int) *loader {
@@ -67,6 +74,10 @@ func (l *loader) attack(ctx context.Context, phase string, rate int, d time.Dura
 	usages := make([]usage, len(procs))
 	for i, p := range procs {
 		usages[i] = startUsage(p)
+	}
+	var bu brokerUsage
+	if l.broker != nil {
+		bu = l.broker.startUsage()
 	}
 	results := atk.Attack(tr, vegeta.ConstantPacer{Freq: rate, Per: time.Second}, d, "")
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
@@ -108,6 +119,10 @@ func (l *loader) attack(ctx context.Context, phase string, rate int, d time.Dura
 	}
 	st.CPUSeconds = round(st.CPUSeconds, 2)
 	st.EventsPerCPUSecond = perSecond(float64(st.Accepted), st.CPUSeconds)
+	if l.broker != nil {
+		st.BrokerCPUSeconds = bu.stop()
+		st.EventsPerCPUSecondInclBroker = perCPUSecondInclBroker(float64(st.Accepted), st.CPUSeconds, st.BrokerCPUSeconds)
+	}
 	if len(procs) == 1 {
 		if m, err := procs[0].Memory(); err == nil {
 			st.Memory = &m

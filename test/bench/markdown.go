@@ -40,15 +40,19 @@ func Markdown(res *Results) string {
 			"Bare net/http 202 server: **%s ev/s**. knkafka ingress: **%s ev/s**. Memory idle %.1f MiB, peak under load %.1f MiB.\n\n",
 			num(in.ProduceCeiling.RecordsPerSec), in.ProduceAt1k.AckLatency.P50, in.ProduceAt1k.AckLatency.P99,
 			num(in.BareHTTP.SaturationPerSec), num(in.Ingress.SaturationPerSec), in.IdleMemory.RSSMiB, in.LoadMemory.PeakMiB)
-		w("| target | offered/s | accepted/s | ok %% | p50 ms | p99 ms | p99.9 ms | ev/CPU-s | RSS MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		w("| target | offered/s | accepted/s | ok %% | p50 ms | p99 ms | p99.9 ms | ev/CPU-s | broker CPU s | ev/CPU-s incl. broker | RSS MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		steps := func(name string, ss []Step) {
 			for _, s := range ss {
 				rss := ""
 				if s.Memory != nil {
 					rss = fmt.Sprintf("%.1f", s.Memory.RSSMiB)
 				}
-				w("| %s | %d | %s | %.2f | %.2f | %.2f | %.2f | %s | %s |\n", name, s.Offered, num(s.AcceptedPerSec), s.SuccessPct,
-					s.Latency.P50, s.Latency.P99, s.Latency.P999, num(s.EventsPerCPUSecond), rss)
+				broker := "–"
+				if s.EventsPerCPUSecondInclBroker > 0 {
+					broker = cpuOrDash(s.BrokerCPUSeconds)
+				}
+				w("| %s | %d | %s | %.2f | %.2f | %.2f | %.2f | %s | %s | %s | %s |\n", name, s.Offered, num(s.AcceptedPerSec), s.SuccessPct,
+					s.Latency.P50, s.Latency.P99, s.Latency.P999, num(s.EventsPerCPUSecond), broker, orDash(s.EventsPerCPUSecondInclBroker), rss)
 			}
 		}
 		steps("ingress (fixed)", in.Fixed)
@@ -64,23 +68,32 @@ func Markdown(res *Results) string {
 		w("## 2. Dispatcher: drain a backlog of %d events (%d partitions, %d keys, in-flight %d)\n\n", d.Events, d.Partitions, d.Keys, d.MaxInFlight)
 		w("Ceilings: franz-go consume without delivery **%s rec/s**; bare Go HTTP client (concurrency %d) to the same subscriber **%s ev/s** (%s ev/CPU-s). Dispatcher memory idle %.1f MiB, peak %.1f MiB.\n\n",
 			num(d.ConsumeCeiling.RecordsPerSec), d.MaxInFlight, num(d.BareClient.PerSec), num(d.BareClient.EventsPerCPUSecond), d.IdleMemory.RSSMiB, d.LoadMemory.PeakMiB)
-		w("| order | delivered | duplicates | ev/s | vs bare client | contract → first delivery s | CPU s | ev/CPU-s | note |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		w("| order | delivered | duplicates | ev/s | vs bare client | contract → first delivery s | CPU s | ev/CPU-s | broker CPU s | ev/CPU-s incl. broker | note |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, m := range d.Modes {
 			ratio := 0.0
 			if d.BareClient.PerSec > 0 {
 				ratio = m.PerSec / d.BareClient.PerSec
 			}
-			w("| %s | %d | %d | %s | %.2f× | %.2f | %.1f | %s | %s |\n", m.Name, m.Unique, m.Duplicates, num(m.PerSec), ratio,
-				m.FirstArrivalSeconds, m.CPUSeconds, num(m.EventsPerCPUSecond), m.Error)
+			broker := "–"
+			if m.EventsPerCPUSecondInclBroker > 0 {
+				broker = cpuOrDash(m.BrokerCPUSeconds)
+			}
+			w("| %s | %d | %d | %s | %.2f× | %.2f | %.1f | %s | %s | %s | %s |\n", m.Name, m.Unique, m.Duplicates, num(m.PerSec), ratio,
+				m.FirstArrivalSeconds, m.CPUSeconds, num(m.EventsPerCPUSecond), broker, orDash(m.EventsPerCPUSecondInclBroker), m.Error)
 		}
 		w("\n")
 	}
 	if len(res.EndToEnd) > 0 || (res.Peer != nil && res.Peer.E2E != nil) {
 		w("## 3. End to end (ingress process → Kafka → dispatcher process → subscriber)\n\n")
-		w("| path | rate/s | accepted | lost | duplicates | p50 ms | p99 ms | p99.9 ms | max ms | ingress p99 ms | ingress ev/CPU-s | dispatcher ev/CPU-s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		w("| path | rate/s | accepted | lost | duplicates | p50 ms | p99 ms | p99.9 ms | max ms | ingress p99 ms | ingress ev/CPU-s | dispatcher ev/CPU-s | CPU s: ingress + dispatcher, broker | ev/CPU-s incl. broker |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		row := func(name string, e E2EResult) {
-			w("| %s | %d | %d | %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %s |\n", name, e.Rate, e.Accepted, e.Lost, e.Duplicates,
-				e.Latency.P50, e.Latency.P99, e.Latency.P999, e.Latency.Max, e.IngressLatency.P99, num(e.IngressEventsPerCPUSecond), orDash(e.DispatcherEventsPerCPUSecond))
+			cpu := "–"
+			if e.DispatcherCPUSeconds > 0 {
+				cpu = fmt.Sprintf("%.2f + %.2f, %s", e.IngressCPUSeconds, e.DispatcherCPUSeconds, cpuOrDash(e.BrokerCPUSeconds))
+			}
+			w("| %s | %d | %d | %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %s | %s | %s |\n", name, e.Rate, e.Accepted, e.Lost, e.Duplicates,
+				e.Latency.P50, e.Latency.P99, e.Latency.P999, e.Latency.Max, e.IngressLatency.P99, num(e.IngressEventsPerCPUSecond), orDash(e.DispatcherEventsPerCPUSecond),
+				cpu, orDash(e.EventsPerCPUSecondInclBroker))
 		}
 		for _, e := range res.EndToEnd {
 			row("knkafka", e)
@@ -88,16 +101,21 @@ func Markdown(res *Results) string {
 		if res.Peer != nil && res.Peer.E2E != nil {
 			row("Knative IMC (in memory)", *res.Peer.E2E)
 		}
-		w("| Java peer (notes) | 1000 | | 0 | 0 | %.2f | %.2f | %.2f | | %.2f | %s | |\n\n", javaE2EP50At1k, javaE2EP99At1k, javaE2EP999At1k, javaIngressP99At1k, num(javaIngressEvCPU1k))
+		w("| Java peer (notes) | 1000 | | 0 | 0 | %.2f | %.2f | %.2f | | %.2f | %s | | | |\n\n", javaE2EP50At1k, javaE2EP99At1k, javaE2EP999At1k, javaIngressP99At1k, num(javaIngressEvCPU1k))
 	}
 	if len(res.FanOut) > 0 {
 		w("## 4. Fan-out: one broker, N triggers each filtering on one of %d event types, draining a backlog\n\n", fanOutTypes)
-		w("Each trigger's egress reads the whole topic with its own consumer group today, so records read grow with N; the design's shared reads would read each partition once. "+
-			"The backlog shrinks for large N so that at most %s records are read in all.\n\n", num(maxFanOutReads))
-		w("| triggers | backlog | deliveries | delivered/s | records read/s | all ready s | dispatcher CPU s | peak RSS MiB | note |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		w("Each step launches a dispatcher on an empty topic and measures it idle once every trigger is Ready (all ready s: launch → every trigger Ready), stops it, writes the backlog, and launches a second dispatcher that drains it. "+
+			"Each trigger's egress reads the whole topic with its own consumer group today, so bytes fetched and connections grow with N; the design's shared reads would read each partition once. "+
+			"The backlog shrinks for large N so that at most %s records are read in all; bytes fetched are compared with the 1-trigger step's per backlog event. "+
+			"The bare client posts as many events to the same subscriber with the in-flight limit as its concurrency. "+
+			"Dispatcher CPU is the draining dispatcher's whole life (start-up included); broker CPU is the Kafka JVM's from that launch to the last delivery (group joins included).\n\n", num(maxFanOutReads))
+		w("| triggers | backlog | deliveries | all ready s | delivered/s | vs bare client | RSS idle / peak MiB | connections idle / peak | bytes fetched | vs 1 trigger | dispatcher CPU s | broker CPU s | deliveries/CPU-s incl. broker | note |\n" +
+			"|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, f := range res.FanOut {
-			w("| %d | %d | %d/%d | %s | %s | %.1f | %.1f | %.1f | %s |\n", f.Triggers, f.Events, f.Delivered, f.ExpectedDeliveries, num(f.DeliveredPerSec),
-				num(f.RecordsReadPerSec), f.AllReadySeconds, f.CPUSeconds, f.PeakRSSMiB, f.Error)
+			w("| %d | %d | %d/%d | %.1f | %s | %.2f× | %.1f / %.1f | %d / %d | %s | %.2f× | %.1f | %s | %s | %s |\n", f.Triggers, f.Events, f.Delivered, f.ExpectedDeliveries,
+				f.AllReadySeconds, num(f.DeliveredPerSec), f.VsBareClient, f.IdleRSSMiB, f.PeakRSSMiB, f.IdleConns, f.PeakConns,
+				bytesMiB(f.BytesFetched), f.BytesFetchedVsOne, f.CPUSeconds, cpuOrDash(f.BrokerCPUSeconds), orDash(f.DeliveriesPerCPUSecondInclBroker), f.Error)
 		}
 		w("\n")
 	}
@@ -148,6 +166,22 @@ func rss(m *Memory, peak bool) string {
 		return fmt.Sprintf("%.1f", m.PeakMiB)
 	}
 	return fmt.Sprintf("%.1f", m.RSSMiB)
+}
+
+// bytesMiB shows a byte count in MiB, or a dash when unknown.
+func bytesMiB(b int64) string {
+	if b <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}
+
+// cpuOrDash shows CPU seconds, or a dash when unknown (negative).
+func cpuOrDash(v float64) string {
+	if v < 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", v)
 }
 
 func orDash(v float64) string {

@@ -87,8 +87,12 @@ type Drain struct {
 	FirstArrivalSeconds float64 `json:"firstArrivalSeconds,omitempty"`
 	CPUSeconds          float64 `json:"cpuSeconds"`
 	EventsPerCPUSecond  float64 `json:"eventsPerCpuSecond"`
-	Memory              *Memory `json:"memory,omitempty"`
-	Error               string  `json:"error,omitempty"`
+	// BrokerCPUSeconds is the Kafka broker's CPU over the drain (-1 when unknown; absent for the
+	// bare client, which does not read Kafka); EventsPerCPUSecondInclBroker divides by ours plus it.
+	BrokerCPUSeconds             float64 `json:"brokerCpuSeconds,omitempty"`
+	EventsPerCPUSecondInclBroker float64 `json:"eventsPerCpuSecondInclBroker,omitempty"`
+	Memory                       *Memory `json:"memory,omitempty"`
+	Error                        string  `json:"error,omitempty"`
 }
 
 // DispatcherResult is scenario 2.
@@ -121,23 +125,52 @@ type E2EResult struct {
 	IngressLatency               Latency `json:"ingressLatency"`
 	IngressEventsPerCPUSecond    float64 `json:"ingressEventsPerCpuSecond"`
 	DispatcherEventsPerCPUSecond float64 `json:"dispatcherEventsPerCpuSecond"`
+	// IngressCPUSeconds, DispatcherCPUSeconds and BrokerCPUSeconds (the Kafka broker's JVM, -1
+	// when unknown) are over the run; EventsPerCPUSecondInclBroker divides delivered events by
+	// their sum.
+	IngressCPUSeconds            float64 `json:"ingressCpuSeconds,omitempty"`
+	DispatcherCPUSeconds         float64 `json:"dispatcherCpuSeconds,omitempty"`
+	BrokerCPUSeconds             float64 `json:"brokerCpuSeconds,omitempty"`
+	EventsPerCPUSecondInclBroker float64 `json:"eventsPerCpuSecondInclBroker,omitempty"`
 	IngressMemory                Memory  `json:"ingressMemory"`
 	DispatcherMemory             Memory  `json:"dispatcherMemory"`
 }
 
 // FanOutResult is scenario 4 at one trigger count.
 type FanOutResult struct {
-	Triggers           int     `json:"triggers"`
-	Events             int     `json:"events"`
-	ExpectedDeliveries int64   `json:"expectedDeliveries"`
-	Delivered          int64   `json:"delivered"`
-	AllReadySeconds    float64 `json:"allReadySeconds"`
-	Seconds            float64 `json:"seconds"`
-	DeliveredPerSec    float64 `json:"deliveredPerSec"`
+	Triggers           int   `json:"triggers"`
+	Events             int   `json:"events"`
+	ExpectedDeliveries int64 `json:"expectedDeliveries"`
+	Delivered          int64 `json:"delivered"`
+	// AllReadySeconds is from launching the dispatcher on the empty topic to every trigger Ready.
+	AllReadySeconds float64 `json:"allReadySeconds"`
+	// Seconds is from the first delivery to the last; DeliveredPerSec divides by it.
+	Seconds         float64 `json:"seconds"`
+	DeliveredPerSec float64 `json:"deliveredPerSec"`
+	// BareClientPerSec is a bare Go HTTP client posting as many events to the same subscriber
+	// with the dispatcher's in-flight limit as its concurrency; VsBareClient the ratio.
+	BareClientPerSec float64 `json:"bareClientPerSec"`
+	VsBareClient     float64 `json:"vsBareClient"`
 	// RecordsReadPerSec counts every egress's reads: each reads the whole topic today.
 	RecordsReadPerSec float64 `json:"recordsReadPerSec"`
-	CPUSeconds        float64 `json:"cpuSeconds"`
-	PeakRSSMiB        float64 `json:"peakRssMiB"`
+	// CPUSeconds is the draining dispatcher's whole life, start-up included; BrokerCPUSeconds (the
+	// Kafka broker's JVM, -1 when unknown) is from its launch to the last delivery.
+	CPUSeconds                       float64 `json:"cpuSeconds"`
+	BrokerCPUSeconds                 float64 `json:"brokerCpuSeconds"`
+	DeliveriesPerCPUSecondInclBroker float64 `json:"deliveriesPerCpuSecondInclBroker,omitempty"`
+	// IdleRSSMiB is with every trigger Ready and nothing to read (the first dispatcher);
+	// PeakRSSMiB is the draining dispatcher's peak (VmHWM) by the end of the drain.
+	IdleRSSMiB float64 `json:"idleRssMiB"`
+	PeakRSSMiB float64 `json:"peakRssMiB"`
+	// IdleConns and PeakConns are established TCP connections from the dispatcher to the Kafka
+	// listener: idle, and at most while draining (sampled every 200 ms).
+	IdleConns int `json:"idleConns"`
+	PeakConns int `json:"peakConns"`
+	// BytesFetched is the broker's count of record bytes it returned to consumers during the
+	// drain (BrokerTopicMetrics BytesOutPerSec); BytesFetchedVsOne divides it per backlog event
+	// by the 1-trigger step's.
+	BytesFetched      int64   `json:"bytesFetched"`
+	BytesFetchedVsOne float64 `json:"bytesFetchedVsOne,omitempty"`
 	// ShortEgresses counts egresses that received fewer events than their filter matches.
 	ShortEgresses int    `json:"shortEgresses,omitempty"`
 	Error         string `json:"error,omitempty"`

@@ -30,6 +30,8 @@ type Options struct {
 	MicroFile string
 	// Scenarios selects scenarios by name (empty: all).
 	Scenarios []string
+	// FanOut, when set, replaces the profile's fan-out trigger counts.
+	FanOut []int
 	// Logf reports progress.
 	Logf func(format string, args ...any)
 }
@@ -75,6 +77,9 @@ func run(ctx context.Context, opts Options) (*runner, error) {
 	profile, err := ProfileByName(opts.Profile)
 	if err != nil {
 		return nil, err
+	}
+	if len(opts.FanOut) > 0 {
+		profile.FanOut = opts.FanOut
 	}
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -37,6 +38,7 @@ func main() {
 	flag.StringVar(&opts.Bootstrap, "bootstrap-servers", "", "use this Kafka instead of starting a private one")
 	flag.StringVar(&opts.MicroFile, "micro", "", "go test -bench output to include")
 	scenarios := flag.String("scenarios", "", "comma-separated subset of ingress,dispatcher,e2e,reactivity,footprint,fanout,peer")
+	fanOut := flag.String("fanout", "", "comma-separated trigger counts of the fan-out steps, instead of the profile's")
 	flag.Parse()
 	if opts.Dataplane == "" {
 		fmt.Fprintln(os.Stderr, "--dataplane is required")
@@ -44,6 +46,16 @@ func main() {
 	}
 	if *scenarios != "" {
 		opts.Scenarios = strings.Split(*scenarios, ",")
+	}
+	if *fanOut != "" {
+		for _, s := range strings.Split(*fanOut, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 1 {
+				fmt.Fprintf(os.Stderr, "--fanout: %q is not a trigger count\n", s)
+				os.Exit(2)
+			}
+			opts.FanOut = append(opts.FanOut, n)
+		}
 	}
 	opts.Logf = func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))

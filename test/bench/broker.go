@@ -1,0 +1,205 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The Kafka broker's side of the figures: its JVM's CPU time, the bytes it sent to consumers, and
+// the TCP connections a process holds to it. All three are read from outside the processes
+// measured: /proc for CPU and sockets, the broker's own JMX counters (through Kafka's JmxTool) for
+// bytes. They need the private Kafka the run starts; against an external one (BENCH_BOOTSTRAP)
+// CPU and bytes are unknown and reported as such.
+
+// brokerPids reads the pids hack/kafka.sh recorded for the nodes under runDir.
+func brokerPids(runDir string) ([]int, error) {
+	files, err := filepath.Glob(filepath.Join(runDir, "node-*", "pid"))
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", f, err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			return nil, fmt.Errorf("parsing %s: %w", f, err)
+		}
+		pids = append(pids, pid)
+	}
+	if len(pids) == 0 {
+		return nil, fmt.Errorf("no node pid files under %s", runDir)
+	}
+	return pids, nil
+}
+
+// brokerCPU is the CPU time all broker JVMs used so far; ok is false when the broker is not
+// ours to watch.
+func (k *kafka) brokerCPU() (secs float64, ok bool) {
+	if len(k.pids) == 0 {
+		return 0, false
+	}
+	for _, pid := range k.pids {
+		c, err := cpuSeconds(pid)
+		if err != nil {
+			return 0, false
+		}
+		secs += c
+	}
+	return secs, true
+}
+
+// brokerUsage measures the broker's CPU between two points, as usage does for our processes.
+type brokerUsage struct {
+	k    *kafka
+	cpu0 float64
+	ok   bool
+}
+
+func (k *kafka) startUsage() brokerUsage {
+	c, ok := k.brokerCPU()
+	return brokerUsage{k: k, cpu0: c, ok: ok}
+}
+
+// stop returns the broker's CPU seconds since start, or -1 when they are unknown.
+func (u brokerUsage) stop() float64 {
+	c, ok := u.k.brokerCPU()
+	if !u.ok || !ok {
+		return -1
+	}
+	return round(c-u.cpu0, 2)
+}
+
+// bytesOutMetric is the broker's count of record bytes it returned in fetch responses to
+// consumers, summed over topics (replication is not in it, and a single node has none).
+const bytesOutMetric = "kafka.server:type=BrokerTopicMetrics,name=BytesOutPerSec"
+
+// bytesOut reads bytesOutMetric's running total from every node with Kafka's JmxTool.
+func (k *kafka) bytesOut(ctx context.Context) (int64, error) {
+	if len(k.jmxPorts) == 0 {
+		return 0, fmt.Errorf("the broker's JMX is not open (external Kafka)")
+	}
+	var total int64
+	for _, port := range k.jmxPorts {
+		ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		cmd := exec.CommandContext(ctx, "bash", k.script, "tool", "org.apache.kafka.tools.JmxTool",
+			"--jmx-url", "service:jmx:rmi:///jndi/rmi://127.0.0.1:"+port+"/jmxrmi",
+			"--object-name", bytesOutMetric, "--attributes", "Count", "--one-time", "true", "--report-format", "properties")
+		cmd.Env = k.env()
+		out, err := cmd.Output()
+		cancel()
+		if err != nil {
+			return 0, fmt.Errorf("JmxTool on port %s: %w", port, err)
+		}
+		v, err := parseJmxCount(string(out))
+		if err != nil {
+			return 0, fmt.Errorf("JmxTool on port %s: %w", port, err)
+		}
+		total += v
+	}
+	return total, nil
+}
+
+// parseJmxCount finds "<object name>:Count=<n>" in JmxTool's properties output.
+func parseJmxCount(out string) (int64, error) {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, bytesOutMetric+":Count=") {
+			continue
+		}
+		v := strings.TrimPrefix(line, bytesOutMetric+":Count=")
+		// The tool prints its "Trying to connect" notice right after the value, without a newline.
+		if i := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+			v = v[:i]
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return 0, fmt.Errorf("parsing %q: %w", line, err)
+		}
+		return int64(f), nil
+	}
+	return 0, fmt.Errorf("no %s count in %q", bytesOutMetric, out)
+}
+
+// kafkaConns counts the established TCP connections process pid holds to any of ports: the
+// sockets among its file descriptors whose remote end is one of them in /proc/<pid>/net/tcp{,6}.
+func kafkaConns(pid int, ports map[int]bool) (int, error) {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0, err
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err != nil {
+			continue // closed meanwhile
+		}
+		if ino, ok := strings.CutPrefix(l, "socket:["); ok {
+			inodes[strings.TrimSuffix(ino, "]")] = true
+		}
+	}
+	n := 0
+	for _, table := range []string{"tcp", "tcp6"} {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		if err != nil {
+			if table == "tcp6" {
+				continue
+			}
+			return 0, err
+		}
+		sc := bufio.NewScanner(f)
+		sc.Scan() // header
+		for sc.Scan() {
+			// sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+			fs := strings.Fields(sc.Text())
+			if len(fs) < 10 || fs[3] != "01" || !inodes[fs[9]] {
+				continue
+			}
+			_, portHex, ok := strings.Cut(fs[2], ":")
+			if !ok {
+				continue
+			}
+			if port, err := strconv.ParseInt(portHex, 16, 32); err == nil && ports[int(port)] {
+				n++
+			}
+		}
+		err = sc.Err()
+		_ = f.Close()
+		if err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// listenerPorts are the ports of the bootstrap servers.
+func (k *kafka) listenerPorts() map[int]bool {
+	ports := map[int]bool{}
+	for _, s := range k.servers {
+		if i := strings.LastIndexByte(s, ':'); i >= 0 {
+			if p, err := strconv.Atoi(s[i+1:]); err == nil {
+				ports[p] = true
+			}
+		}
+	}
+	return ports
+}
+
+// perCPUSecondInclBroker is events per CPU-second over ours plus the broker's, or 0 when the
+// broker's is unknown.
+func perCPUSecondInclBroker(events, ours, broker float64) float64 {
+	if broker < 0 {
+		return 0
+	}
+	return perSecond(events, ours+broker)
+}

@@ -1,0 +1,112 @@
+package bench
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseJmxCountReadsTheCountBeforeTheToolsNotice(t *testing.T) {
+	out := "time=1796423520683\n" + bytesOutMetric + ":Count=329495Trying to connect to JMX url: service:jmx:rmi:///jndi/rmi://127.0.0.1:1/jmxrmi\n"
+	got, err := parseJmxCount(out)
+	if err != nil || got != 329495 {
+		t.Fatalf("parseJmxCount = %d, %v; want 329495", got, err)
+	}
+	if _, err := parseJmxCount("time=1\nother:Count=5\n"); err == nil {
+		t.Fatal("parseJmxCount found a count of another metric")
+	}
+}
+
+func TestBrokerPidsReadsEveryNode(t *testing.T) {
+	dir := t.TempDir()
+	for i, pid := range []string{"101\n", "202\n"} {
+		node := filepath.Join(dir, "node-"+strconv.Itoa(i+1))
+		if err := os.MkdirAll(node, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(node, "pid"), []byte(pid), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pids, err := brokerPids(dir)
+	if err != nil || len(pids) != 2 || pids[0] != 101 || pids[1] != 202 {
+		t.Fatalf("brokerPids = %v, %v; want [101 202]", pids, err)
+	}
+	if _, err := brokerPids(t.TempDir()); err == nil {
+		t.Fatal("brokerPids found pids in an empty directory")
+	}
+}
+
+// TestKafkaConnsCountsThisProcesssConnectionsToAPort opens real connections from this process
+// and counts them the way the fan-out counts the dispatcher's connections to Kafka.
+func TestKafkaConnsCountsThisProcesssConnectionsToAPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() })
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	ports := map[int]bool{port: true}
+	count := func() int {
+		n, err := kafkaConns(os.Getpid(), ports)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d connections before dialling; want 0", n)
+	}
+	var conns []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	// The accepted ends are this process's too, but their remote port is the dialler's.
+	if n := count(); n != 3 {
+		t.Fatalf("%d connections to port %d; want 3", n, port)
+	}
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for count() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still counted after closing them all", count())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestMarkdownShowsTheFanOutFiguresAndUnknownBrokerCPU(t *testing.T) {
+	res := &Results{FanOut: []FanOutResult{
+		{Triggers: 1, Events: 5000, ExpectedDeliveries: 5000, Delivered: 5000, BytesFetched: 3 << 20, BytesFetchedVsOne: 1,
+			IdleConns: 4, PeakConns: 5, IdleRSSMiB: 31, PeakRSSMiB: 54, BrokerCPUSeconds: 0.25, CPUSeconds: 0.5, DeliveriesPerCPUSecondInclBroker: 6667},
+		{Triggers: 10, Events: 5000, ExpectedDeliveries: 5000, Delivered: 5000, BrokerCPUSeconds: -1},
+	}}
+	md := Markdown(res)
+	for _, want := range []string{
+		"| 1 | 5000 | 5000/5000 | 0.0 | 0 | 0.00× | 31.0 / 54.0 | 4 / 5 | 3.0 MiB | 1.00× | 0.5 | 0.25 | 6,667 |  |",
+		"| 10 | 5000 | 5000/5000 | 0.0 | 0 | 0.00× | 0.0 / 0.0 | 0 / 0 | – | 0.00× | 0.0 | – | – |  |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks the row\n%s\nin\n%s", want, md)
+		}
+	}
+}
