@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -29,6 +30,8 @@ func main() {
 	flag.StringVar(&cfg.ContractFile, "contract", "", "follow this contract file instead of the Kubernetes ConfigMaps")
 	flag.StringVar(&cfg.Kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig for the contract ConfigMaps and the Kafka auth Secrets (empty: in-cluster; with --contract, no Secrets are read without it)")
 	flag.StringVar(&cfg.Namespace, "namespace", envOr("SYSTEM_NAMESPACE", "knative-eventing"), "namespace of the contract ConfigMaps")
+	flag.DurationVar(&cfg.IngressLinger, "ingress-linger", envDuration("KNKAFKA_INGRESS_LINGER"),
+		"how long the ingress's producers wait for more records before a produce request (0: none; env KNKAFKA_INGRESS_LINGER)")
 	flag.IntVar(&cfg.MaxInFlight, "max-in-flight", 0, "default in-flight deliveries per unordered egress (0: built-in default)")
 	budgetMiB := flag.Int64("memory-budget-mib", envInt("KNKAFKA_MEMORY_BUDGET_MIB"),
 		"MiB of fetched, unfinished records the dispatcher holds across all egresses (0: a quarter of GOMEMLIMIT, at most 256; env KNKAFKA_MEMORY_BUDGET_MIB)")
@@ -79,6 +82,21 @@ func envInt(key string) int64 {
 		os.Exit(2)
 	}
 	return n
+}
+
+// envDuration is the duration in the environment variable key, 0 when it is unset; the process
+// exits when it is set to something else.
+func envDuration(key string) time.Duration {
+	v := os.Getenv(key)
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", key, err)
+		os.Exit(2)
+	}
+	return d
 }
 
 func envOr(key, def string) string {

@@ -85,9 +85,15 @@ func EncodeValidated(e *event.Event) (*kgo.Record, error) {
 	exts := e.Extensions()
 	n := len(names) + len(exts) + 1
 	r := &kgo.Record{Value: e.Data()}
-	// All header values share one buffer; ends[i] is where the value of header i stops.
-	keys := make([]string, 0, n)
-	ends := make([]int, 0, n)
+	// All header values share one buffer; ends[i] is where the value of header i stops. The
+	// names and ends of a usual event (ten attributes, a few extensions) fit in arrays on the
+	// stack; only more extensions than that make append allocate.
+	var keysArr [stackHeaders]string
+	var endsArr [stackHeaders]int
+	keys, ends := keysArr[:0], endsArr[:0]
+	if n > stackHeaders {
+		keys, ends = make([]string, 0, n), make([]int, 0, n)
+	}
 	buf := make([]byte, 0, 256)
 	add := func(key string) {
 		keys = append(keys, key)
@@ -127,6 +133,9 @@ func EncodeValidated(e *event.Event) (*kgo.Record, error) {
 	}
 	return r, nil
 }
+
+// stackHeaders is how many headers EncodeValidated tracks without allocating.
+const stackHeaders = 16
 
 // appendAttribute appends the canonical string of the context attribute of kind k, nothing when
 // it is unset. It reads the context directly rather than through spec.Attribute.Get, which boxes

@@ -3,6 +3,7 @@ package cekafka
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -213,6 +214,31 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("specversion = %q, want %q", got.SpecVersion(), version)
 			}
 		})
+	}
+}
+
+// TestRoundTripManyExtensions crosses the number of headers EncodeValidated tracks on the stack.
+func TestRoundTripManyExtensions(t *testing.T) {
+	for _, n := range []int{stackHeaders - 7, stackHeaders - 6, stackHeaders, 3 * stackHeaders} {
+		want := newEvent(t, event.CloudEventsVersionV1)
+		for i := range n {
+			want.SetExtension(fmt.Sprintf("ext%d", i), fmt.Sprintf("value %d", i))
+		}
+		want.SetExtension(PartitionKeyExtension, "the-key")
+		r, err := Encode(want)
+		if err != nil {
+			t.Fatalf("%d extensions: Encode: %v", n, err)
+		}
+		if string(r.Key) != "the-key" {
+			t.Errorf("%d extensions: key = %q, want the-key", n, r.Key)
+		}
+		got, err := Decode(r)
+		if err != nil {
+			t.Fatalf("%d extensions: Decode: %v", n, err)
+		}
+		if diff := cmp.Diff(structured(t, want), structured(t, got)); diff != "" {
+			t.Errorf("%d extensions: decoded event (-want +got):\n%s", n, diff)
+		}
 	}
 }
 

@@ -51,6 +51,9 @@ type Config struct {
 	Namespace string
 	// BootstrapServers, when set, replace every resource's bootstrap servers (local runs and tests).
 	BootstrapServers []string
+	// IngressLinger is how long the ingress's producers wait for more records before sending a
+	// produce request (0: no wait, the ingress's default). See ingress.Linger for the trade.
+	IngressLinger time.Duration
 	// MaxInFlight is the dispatcher's default in-flight limit per unordered egress (0: its default).
 	MaxInFlight int
 	// MemoryBudget bounds the bytes of fetched records the dispatcher holds across all egresses
@@ -130,6 +133,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Ingress {
 		opts := []ingress.Option{ingress.WithRegistry(reg)}
+		if cfg.IngressLinger > 0 {
+			opts = append(opts, ingress.Linger(cfg.IngressLinger))
+		}
 		if security != nil {
 			opts = append(opts, ingress.WithSecurity(security))
 		}

@@ -50,8 +50,11 @@ type config struct {
 
 // Linger sets how long a producer waits for more records before sending a batch; the default is
 // 0 (franz-go's own default is 10ms). Every request waits for its record's acknowledgement, so a
-// linger is paid in latency by every request, while batching happens anyway under load: records
-// accumulate while a produce request is in flight and leave together in the next one.
+// linger is paid in latency by every request. Without one, batching comes only from records that
+// arrive while the idempotent producer has its five produce requests in flight: measured on two
+// cores, about one produce request per event at 1k ev/s and 0.4–0.8 at 5k ev/s, and each request
+// costs the Kafka broker about 0.1 ms of CPU. A linger of 1ms cut that to 0.5 and 0.1 requests per
+// event (docs/benchmarks.md).
 func Linger(d time.Duration) Option { return func(c *config) { c.linger = d } }
 
 // ProduceTimeout bounds how long a request waits for Kafka to acknowledge its records before the

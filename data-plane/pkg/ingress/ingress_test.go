@@ -54,7 +54,7 @@ func testContract(servers []string) *contract.Contract {
 }
 
 // newIngress applies c to a new Ingress that is closed when the test ends.
-func newIngress(t *testing.T, c *contract.Contract, opts ...Option) *Ingress {
+func newIngress(t testing.TB, c *contract.Contract, opts ...Option) *Ingress {
 	t.Helper()
 	opts = append([]Option{Linger(0), ProduceTimeout(5 * time.Second), TopicCheckInterval(100 * time.Millisecond)}, opts...)
 	i := New(zaptest.NewLogger(t), opts...)
@@ -73,7 +73,7 @@ func newIngress(t *testing.T, c *contract.Contract, opts ...Option) *Ingress {
 	return i
 }
 
-func fakeKafka(t *testing.T) []string {
+func fakeKafka(t testing.TB) []string {
 	return kafkatest.Fake(t, kfake.SeedTopics(1, brokerTopic, channelTopic))
 }
 
@@ -262,6 +262,11 @@ func TestAcceptsEveryMode(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(i.metrics.bytesIn.WithLabelValues("ns1", "b1", contract.KindBroker)); got <= 0 {
 		t.Errorf("request_bytes_total = %v, want > 0", got)
+	}
+	// One request at a time, each waiting for its acknowledgement with no linger: one produce
+	// request per event, none for the topic checks.
+	if got := testutil.ToFloat64(i.metrics.produceRequests); got != float64(len(want)) {
+		t.Errorf("kafka_produce_requests_total = %v, want %d", got, len(want))
 	}
 	var m dto.Metric
 	if err := i.metrics.latency.WithLabelValues("ns1", "b1", contract.KindBroker).(prometheus.Histogram).Write(&m); err != nil {
@@ -636,12 +641,14 @@ func TestWithRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	i := newIngress(t, testContract(fakeKafka(t)), WithRegistry(reg))
 	serve(i, binaryRequest(t, "/ns1/b1", testEvent(t, event.CloudEventsVersionV1, "x")))
-	n, err := testutil.GatherAndCount(reg, "knkafka_ingress_requests_total", "knkafka_ingress_produce_duration_seconds", "knkafka_ingress_request_bytes_total")
+	n, err := testutil.GatherAndCount(reg, "knkafka_ingress_requests_total", "knkafka_ingress_produce_duration_seconds",
+		"knkafka_ingress_request_bytes_total", "knkafka_ingress_kafka_produce_requests_total")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every resource's series exist from Apply on: 3 resources × 3 metrics.
-	if n != 9 {
-		t.Errorf("registry holds %d series, want 9", n)
+	// Every resource's series exist from Apply on: 3 resources × 3 metrics, and the produce
+	// request counter of the whole ingress.
+	if n != 10 {
+		t.Errorf("registry holds %d series, want 10", n)
 	}
 }

@@ -2,8 +2,11 @@ package ingress
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"knkafka.dev/control-plane/pkg/contract"
 )
@@ -15,6 +18,9 @@ type metrics struct {
 	bytesIn  *prometheus.CounterVec
 	// unrouted counts requests that matched no resource.
 	unrouted *resourceMetrics
+	// produceRequests counts the produce requests the producers wrote to Kafka: against
+	// requests_total it gives the requests Kafka handles per event.
+	produceRequests prometheus.Counter
 }
 
 var resourceLabels = []string{"namespace", "name", "kind"}
@@ -40,8 +46,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name:      "request_bytes_total",
 			Help:      "Request body bytes received by resource.",
 		}, resourceLabels),
+		produceRequests: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "knkafka",
+			Subsystem: "ingress",
+			Name:      "kafka_produce_requests_total",
+			Help:      "Produce requests written to Kafka, across all clusters.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.bytesIn)
+	reg.MustRegister(m.requests, m.latency, m.bytesIn, m.produceRequests)
 	// Only requests that never reach a resource are counted here, so only the request counter.
 	m.unrouted = &resourceMetrics{requests: m.requests.MustCurryWith(prometheus.Labels{"namespace": "", "name": "", "kind": ""})}
 	return m
@@ -89,4 +101,17 @@ func (rm *resourceMetrics) count(code int) {
 // key identifies a resource's series.
 func (rm *resourceMetrics) key() string {
 	return rm.labels["kind"] + "/" + rm.labels["namespace"] + "/" + rm.labels["name"]
+}
+
+// requestHook is the producers' franz-go hook counting the produce requests they write: one
+// atomic add per request, so it stays on in production.
+type requestHook struct{ produce prometheus.Counter }
+
+var _ kgo.HookBrokerWrite = requestHook{}
+
+// OnBrokerWrite implements kgo.HookBrokerWrite.
+func (h requestHook) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == kmsg.Produce.Int16() && err == nil {
+		h.produce.Inc()
+	}
 }

@@ -60,6 +60,7 @@ func (i *Ingress) newProducer(r *contract.Resource, sec *kafkaconn.Security) (*p
 		kgo.ProducerLinger(i.cfg.linger),
 		kgo.MaxBufferedBytes(int(i.cfg.maxBufferedBytes)),
 		kgo.WithLogger(kzap.New(logger.Named("kgo"), kzap.Level(kgoLogLevel(logger)))),
+		kgo.WithHooks(requestHook{produce: i.metrics.produceRequests}),
 	)...)
 	if err != nil {
 		return nil, err
