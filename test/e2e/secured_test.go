@@ -135,7 +135,7 @@ func testSecuredKafka(t *testing.T, s *suite) {
 			ks.Spec.Net.TLS.Enable = true
 			ks.Spec.Net.TLS.CACert, ks.Spec.Net.TLS.Cert, ks.Spec.Net.TLS.Key = ref("ca.crt"), ref("user.crt"), ref("user.key")
 		}))
-	t.Cleanup(func() { s.deleteKafkaSourceOnly(t, ns, source) })
+	t.Cleanup(func() { s.deleteKafkaSource(t, ns, source, "") })
 	waitReady(t, 90*time.Second, "KafkaSource "+ns+"/"+source, kafkaSourceConditions(s, ns, source))
 	var records []*kgo.Record
 	for i := range 4 {
@@ -222,24 +222,6 @@ func (s *suite) deleteSecret(t *testing.T, ns, name string) {
 	if err := s.cluster.Kube.CoreV1().Secrets(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		t.Errorf("deleting Secret %s/%s: %v", ns, name, err)
 	}
-}
-
-// deleteKafkaSourceOnly deletes the KafkaSource and waits until it is gone. Its consumer group
-// lives on a cluster of the test's own, which goes with the test.
-func (s *suite) deleteKafkaSourceOnly(t *testing.T, ns, name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	sources := s.kafkaClient.SourcesV1beta1().KafkaSources(ns)
-	if err := sources.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		t.Errorf("deleting KafkaSource %s/%s: %v", ns, name, err)
-	}
-	for ctx.Err() == nil {
-		if _, err := sources.Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-			return
-		}
-		time.Sleep(poll)
-	}
-	t.Errorf("KafkaSource %s/%s was not deleted within 60 s of the end of the test", ns, name)
 }
 
 // keyBody is the base64 body of a PEM block, without its armour: a log that re-wrapped the key

@@ -19,6 +19,7 @@ import (
 	. "knative.dev/pkg/reconciler/testing"
 
 	"knkafka.dev/control-plane/pkg/kafka"
+	"knkafka.dev/control-plane/pkg/reconciler/internal/secrettest"
 	"knkafka.dev/test/kafkatest"
 )
 
@@ -94,8 +95,8 @@ func TestSecretValuesNeverLeak(t *testing.T) {
 				"finalize event":  fmt.Sprint(finalized),
 				"status":          string(status),
 				"contract":        string(entries),
-				"recorded events": drain(recorder),
-				"logs":            logText(logs),
+				"recorded events": secrettest.Events(recorder),
+				"logs":            secrettest.Logs(logs),
 			}
 			// The test Kafka's listener is plaintext: it refuses a SASL client.
 			if want := "kafka-auth"; name == "valid" {
@@ -105,40 +106,7 @@ func TestSecretValuesNeverLeak(t *testing.T) {
 			} else if !strings.Contains(outputs["status"], want) {
 				t.Errorf("the status does not name the Secret: %s", outputs["status"])
 			}
-			assertNoLeak(t, outputs)
+			secrettest.NoLeak(t, outputs, leakValues)
 		})
-	}
-}
-
-// drain returns the events recorded so far, one a line.
-func drain(recorder *record.FakeRecorder) string {
-	var b strings.Builder
-	for {
-		select {
-		case e := <-recorder.Events:
-			b.WriteString(e + "\n")
-		default:
-			return b.String()
-		}
-	}
-}
-
-// logText is every observed log entry with its fields, one a line.
-func logText(logs *observer.ObservedLogs) string {
-	var b strings.Builder
-	for _, e := range logs.All() {
-		fmt.Fprintf(&b, "%s %s %v\n", e.LoggerName, e.Message, e.ContextMap())
-	}
-	return b.String()
-}
-
-func assertNoLeak(t *testing.T, outputs map[string]string) {
-	t.Helper()
-	for what, text := range outputs {
-		for _, v := range leakValues {
-			if strings.Contains(text, v) {
-				t.Errorf("%s contains the Secret value %q:\n%s", what, v, text)
-			}
-		}
 	}
 }

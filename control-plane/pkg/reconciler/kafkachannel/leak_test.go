@@ -18,6 +18,7 @@ import (
 	"knative.dev/pkg/logging"
 
 	"knkafka.dev/control-plane/pkg/kafka"
+	"knkafka.dev/control-plane/pkg/reconciler/internal/secrettest"
 	"knkafka.dev/test/kafkatest"
 )
 
@@ -75,32 +76,18 @@ func TestSecretValuesNeverLeak(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var events strings.Builder
-			for len(recorder.Events) > 0 {
-				events.WriteString(<-recorder.Events + "\n")
-			}
-			var logLines strings.Builder
-			for _, e := range logs.All() {
-				fmt.Fprintf(&logLines, "%s %s %v\n", e.LoggerName, e.Message, e.ContextMap())
-			}
 			outputs := map[string]string{
 				"reconcile event": fmt.Sprint(reconciled),
 				"finalize event":  fmt.Sprint(finalized),
 				"status":          string(status),
 				"contract":        string(entries),
-				"recorded events": events.String(),
-				"logs":            logLines.String(),
+				"recorded events": secrettest.Events(recorder),
+				"logs":            secrettest.Logs(logs),
 			}
 			if c := kc.Status.GetCondition("Ready"); c == nil || c.Reason != tc.reason {
 				t.Errorf("Ready = %+v, want reason %s", c, tc.reason)
 			}
-			for what, text := range outputs {
-				for _, v := range leakValues {
-					if strings.Contains(text, v) {
-						t.Errorf("%s contains the Secret value %q:\n%s", what, v, text)
-					}
-				}
-			}
+			secrettest.NoLeak(t, outputs, leakValues)
 		})
 	}
 }

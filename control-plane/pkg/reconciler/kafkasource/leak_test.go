@@ -27,6 +27,7 @@ import (
 
 	sourcesv1beta1 "knkafka.dev/control-plane/pkg/apis/sources/v1beta1"
 	"knkafka.dev/control-plane/pkg/kafka"
+	"knkafka.dev/control-plane/pkg/reconciler/internal/secrettest"
 	"knkafka.dev/test/kafkatest"
 )
 
@@ -109,8 +110,8 @@ func TestSecretValuesNeverLeak(t *testing.T) {
 				"finalize event":  fmt.Sprint(finalized),
 				"status":          string(status),
 				"contract":        string(entries),
-				"recorded events": drain(recorder),
-				"logs":            logText(logs),
+				"recorded events": secrettest.Events(recorder),
+				"logs":            secrettest.Logs(logs),
 			}
 			if c := ks.Status.GetCondition(sourcesv1beta1.KafkaSourceConditionReady); c == nil || c.Reason != tc.reason {
 				t.Errorf("Ready = %+v, want reason %s", c, tc.reason)
@@ -118,13 +119,7 @@ func TestSecretValuesNeverLeak(t *testing.T) {
 			if !strings.Contains(outputs["contract"], `"secret":"kafka-user"`) {
 				t.Errorf("the contract entry lacks the Secret references: %s", outputs["contract"])
 			}
-			for what, text := range outputs {
-				for _, v := range leakValues {
-					if strings.Contains(text, v) {
-						t.Errorf("%s contains the Secret value %q:\n%s", what, v, text)
-					}
-				}
-			}
+			secrettest.NoLeak(t, outputs, leakValues)
 		})
 	}
 }
@@ -148,26 +143,4 @@ func leakCA() *corev1.Secret {
 	s := caSecret()
 	s.Data["ca.crt"] = []byte("-----BEGIN CERTIFICATE-----\n" + leakValues[3] + "\n-----END CERTIFICATE-----\n")
 	return s
-}
-
-// drain returns the events recorded so far, one a line.
-func drain(recorder *record.FakeRecorder) string {
-	var b strings.Builder
-	for {
-		select {
-		case e := <-recorder.Events:
-			b.WriteString(e + "\n")
-		default:
-			return b.String()
-		}
-	}
-}
-
-// logText is every observed log entry with its fields, one a line.
-func logText(logs *observer.ObservedLogs) string {
-	var b strings.Builder
-	for _, e := range logs.All() {
-		fmt.Fprintf(&b, "%s %s %v\n", e.LoggerName, e.Message, e.ContextMap())
-	}
-	return b.String()
 }
