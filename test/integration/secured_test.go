@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,8 +17,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -33,8 +30,8 @@ import (
 	sourcesv1beta1 "knkafka.dev/control-plane/pkg/apis/sources/v1beta1"
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/control-plane/pkg/contractbuild"
-	"knkafka.dev/data-plane/pkg/contractsource"
 	"knkafka.dev/data-plane/pkg/dataplane"
+	"knkafka.dev/data-plane/pkg/dataplane/dataplanetest"
 	"knkafka.dev/data-plane/pkg/kafkaauth"
 	"knkafka.dev/kafkaconn"
 	"knkafka.dev/test/kafkatest"
@@ -134,32 +131,8 @@ func TestSecuredDataPlaneOnRealKafka(t *testing.T) {
 	good, bad, rotation = everyone[:len(good)], everyone[len(good):len(good)+len(bad)], everyone[len(everyone)-1]
 	createTopics(ctx, t, k.Servers, topics)
 
-	logs := &syncBuffer{}
-	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(logs), zap.DebugLevel))
-	source := &contractChan{contracts: make(chan *contract.Contract, 1)}
-	ingressAddr, adminAddr := loopbackAddr(t), loopbackAddr(t)
-	s, err := dataplane.New(dataplane.Config{
-		Ingress: true, Dispatcher: true, IngressAddr: ingressAddr, AdminAddr: adminAddr,
-		Source: source, Secrets: secrets, Logger: logger, SessionTimeout: 6 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(time.Minute):
-			t.Error("the data plane did not stop within a minute")
-		}
-	})
-	ingressURL := "http://" + ingressAddr
+	h := dataplanetest.Start(t, secrets)
+	s, logs, ingressURL := h.Server, h.Logs, h.IngressURL
 	t.Cleanup(func() {
 		if t.Failed() {
 			lines := strings.Split(logs.String(), "\n")
@@ -168,12 +141,12 @@ func TestSecuredDataPlaneOnRealKafka(t *testing.T) {
 	})
 
 	// Generation 1: the good endpoints only.
-	source.contracts <- contractOf(1, good...)
-	var ready []check
+	h.Apply(contractOf(1, good...))
+	var ready []dataplanetest.Check
 	for _, e := range good {
 		ready = append(ready, e.is("")...)
 	}
-	waitStatus(t, s, "every good Broker, KafkaChannel and KafkaSource served", ready...)
+	dataplanetest.WaitStatus(t, s, securedWait, "every good Broker, KafkaChannel and KafkaSource served", ready...)
 	// From here on no good resource may leave Ready.
 	watch := watchReady(s, good)
 	defer watch.stop()
@@ -183,13 +156,13 @@ func TestSecuredDataPlaneOnRealKafka(t *testing.T) {
 	if err := <-rotationUserMade; err != nil {
 		t.Fatal(err)
 	}
-	source.contracts <- contractOf(2, everyone...)
+	h.Apply(contractOf(2, everyone...))
 	want := slices.Clone(ready)
 	for _, e := range bad {
 		want = append(want, e.is(e.reason)...)
 	}
 	want = append(want, rotation.is("")...)
-	waitStatus(t, s, "the refused endpoints refused with their reasons, the others served", want...)
+	dataplanetest.WaitStatus(t, s, securedWait, "the refused endpoints refused with their reasons, the others served", want...)
 	if st := s.Status(); st.Generation != 2 {
 		t.Errorf("applied generation %d, want 2: refused credentials must not hold back the other resources", st.Generation)
 	}
@@ -232,8 +205,8 @@ func TestSecuredDataPlaneOnRealKafka(t *testing.T) {
 		pemBody(k.Client.KeyPEM), pemBody(k.OtherClient.KeyPEM)}
 	for what, text := range map[string]string{
 		"the logs":   logs.String(),
-		"/status":    httpGet(t, "http://"+adminAddr+contract.StatusPath),
-		"/metrics":   httpGet(t, "http://"+adminAddr+"/metrics"),
+		"/status":    httpGet(t, h.AdminURL+contract.StatusPath),
+		"/metrics":   httpGet(t, h.AdminURL+"/metrics"),
 		"Status()":   fmt.Sprint(s.Status()),
 		"contract 2": fmt.Sprintf("%+v", contractOf(2, everyone...)),
 	} {
@@ -263,7 +236,7 @@ func TestSecuredDataPlaneOnRealKafka(t *testing.T) {
 // Kafka's tool, then its Secrets, while events flow into its Broker and KafkaChannel and records
 // into its KafkaSource's topic: every event is accepted (202) and every one arrives, the
 // egresses restart with the new credentials, and Kafka refuses the old password.
-func rotate(t *testing.T, ctx context.Context, k *kafkatest.Secured, s *dataplane.Server, sub *recorder, logs *syncBuffer,
+func rotate(t *testing.T, ctx context.Context, k *kafkatest.Secured, s *dataplane.Server, sub *recorder, logs *dataplanetest.Buffer,
 	secrets *kafkaauth.Static, ingressURL string, e endpoint, oldPW, newPW string, newAuth map[string][]byte, newNet netValues) {
 	producer := plaintextProducer(t, k)
 	flowCtx, endFlow := context.WithCancel(ctx)
@@ -340,7 +313,7 @@ func rotate(t *testing.T, ctx context.Context, k *kafkatest.Secured, s *dataplan
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	waitStatus(t, s, "the rotated endpoint served again", e.is("")...)
+	dataplanetest.WaitStatus(t, s, securedWait, "the rotated endpoint served again", e.is("")...)
 	if !waitRounds(rounds.Load()) {
 		t.Errorf("the flow made too few rounds in %s after the rotation", securedWait)
 	}
@@ -507,11 +480,11 @@ func (e *endpoint) build(t *testing.T, k *kafkatest.Secured, sink string) {
 }
 
 // is checks that each of e's resources and egresses has reason ("" for Ready) in both roles.
-func (e *endpoint) is(reason kafkaconn.Reason) []check {
-	return []check{
-		ingressIs(e.broker.UID, reason), egressIs(e.broker.Egresses[0].UID, reason),
-		ingressIs(e.channel.UID, reason), egressIs(e.channel.Egresses[0].UID, reason),
-		egressIs(e.source.Egresses[0].UID, reason),
+func (e *endpoint) is(reason kafkaconn.Reason) []dataplanetest.Check {
+	return []dataplanetest.Check{
+		dataplanetest.IngressIs(e.broker.UID, reason), dataplanetest.EgressIs(e.broker.Egresses[0].UID, reason),
+		dataplanetest.IngressIs(e.channel.UID, reason), dataplanetest.EgressIs(e.channel.Egresses[0].UID, reason),
+		dataplanetest.EgressIs(e.source.Egresses[0].UID, reason),
 	}
 }
 
@@ -702,46 +675,6 @@ func plaintextProducer(t *testing.T, k *kafkatest.Secured) *kgo.Client {
 	return cl
 }
 
-// check reports whether a status is as expected, and what it is.
-type check func(contract.Status) (bool, string)
-
-// ingressIs and egressIs expect the reason of a resource or egress; "" means Ready.
-func ingressIs(uid string, reason kafkaconn.Reason) check {
-	return func(st contract.Status) (bool, string) {
-		s := st.Ingresses[uid]
-		return s.Ready == (reason == "") && s.Reason == string(reason), fmt.Sprintf("ingress %s: %+v, want reason %q", uid, s, reason)
-	}
-}
-
-func egressIs(uid string, reason kafkaconn.Reason) check {
-	return func(st contract.Status) (bool, string) {
-		s := st.Egresses[uid]
-		return s.Ready == (reason == "") && s.Reason == string(reason), fmt.Sprintf("egress %s: %+v, want reason %q", uid, s, reason)
-	}
-}
-
-// waitStatus waits, at most securedWait, until every check holds.
-func waitStatus(t *testing.T, s *dataplane.Server, what string, checks ...check) {
-	t.Helper()
-	deadline := time.Now().Add(securedWait)
-	for {
-		var failed []string
-		st := s.Status()
-		for _, c := range checks {
-			if ok, desc := c(st); !ok {
-				failed = append(failed, desc)
-			}
-		}
-		if len(failed) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s:\n%s", what, securedWait, strings.Join(failed, "\n"))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // readyWatch samples the status until stopped and records every moment a good endpoint's
 // resource or egress was not Ready.
 type readyWatch struct {
@@ -755,7 +688,7 @@ type readyWatch struct {
 
 func watchReady(s *dataplane.Server, es []endpoint) *readyWatch {
 	w := &readyWatch{end: make(chan struct{}), done: make(chan struct{})}
-	var checks []check
+	var checks []dataplanetest.Check
 	for _, e := range es {
 		checks = append(checks, e.is("")...)
 	}
@@ -916,46 +849,4 @@ func password(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return pw
-}
-
-func loopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// contractChan hands the data plane the contracts sent on it.
-type contractChan struct{ contracts chan *contract.Contract }
-
-func (c *contractChan) Run(ctx context.Context, apply contractsource.ApplyFunc) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ct := <-c.contracts:
-			_ = apply(ctx, ct) // Status tells what is served
-		}
-	}
-}
-
-// syncBuffer is the logs' destination, read while the data plane writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,7 +1,6 @@
 package dataplane_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,12 +13,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"knkafka.dev/control-plane/pkg/contract"
-	"knkafka.dev/data-plane/pkg/contractsource"
-	"knkafka.dev/data-plane/pkg/dataplane"
+	"knkafka.dev/data-plane/pkg/dataplane/dataplanetest"
 	"knkafka.dev/data-plane/pkg/kafkaauth"
 	"knkafka.dev/kafkaconn"
 	"knkafka.dev/test/kafkatest"
@@ -57,36 +53,13 @@ func TestSecuredDataPlane(t *testing.T) {
 		authRef: saslSecret("alice", alicePass),
 		{Namespace: "team", Name: "source-creds"}: {"u": []byte("bob"), "p": []byte(bobPass)},
 	})
-	logs := &lockedBuffer{}
-	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(logs), zap.DebugLevel))
-	source := &chanSource{contracts: make(chan *contract.Contract, 1)}
-	ingressAddr, adminAddr := freeAddr(t), freeAddr(t)
-	s, err := dataplane.New(dataplane.Config{
-		Ingress: true, Dispatcher: true, IngressAddr: ingressAddr, AdminAddr: adminAddr,
-		Source: source, Secrets: secrets, Logger: logger, SessionTimeout: 6 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(time.Minute):
-			t.Error("the data plane did not stop within a minute")
-		}
-	})
-	source.contracts <- securedContract(servers, sub.URL)
+	h := dataplanetest.Start(t, secrets)
+	s, logs := h.Server, h.Logs
+	h.Apply(securedContract(servers, sub.URL))
 
-	waitFor(t, s, "the broker, its trigger and the source served; the other broker refused",
-		ingressIs("uid-b1", ""), egressIs("uid-t1", ""), egressIs("uid-src", ""),
-		ingressIs("uid-b2", kafkaconn.ReasonSecretNotFound), egressIs("uid-t2", kafkaconn.ReasonSecretNotFound))
+	dataplanetest.WaitStatus(t, s, 30*time.Second, "the broker, its trigger and the source served; the other broker refused",
+		dataplanetest.IngressIs("uid-b1", ""), dataplanetest.EgressIs("uid-t1", ""), dataplanetest.EgressIs("uid-src", ""),
+		dataplanetest.IngressIs("uid-b2", kafkaconn.ReasonSecretNotFound), dataplanetest.EgressIs("uid-t2", kafkaconn.ReasonSecretNotFound))
 	st := s.Status()
 	if st.Generation != 1 {
 		t.Errorf("applied generation %d, want 1: a missing secret must not hold back the other objects' Ready", st.Generation)
@@ -97,7 +70,7 @@ func TestSecuredDataPlane(t *testing.T) {
 		}
 	}
 	post := func(path, id string) (int, string) {
-		return postEvent(t, "http://"+ingressAddr+path, id)
+		return postEvent(t, h.IngressURL+path, id)
 	}
 	if code, body := post("/team/b2", "refused"); code != http.StatusServiceUnavailable || !strings.Contains(body, "knative-eventing/absent") {
 		t.Errorf("the broker without its secret answered %d %q, want 503 naming the secret", code, body)
@@ -114,7 +87,7 @@ func TestSecuredDataPlane(t *testing.T) {
 	waitLog(t, logs, "the trigger restarted with the new credentials", func(text string) bool {
 		return strings.Count(text, `"msg":"egress started","egress":"team/t1"`) >= 2
 	})
-	waitFor(t, s, "the broker and its trigger served again", ingressIs("uid-b1", ""), egressIs("uid-t1", ""))
+	dataplanetest.WaitStatus(t, s, 30*time.Second, "the broker and its trigger served again", dataplanetest.IngressIs("uid-b1", ""), dataplanetest.EgressIs("uid-t1", ""))
 	for n := range 5 {
 		if code, body := post("/team/b1", fmt.Sprintf("after-%d", n)); code != http.StatusAccepted {
 			t.Fatalf("after the rotation the broker answered %d %q, want 202", code, body)
@@ -128,18 +101,18 @@ func TestSecuredDataPlane(t *testing.T) {
 
 	// A password the cluster refuses.
 	secrets.Set(authRef, saslSecret("alice", wrongPass))
-	waitFor(t, s, "the broker and its trigger refused by Kafka",
-		ingressIs("uid-b1", kafkaconn.ReasonSASLAuthenticationFailed), egressIs("uid-t1", kafkaconn.ReasonSASLAuthenticationFailed))
+	dataplanetest.WaitStatus(t, s, 30*time.Second, "the broker and its trigger refused by Kafka",
+		dataplanetest.IngressIs("uid-b1", kafkaconn.ReasonSASLAuthenticationFailed), dataplanetest.EgressIs("uid-t1", kafkaconn.ReasonSASLAuthenticationFailed))
 	if code, body := post("/team/b1", "wrong"); code != http.StatusServiceUnavailable || !strings.Contains(body, "knative-eventing/kafka-auth") {
 		t.Errorf("with a refused password the broker answered %d %q, want 503 naming the secret", code, body)
 	}
-	waitFor(t, s, "the source unaffected", egressIs("uid-src", ""))
+	dataplanetest.WaitStatus(t, s, 30*time.Second, "the source unaffected", dataplanetest.EgressIs("uid-src", ""))
 
 	// Nothing anyone can read holds a password.
 	for what, text := range map[string]string{
 		"the logs":    logs.String(),
-		"/status":     get(t, "http://"+adminAddr+contract.StatusPath),
-		"/metrics":    get(t, "http://"+adminAddr+"/metrics"),
+		"/status":     get(t, h.AdminURL+contract.StatusPath),
+		"/metrics":    get(t, h.AdminURL+"/metrics"),
 		"the answers": fmt.Sprint(s.Status()),
 	} {
 		for _, pw := range []string{alicePass, bobPass, wrongPass} {
@@ -182,58 +155,7 @@ func securedContract(servers []string, sink string) *contract.Contract {
 }
 
 // chanSource hands the data plane the contracts sent on its channel.
-type chanSource struct{ contracts chan *contract.Contract }
-
-func (c *chanSource) Run(ctx context.Context, apply contractsource.ApplyFunc) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ct := <-c.contracts:
-			_ = apply(ctx, ct) // Status tells what is served
-		}
-	}
-}
-
-type check func(contract.Status) (bool, string)
-
-// ingressIs and egressIs expect the reason of a resource or egress; "" means Ready.
-func ingressIs(uid string, reason kafkaconn.Reason) check {
-	return func(st contract.Status) (bool, string) {
-		s := st.Ingresses[uid]
-		return s.Ready == (reason == "") && s.Reason == string(reason), fmt.Sprintf("ingress %s: %+v", uid, s)
-	}
-}
-
-func egressIs(uid string, reason kafkaconn.Reason) check {
-	return func(st contract.Status) (bool, string) {
-		s := st.Egresses[uid]
-		return s.Ready == (reason == "") && s.Reason == string(reason), fmt.Sprintf("egress %s: %+v", uid, s)
-	}
-}
-
-func waitFor(t *testing.T, s *dataplane.Server, what string, checks ...check) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var failed []string
-		st := s.Status()
-		for _, c := range checks {
-			if ok, desc := c(st); !ok {
-				failed = append(failed, desc)
-			}
-		}
-		if len(failed) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 30s:\n%s", what, strings.Join(failed, "\n"))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func waitLog(t *testing.T, logs *lockedBuffer, what string, ok func(string) bool) {
+func waitLog(t *testing.T, logs *dataplanetest.Buffer, what string, ok func(string) bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !ok(logs.String()) {
@@ -350,33 +272,4 @@ func produceAs(t *testing.T, servers []string, user, pass, topic, value string) 
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(value)}).FirstErr(); err != nil {
 		t.Fatalf("producing to %s: %v", topic, err)
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
-}
-
-// lockedBuffer is the logs' destination, read while the data plane writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

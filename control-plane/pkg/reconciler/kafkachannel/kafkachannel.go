@@ -137,14 +137,15 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, kc *messagingv1beta1.Kaf
 	if event != nil {
 		return event
 	}
+	resource := contractbuild.ChannelResource(kc, cfg)
 	sec, event := r.security(kc, cfg)
 	if event != nil {
-		r.contract.SetResource(contractbuild.ChannelResource(kc, cfg))
+		r.contract.SetResource(resource)
 		return event
 	}
-	if event, refused := r.topic(ctx, kc, cfg, sec); event != nil {
+	if event, refused := r.topic(ctx, kc, cfg, sec, resource.Origin()); event != nil {
 		if refused {
-			r.contract.SetResource(contractbuild.ChannelResource(kc, cfg))
+			r.contract.SetResource(resource)
 		}
 		return event
 	}
@@ -217,11 +218,7 @@ func (r *Reconciler) security(kc *messagingv1beta1.KafkaChannel, cfg contractbui
 // It returns an event for what the user must fix and an event wrapped in an error (recorded and
 // retried with backoff) for what may pass. refused reports that the cluster refused the
 // credentials (a kafkaconn reason): TopicReady then carries that reason.
-func (r *Reconciler) topic(ctx context.Context, kc *messagingv1beta1.KafkaChannel, cfg contractbuild.ChannelConfig, sec *kafkaconn.Security) (event pkgreconciler.Event, refused bool) {
-	origin := kafkaconn.Origin{Secret: cfg.AuthSecretNamespace + "/" + cfg.AuthSecretName}
-	if cfg.AuthSecretName == "" {
-		origin = kafkaconn.Origin{}
-	}
+func (r *Reconciler) topic(ctx context.Context, kc *messagingv1beta1.KafkaChannel, cfg contractbuild.ChannelConfig, sec *kafkaconn.Security, origin kafkaconn.Origin) (event pkgreconciler.Event, refused bool) {
 	topic := contractbuild.ChannelTopic(kc)
 	retention, err := kc.RetentionDuration()
 	if err != nil {
