@@ -59,6 +59,9 @@ type Config struct {
 	// MemoryBudget bounds the bytes of fetched records the dispatcher holds across all egresses
 	// (0: a quarter of the Go memory limit, at most 256 MiB; see dispatcher.MemoryBudget).
 	MemoryBudget int64
+	// SeparateReads gives every Trigger and Subscription a consumer of its own, as Knative's Kafka
+	// broker does, instead of one shared reader per topic (dispatcher.SharedReads).
+	SeparateReads bool
 	// SessionTimeout is the dispatcher's consumer group session timeout (0: franz-go's 45s). A
 	// replica that dies without leaving holds its partitions this long before the group moves them.
 	SessionTimeout time.Duration
@@ -155,6 +158,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		if cfg.MemoryBudget > 0 {
 			opts = append(opts, dispatcher.MemoryBudget(cfg.MemoryBudget, 0))
+		}
+		if cfg.SeparateReads {
+			opts = append(opts, dispatcher.SharedReads(false))
 		}
 		s.dispatcher = dispatcher.New(cfg.Logger.Named("dispatcher"), sender, opts...)
 	}

@@ -5,18 +5,24 @@
 // events by cekafka.SourceConverter (kafkasource.go); everyone else's are CloudEvents already.
 //
 // A Dispatcher follows the contract diff by diff (Apply) and reports per egress whether it really
-// serves it (Status). Inside, each egress is a source feeding a lane:
+// serves it (Status). Inside, each egress is a lane fed by a source:
 //
-//   - source.go: groupSource, a franz-go group consumer (cooperative-sticky, no autocommit) that
-//     fixes the start offsets of new partitions and hands records to its lane once their bytes are
-//     acquired from the Dispatcher's memory budget (membudget; memory.go), waiting when it refuses.
+//   - shared.go: sharedReader, one per Kafka cluster and topic, feeding the lanes of every Trigger
+//     or Subscription of that topic (its followers) from one fetch; a reader group decides which
+//     replica reads which partition, each lane commits under its own group, and a lane that falls
+//     behind catches up on a client of its own and rejoins. record.go: the shared, reference-
+//     counted copy of a record.
+//   - source.go: groupSource, a franz-go group consumer of one egress (cooperative-sticky, no
+//     autocommit) — KafkaSources, and every egress with SharedReads(false) — that fixes the start
+//     offsets of new partitions and hands records to its lane once their bytes are acquired from
+//     the Dispatcher's memory budget (membudget; memory.go), waiting when it refuses.
 //   - lane.go: lane, the per-egress work: ordering (ordered, unordered, key-ordered), the in-flight
 //     bound, buffering bounded by pausing fetches, the offsets.Tracker per partition, periodic
 //     commits, and revocation that commits what is complete and never touches the partition again.
 //   - process.go: processor, one record's path: decode, filter, deliver, reply.
 //
-// The source and the lane meet only through the partitionSink and upstream interfaces, so a
-// reader shared by many egresses can later feed the same lanes.
+// A source and a lane meet only through the partitionSink and upstream interfaces: a lane does
+// not know which kind of source feeds it.
 package dispatcher
 
 import (
@@ -48,6 +54,9 @@ type Dispatcher struct {
 
 	mu      sync.Mutex
 	running map[string]*egress // by egress UID
+	// readers are the shared readers of the running followers; one without followers is closed
+	// at the end of Apply.
+	readers map[readerKey]*sharedReader
 	// producers are the reply producers, by kafkaconn.Key; one no running egress uses is closed
 	// at the end of Apply.
 	producers map[string]*kgo.Client
@@ -82,6 +91,7 @@ func New(logger *zap.Logger, sender *delivery.Sender, opts ...Option) *Dispatche
 		metrics:   m,
 		budget:    budget,
 		running:   map[string]*egress{},
+		readers:   map[readerKey]*sharedReader{},
 		producers: map[string]*kgo.Client{},
 		closeDone: make(chan struct{}),
 	}
@@ -145,6 +155,7 @@ func (d *Dispatcher) Apply(ctx context.Context, c *contract.Contract) error {
 		d.running[uid] = e
 	}
 	d.closeUnusedProducers()
+	d.closeIdleReaders()
 	return errors.Join(errs...)
 }
 
@@ -175,6 +186,27 @@ func (d *Dispatcher) closeUnusedProducers() {
 			delete(d.producers, key)
 		}
 	}
+}
+
+// closeIdleReaders closes the shared readers that have no followers left, leaving their reader
+// groups so that the other replicas take over their partitions.
+func (d *Dispatcher) closeIdleReaders() {
+	var idle []*sharedReader
+	for k, r := range d.readers {
+		if r.empty() {
+			idle = append(idle, r)
+			delete(d.readers, k)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, r := range idle {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.close()
+		}()
+	}
+	wg.Wait()
 }
 
 func stopAll(ctx context.Context, es []*egress) {
@@ -245,14 +277,26 @@ func (d *Dispatcher) startEgress(w wanted) (*egress, error) {
 	e.proc.halt = e.halt
 	e.proc.decode = decode
 	e.bytes = d.budget.Open()
-	e.src = newGroupSource(logger, w.res, w.eg, kopts, &d.cfg)
-	e.src.bytes = e.bytes
 	order := w.eg.Order
 	if order == "" {
 		order = contract.Unordered
 	}
-	e.lane = newLane(logger, order, e.proc, e.src, e.metrics, &d.cfg, w.eg.MaxInFlight, e.bytes)
-	e.src.sink = e.lane
+	if d.cfg.sharedReads && w.res.Source == nil && w.res.Topic != "" {
+		key := readerKey{cluster: w.cluster, topic: w.res.Topic}
+		r := d.readers[key]
+		if r == nil {
+			r = newSharedReader(d.logger, key, w.res, kopts, &d.cfg, d.budget.OpenWithCap(0), d.metrics)
+			d.readers[key] = r
+		}
+		e.fol = r.newFollower(logger, w.eg, e.bytes)
+		e.lane = newLane(logger, order, e.proc, e.fol, e.metrics, &d.cfg, w.eg.MaxInFlight, e.bytes)
+		e.fol.lane = e.lane
+	} else {
+		e.src = newGroupSource(logger, w.res, w.eg, kopts, &d.cfg)
+		e.src.bytes = e.bytes
+		e.lane = newLane(logger, order, e.proc, e.src, e.metrics, &d.cfg, w.eg.MaxInFlight, e.bytes)
+		e.src.sink = e.lane
+	}
 	e.start()
 	logger.Info("egress started", zap.String("group", w.eg.ConsumerGroup), zap.Strings("topics", w.res.ReadTopics()),
 		zap.String("order", string(order)))
@@ -330,6 +374,9 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		d.producers = map[string]*kgo.Client{}
 		d.mu.Unlock()
 		stopAll(ctx, es)
+		d.mu.Lock()
+		d.closeIdleReaders()
+		d.mu.Unlock()
 		for _, p := range ps {
 			p.Close()
 		}

@@ -36,12 +36,14 @@ func egressHash(res *contract.Resource, eg *contract.Egress, cluster string) str
 	return hex.EncodeToString(sum[:])
 }
 
-// egress runs one egress: a groupSource feeding a lane.
+// egress runs one egress: a lane fed by a groupSource of its own, or, as a follower, by the
+// shared reader of its resource's topic (shared.go).
 type egress struct {
 	uid     string
 	hash    string
 	logger  *zap.Logger
 	src     *groupSource
+	fol     *follower
 	lane    *lane
 	proc    *processor
 	metrics *egressMetrics
@@ -66,10 +68,19 @@ type egress struct {
 // completed, and stop commits it as usual. Only a new contract entry (a changed hash) restarts it.
 func (e *egress) halt(reason string) {
 	e.halted.CompareAndSwap(nil, &reason)
+	if e.fol != nil {
+		e.fol.halt()
+		return
+	}
 	e.runCancel()
 }
 
 func (e *egress) start() {
+	if e.fol != nil {
+		e.cancel = func() {}
+		e.fol.r.add(e.fol)
+		return
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel, e.runCancel = cancel, cancel
 	e.done = make(chan struct{})
@@ -91,7 +102,11 @@ func (e *egress) status() contract.ServingStatus {
 	if e.ready.Load() {
 		return contract.ServingStatus{Ready: true}
 	}
-	settled, reason, msg := e.src.phase()
+	phase := e.phase
+	if e.fol != nil {
+		phase = e.fol.phase
+	}
+	settled, reason, msg := phase()
 	if !settled {
 		return contract.ServingStatus{Reason: reason, Message: msg}
 	}
@@ -112,6 +127,11 @@ func (e *egress) stop(ctx context.Context) {
 	}
 	e.cancel()
 	e.cancel = nil
+	if e.fol != nil {
+		e.fol.leave(ctx)
+		e.finish()
+		return
+	}
 	<-e.done
 	// Still a group member: commit under the current generation before leaving. A rebalance
 	// during this waits in the revoke callback (the lane serializes them).
@@ -119,6 +139,14 @@ func (e *egress) stop(ctx context.Context) {
 	if e.cl != nil {
 		e.cl.Close()
 	}
+	e.finish()
+}
+
+// phase is the groupSource's phase.
+func (e *egress) phase() (bool, string, string) { return e.src.phase() }
+
+// finish releases what the egress held once its lane stopped.
+func (e *egress) finish() {
 	if leaked := e.bytes.Close(); leaked != 0 {
 		e.logger.Error("memory budget bytes still held after the egress stopped; released them", zap.Int64("bytes", leaked))
 	}

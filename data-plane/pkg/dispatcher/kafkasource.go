@@ -26,6 +26,9 @@ func recordDecoder(res *contract.Resource) (func(*kgo.Record) (*event.Event, err
 
 func (p *processor) decodeRecord(r *kgo.Record) (*event.Event, error) {
 	if p.decode == nil {
+		if sr := sharedOf(r); sr != nil {
+			return sr.event()
+		}
 		return cekafka.Decode(r)
 	}
 	return p.decode(r)

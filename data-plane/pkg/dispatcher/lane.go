@@ -80,7 +80,8 @@ type lane struct {
 	// slots bounds deliveries in flight across the egress for Unordered and KeyOrdered.
 	slots chan struct{}
 	// bytes is the egress's account on the memory budget: the source acquired every pushed
-	// record's bytes there, and the lane releases them once the record is finished or dropped.
+	// record's bytes there (or, for a record of a shared reader, the reader did: see
+	// sharedRecord), and the lane releases them once the record is finished or dropped.
 	bytes *membudget.Account
 
 	mu     sync.Mutex
@@ -143,9 +144,8 @@ type partition struct {
 	hwm       int64
 	paused    bool
 	keys      map[string][]*kgo.Record // KeyOrdered: records waiting behind a key in flight
-	// held is the budget bytes of the records pushed and not finished; gone, once set, says the
-	// partition stopped and released them, so a late push releases its own at once.
-	held int64
+	// gone, once set, says the partition stopped and released its records, so a late push
+	// releases its own at once.
 	gone bool
 }
 
@@ -208,16 +208,16 @@ func (l *lane) push(topic string, partition int32, recs []*kgo.Record, hwm int64
 	p := l.parts[topicPartition{topic, partition}]
 	l.mu.Unlock()
 	if p == nil {
-		l.bytes.Release(totalBytes(recs)) // not ours (any more)
+		l.release(recs...) // not ours (any more)
 		return
 	}
 	p.mu.Lock()
 	if p.gone {
 		p.mu.Unlock()
-		l.bytes.Release(totalBytes(recs))
+		l.release(recs...)
 		return
 	}
-	var skipped int64
+	var skipped []*kgo.Record
 	for _, r := range recs {
 		if r.Offset < p.tracker.Next() && p.tracker.Outstanding() == 0 {
 			// kgo moved back: the committed offset was out of range and consumption reset to
@@ -232,10 +232,9 @@ func (l *lane) push(topic string, partition int32, recs []*kgo.Record, hwm int64
 			// Cannot happen with kgo, which returns each record of an assignment once.
 			l.logger.Error("skipping a record below the partition's position", zap.String("topic", topic),
 				zap.Int32("partition", partition), zap.Int64("offset", r.Offset), zap.Error(err))
-			skipped += recordBytes(r)
+			skipped = append(skipped, r)
 			continue
 		}
-		p.held += recordBytes(r)
 		p.queue = append(p.queue, r)
 	}
 	p.hwm = max(p.hwm, hwm)
@@ -244,7 +243,7 @@ func (l *lane) push(topic string, partition int32, recs []*kgo.Record, hwm int64
 		p.paused = true
 	}
 	p.mu.Unlock()
-	l.bytes.Release(skipped)
+	l.release(skipped...)
 	if pause {
 		l.applyFlow(p)
 	}
@@ -275,6 +274,8 @@ func (l *lane) work(p *partition) {
 			p.queue = p.queue[1:]
 			p.mu.Unlock()
 			if !l.start(p, r) {
+				// Stopping: r was not started; stopPartitions releases the rest of the queue.
+				l.release(r)
 				return
 			}
 		}
@@ -310,7 +311,7 @@ func (l *lane) start(p *partition, r *kgo.Record) bool {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			defer l.release()
+			defer l.releaseSlot()
 			l.runKey(p, key, r)
 		}()
 		return true
@@ -323,7 +324,7 @@ func (l *lane) start(p *partition, r *kgo.Record) bool {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			defer l.release()
+			defer l.releaseSlot()
 			l.deliver(p, r)
 		}()
 		return true
@@ -345,6 +346,7 @@ func (l *lane) runKey(p *partition, key string, r *kgo.Record) {
 		if len(waiting) == 0 || stopped {
 			delete(p.keys, key)
 			p.mu.Unlock()
+			l.release(waiting...)
 			return
 		}
 		r = waiting[0]
@@ -363,7 +365,7 @@ func (l *lane) acquire(p *partition) bool {
 	}
 }
 
-func (l *lane) release() { <-l.slots }
+func (l *lane) releaseSlot() { <-l.slots }
 
 // deliver processes one record and marks it done unless the partition's context ended it. Either
 // way the record is finished here, and its budget bytes are released.
@@ -371,16 +373,17 @@ func (l *lane) deliver(p *partition, r *kgo.Record) {
 	l.metrics.inFlight.Inc()
 	completed := l.proc.process(p.ctx, r)
 	l.metrics.inFlight.Dec()
-	size := recordBytes(r)
+	l.finish(p, r, completed)
+}
+
+// finish marks r done unless it was not completed, resumes the partition's fetching once half its
+// buffer is free, and releases r's budget bytes.
+func (l *lane) finish(p *partition, r *kgo.Record, completed bool) {
+	defer l.release(r)
 	if !completed {
-		p.mu.Lock()
-		p.held -= size
-		p.mu.Unlock()
-		l.bytes.Release(size)
 		return
 	}
 	p.mu.Lock()
-	p.held -= size
 	if err := p.tracker.Done(r.Offset); err != nil {
 		l.logger.Error("marking an offset done", zap.String("topic", r.Topic),
 			zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
@@ -390,10 +393,24 @@ func (l *lane) deliver(p *partition, r *kgo.Record) {
 		p.paused = false
 	}
 	p.mu.Unlock()
-	l.bytes.Release(size)
 	if resume {
 		l.applyFlow(p)
 	}
+}
+
+// release gives back the budget bytes of records the lane is done with: to the lane's account,
+// or, for records of a shared reader, by dropping the lane's reference (the reader's account gets
+// them back when the last lane holding the record let go).
+func (l *lane) release(recs ...*kgo.Record) {
+	var own int64
+	for _, r := range recs {
+		if sr := sharedOf(r); sr != nil {
+			sr.unref()
+			continue
+		}
+		own += recordBytes(r)
+	}
+	l.bytes.Release(own)
 }
 
 // applyFlow makes kgo's fetching of p match p.paused. The flag flips under p.mu, but the kgo call
@@ -564,12 +581,15 @@ func (l *lane) stopPartitions(ps []*partition, lost bool) {
 	// never delivered here; give its bytes back.
 	for _, p := range ps {
 		p.mu.Lock()
-		held := p.held
-		p.held, p.gone = 0, true
+		left := p.queue
+		for _, waiting := range p.keys {
+			left = append(left, waiting...)
+		}
+		p.gone = true
 		p.queue = nil
 		clear(p.keys)
 		p.mu.Unlock()
-		l.bytes.Release(held)
+		l.release(left...)
 	}
 }
 

@@ -32,12 +32,19 @@ func totalBytes(recs []*kgo.Record) int64 {
 // records the budget counted at 64 MiB held 680 MiB. A detached record holds what recordBytes
 // counts, and the fetch is garbage once its last record is admitted.
 func detach(r *kgo.Record) *kgo.Record {
+	c := new(kgo.Record)
+	detachInto(c, r)
+	return c
+}
+
+// detachInto makes c a copy of r that shares no memory with r's fetch (see detach).
+func detachInto(c, r *kgo.Record) {
 	n := len(r.Key) + len(r.Value)
 	for _, h := range r.Headers {
 		n += len(h.Value)
 	}
 	buf := make([]byte, 0, n)
-	c := *r
+	*c = *r
 	c.Key, buf = carve(buf, r.Key)
 	c.Value, buf = carve(buf, r.Value)
 	if r.Headers != nil {
@@ -47,7 +54,6 @@ func detach(r *kgo.Record) *kgo.Record {
 			c.Headers[i].Value, buf = carve(buf, h.Value)
 		}
 	}
-	return &c
 }
 
 // carve appends b to buf and returns the copy (nil for nil, so a null key stays null) and buf.

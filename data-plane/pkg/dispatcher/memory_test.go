@@ -21,7 +21,7 @@ import (
 	"knkafka.dev/test/kafkatest"
 )
 
-// TestMemoryBudgetHoldsWithManyLaggingEgresses runs 200 Triggers behind a backlog whose
+// TestMemoryBudgetHoldsWithManyLaggingEgresses runs 200 Triggers, each with a consumer of its own, behind a backlog whose
 // subscriber is stuck (then slow) beside one Trigger with a fast subscriber, under a budget far
 // smaller than the backlog they would otherwise buffer (200 × 120 records of ~1.3 KiB ≈ 31 MiB,
 // against 1 MiB). Through the budget's own accounting it checks that the bytes held never pass the
@@ -68,7 +68,7 @@ func TestMemoryBudgetHoldsWithManyLaggingEgresses(t *testing.T) {
 	fast := newSubscriber(t, nil)
 
 	reg := prometheus.NewRegistry()
-	d := newDispatcher(t, MemoryBudget(limit, 0), WithRegistry(reg))
+	d := newDispatcher(t, MemoryBudget(limit, 0), WithRegistry(reg), SharedReads(false))
 	egs := []contract.Egress{newEgress(t, "fast", fast.URL, withInitialOffset(contract.OffsetEarliest))}
 	uids := []string{egs[0].UID}
 	for i := range lagging {

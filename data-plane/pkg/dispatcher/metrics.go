@@ -22,6 +22,10 @@ type metrics struct {
 	// bufferedBytes and budgetBytes are the memory budget's bytes in use and its limit.
 	bufferedBytes prometheus.Gauge
 	budgetBytes   prometheus.Gauge
+	// sharedReaders counts the running shared readers; catchUps counts lanes detaching from
+	// one (to read on their own) and rejoining it.
+	sharedReaders prometheus.Gauge
+	catchUps      *prometheus.CounterVec
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -46,6 +50,14 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Namespace: "knkafka", Subsystem: "dispatcher", Name: "memory_budget_bytes",
 			Help: "The memory budget: the bound on buffered_bytes, beyond one record per egress that holds nothing else.",
 		})),
+		sharedReaders: register(r, prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "knkafka", Subsystem: "dispatcher", Name: "shared_readers",
+			Help: "Shared readers running: one per Kafka cluster and topic that Triggers or Subscriptions read.",
+		})),
+		catchUps: register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "knkafka", Subsystem: "dispatcher", Name: "lane_catch_ups_total",
+			Help: "Partitions of an egress that left a shared reader to catch up on their own (event=detach) and came back (event=rejoin).",
+		}, []string{"event"})),
 	}
 }
 

@@ -22,13 +22,19 @@ type config struct {
 	sessionTimeout         time.Duration
 	fetchMaxBytes          int32
 	fetchMaxPartitionBytes int32
-	maxPollRecords         int
-	maxConcurrentFetches   int
-	memoryBudget           int64
-	memoryPerEgress        int64
-	registry               prometheus.Registerer
-	kafkaOpts              func(*contract.Resource) ([]kgo.Opt, error)
-	security               kafkaauth.Func
+	// sharedReads feeds the egresses of a Broker or KafkaChannel from one reader per topic
+	// (shared.go); maxDetached bounds the catch-up clients of one reader.
+	sharedReads bool
+	maxDetached int
+	// readerEvents, when set, observes shared readers (tests).
+	readerEvents         func(readerEvent)
+	maxPollRecords       int
+	maxConcurrentFetches int
+	memoryBudget         int64
+	memoryPerEgress      int64
+	registry             prometheus.Registerer
+	kafkaOpts            func(*contract.Resource) ([]kgo.Opt, error)
+	security             kafkaauth.Func
 }
 
 func defaultConfig() config {
@@ -43,6 +49,8 @@ func defaultConfig() config {
 		maxPollRecords:         100,
 		maxConcurrentFetches:   1,
 		fetchMaxWait:           200 * time.Millisecond,
+		sharedReads:            true,
+		maxDetached:            16,
 		memoryBudget:           defaultMemoryBudget(debug.SetMemoryLimit(-1)),
 	}
 }
@@ -196,6 +204,24 @@ func MemoryBudget(total, perEgress int64) Option {
 		}
 		if perEgress > 0 {
 			c.memoryPerEgress = perEgress
+		}
+	}
+}
+
+// SharedReads says whether the egresses of one Broker or KafkaChannel share a reader of its topic
+// (the default) or each consume it in a consumer group of its own, as Knative's Kafka broker does.
+// docs/architecture.md ("Shared reads") explains the shared reader.
+func SharedReads(on bool) Option {
+	return func(c *config) { c.sharedReads = on }
+}
+
+// MaxDetachedLanes bounds how many egresses of one shared reader may read on their own to catch up
+// (a Trigger whose subscriber is slower than the rest, or that starts far behind); the default is
+// 16. Beyond it an egress whose buffer is full holds its partition back for the others.
+func MaxDetachedLanes(n int) Option {
+	return func(c *config) {
+		if n >= 0 {
+			c.maxDetached = n
 		}
 	}
 }

@@ -325,30 +325,37 @@ func (s *groupSource) dropRevoked(tps map[string][]int32) {
 // waitTopic waits until every topic exists, reporting TopicNotFound with the missing ones
 // meanwhile.
 func (s *groupSource) waitTopic(ctx context.Context) bool {
+	return waitTopics(ctx, s.logger, s.res, s.topics, s.kopts, s.cfg.retryInterval, s.setPhase)
+}
+
+// waitTopics waits until every topic exists, reporting through setPhase why not meanwhile:
+// TopicNotFound with the missing ones, the kafkaconn reason of refused credentials, or
+// KafkaUnavailable. It returns false when ctx ended first.
+func waitTopics(ctx context.Context, logger *zap.Logger, res *contract.Resource, topics []string, kopts []kgo.Opt, retry time.Duration, setPhase func(reason, message string)) bool {
 	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.WithLogger(kzap.New(s.logger.Named("kgo"), kzap.Level(kgo.LogLevelWarn))),
-	}, s.kopts...)...)
+		kgo.WithLogger(kzap.New(logger.Named("kgo"), kzap.Level(kgo.LogLevelWarn))),
+	}, kopts...)...)
 	if err != nil {
-		s.setPhase(ReasonKafkaUnavailable, err.Error())
+		setPhase(ReasonKafkaUnavailable, err.Error())
 		return false
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	for {
 		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		topics, err := adm.ListTopics(tctx, s.topics...)
+		listed, err := adm.ListTopics(tctx, topics...)
 		cancel()
 		if err == nil {
-			err = s.checkTopics(topics)
+			err = checkTopics(topics, listed)
 		}
 		if err == nil {
 			return true
 		}
-		s.setPhase(s.reasonOf(err))
+		setPhase(topicReasonOf(res, err))
 		select {
 		case <-ctx.Done():
 			return false
-		case <-time.After(s.cfg.retryInterval):
+		case <-time.After(retry):
 		}
 	}
 }
@@ -363,12 +370,12 @@ func (e errTopicsNotFound) Error() string {
 	return fmt.Sprintf("topics %q do not exist", []string(e))
 }
 
-// checkTopics returns nil when every topic of s is listed without error, else the first other
-// error or errTopicsNotFound naming the missing ones.
-func (s *groupSource) checkTopics(topics kadm.TopicDetails) error {
+// checkTopics returns nil when every one of topics is listed without error, else the first
+// other error or errTopicsNotFound naming the missing ones.
+func checkTopics(topics []string, listed kadm.TopicDetails) error {
 	var missing errTopicsNotFound
-	for _, t := range s.topics {
-		d, ok := topics[t]
+	for _, t := range topics {
+		d, ok := listed[t]
 		switch {
 		case !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition):
 			missing = append(missing, t)
@@ -382,15 +389,15 @@ func (s *groupSource) checkTopics(topics kadm.TopicDetails) error {
 	return nil
 }
 
-// reasonOf gives the status of a failed topic check: TopicNotFound, the kafkaconn.Reason of
-// credentials the cluster refused (with a message naming the Secret and keys), or
+// topicReasonOf gives the status of a failed topic check: TopicNotFound, the kafkaconn.Reason
+// of credentials the cluster refused (with a message naming res's Secret and keys), or
 // KafkaUnavailable.
-func (s *groupSource) reasonOf(err error) (reason, message string) {
+func topicReasonOf(res *contract.Resource, err error) (reason, message string) {
 	var missing errTopicsNotFound
 	if errors.As(err, &missing) {
 		return ReasonTopicNotFound, err.Error()
 	}
-	if r, msg, refused := kafkaauth.Refused(s.res, err); refused {
+	if r, msg, refused := kafkaauth.Refused(res, err); refused {
 		return string(r), msg
 	}
 	return ReasonKafkaUnavailable, err.Error()

@@ -70,13 +70,24 @@ func (b *Budget) Peak() int64 {
 	return b.peak
 }
 
-// Open returns a new account holding nothing.
+// Open returns a new account holding nothing, capped at PerAccount.
 func (b *Budget) Open() *Account { return &Account{b: b, wake: make(chan struct{}, 1)} }
+
+// OpenWithCap returns a new account holding nothing whose cap is capBytes (the whole limit when
+// not positive or larger) instead of PerAccount: for a consumer that feeds many egresses at once,
+// such as a reader shared by every Trigger of a Broker. The equal-share rule still applies to it.
+func (b *Budget) OpenWithCap(capBytes int64) *Account {
+	if capBytes <= 0 || capBytes > b.limit {
+		capBytes = b.limit
+	}
+	return &Account{b: b, cap: capBytes, wake: make(chan struct{}, 1)}
+}
 
 // Account is one consumer's part of a Budget. A nil *Account admits everything and holds
 // nothing, for consumers run without a budget. Its methods are safe for concurrent use.
 type Account struct {
 	b       *Budget
+	cap     int64 // the account's own cap; 0 means the Budget's PerAccount
 	held    int64 // guarded by b.mu
 	waiting bool  // guarded by b.mu: the last Acquire was refused
 	want    int64 // guarded by b.mu: what the refused Acquire asked for
@@ -106,14 +117,18 @@ func (a *Account) setState(held int64, waiting bool) {
 	}
 }
 
-// share is what one active account may hold under the sharing rule. Call with b.mu held.
-func (b *Budget) share() int64 {
-	return min(b.cap, b.limit/int64(max(b.active, 1)))
+// share is what account a, when active, may hold under the sharing rule. Call with b.mu held.
+func (b *Budget) share(a *Account) int64 {
+	c := b.cap
+	if a.cap > 0 {
+		c = a.cap
+	}
+	return min(c, b.limit/int64(max(b.active, 1)))
 }
 
 // admits says whether a may take n more bytes now. Call with b.mu held.
 func (b *Budget) admits(a *Account, n int64) bool {
-	return a.held == 0 || (b.used+n <= b.limit && a.held+n <= b.share())
+	return a.held == 0 || (b.used+n <= b.limit && a.held+n <= b.share(a))
 }
 
 // Acquire takes n bytes (one record) for a and reports whether it could. When it could not, the
@@ -144,7 +159,7 @@ func (a *Account) Acquire(n int64) (ok bool, retry <-chan struct{}) {
 	a.setState(a.held, true)
 	// Wake a only once it can take a good part of its share, not for every record's worth: a
 	// waiting consumer fetches again when woken, and fetching to admit a few records is waste.
-	a.want = max(n, b.share()/4)
+	a.want = max(n, b.share(a)/4)
 	if !slices.Contains(b.waiters, a) {
 		b.waiters = append(b.waiters, a)
 	}

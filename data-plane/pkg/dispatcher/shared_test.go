@@ -1,0 +1,468 @@
+package dispatcher
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/test/kafkatest"
+)
+
+// endOffsets lists the end offset of every partition of topic.
+func endOffsets(t *testing.T, servers []string, topic string) map[int32]int64 {
+	t.Helper()
+	adm := kafkatest.Admin(t, servers)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out
+}
+
+// waitCommitted waits until every group committed the end offsets of topic.
+func waitCommitted(t *testing.T, servers []string, topic string, groups ...string) {
+	t.Helper()
+	end := endOffsets(t, servers, topic)
+	adm := kafkatest.Admin(t, servers)
+	for _, g := range groups {
+		eventually(t, "group "+g+" committed the end of "+topic, func() bool {
+			return cmp.Equal(committed(t, adm, g, topic), end)
+		})
+	}
+}
+
+// byPartition is the ids a subscriber got, per partition, in arrival order.
+func byPartition(s *subscriber) map[int][]string {
+	out := map[int][]string{}
+	for _, r := range s.received() {
+		out[r.part] = append(out[r.part], r.id)
+	}
+	return out
+}
+
+// TestSharedReadsDeliverWhatSeparateReadersDo runs the same Triggers — filtering on four types,
+// ordered, unordered and key-ordered — on one dispatcher that shares a reader among them and on
+// one that gives each its own consumer (as Knative's Kafka broker does), over a backlog and live
+// traffic, and compares: the same events per Trigger, each exactly once, the same order within a
+// partition for ordered Triggers, and every group's commits at the end of the topic.
+func TestSharedReadsDeliverWhatSeparateReadersDo(t *testing.T) {
+	servers := kafkatest.Bootstrap(t)
+	topic := kafkatest.CreateTopic(t, servers, 4)
+	const (
+		triggers = 12
+		events   = 600
+	)
+	orders := []contract.DeliveryOrder{contract.Ordered, contract.Unordered, contract.KeyOrdered}
+	p := newProducer(t, servers)
+	send := func(from, to int) {
+		for i := from; i < to; i++ {
+			e := newEvent(fmt.Sprintf("e-%d", i), fmt.Sprintf("t%d", i%4), "part", strconv.Itoa(i%4),
+				"partitionkey", fmt.Sprintf("k%d", i%7))
+			produce(t, p, topic, int32(i%4), e)
+		}
+	}
+	send(0, events/2) // a backlog both start from
+
+	type run struct {
+		d    *Dispatcher
+		subs []*subscriber
+		egs  []contract.Egress
+	}
+	runs := map[string]*run{"shared": {d: newDispatcher(t)}, "separate": {d: newDispatcher(t, SharedReads(false))}}
+	for mode, r := range runs {
+		var uids []string
+		for i := range triggers {
+			s := newSubscriber(t, nil)
+			opts := []egressOpt{withInitialOffset(contract.OffsetEarliest), withOrder(orders[i%3])}
+			if i != triggers-1 { // the last one takes everything
+				opts = append(opts, withFilter(&contract.Filter{Attributes: map[string]string{"type": fmt.Sprintf("t%d", i%4)}}))
+			}
+			eg := newEgress(t, fmt.Sprintf("%s-%d", mode, i), s.URL, opts...)
+			r.subs, r.egs = append(r.subs, s), append(r.egs, eg)
+			uids = append(uids, eg.UID)
+		}
+		apply(t, r.d, newContract(servers, topic, r.egs...))
+		waitReady(t, r.d, uids...)
+	}
+	send(events/2, events)
+
+	want := func(i int) []string {
+		var ids []string
+		for n := range events {
+			if i == triggers-1 || n%4 == i%4 {
+				ids = append(ids, fmt.Sprintf("e-%d", n))
+			}
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	for i := range triggers {
+		for mode, r := range runs {
+			eventually(t, fmt.Sprintf("%s trigger %d receives its events", mode, i), func() bool {
+				return len(r.subs[i].ids()) == len(want(i))
+			})
+		}
+	}
+	for i := range triggers {
+		var got [2][]string
+		for j, mode := range []string{"shared", "separate"} {
+			s := runs[mode].subs[i]
+			for _, r := range s.received() {
+				got[j] = append(got[j], r.id)
+			}
+			slices.Sort(got[j])
+			if diff := cmp.Diff(want(i), got[j]); diff != "" {
+				t.Errorf("%s trigger %d (%s): events differ from the topic's (-want +got):\n%s", mode, i, orders[i%3], diff)
+			}
+		}
+		if orders[i%3] == contract.Ordered {
+			if diff := cmp.Diff(byPartition(runs["separate"].subs[i]), byPartition(runs["shared"].subs[i])); diff != "" {
+				t.Errorf("ordered trigger %d: per-partition order differs between separate and shared readers (-separate +shared):\n%s", i, diff)
+			}
+		}
+	}
+	var groups []string
+	for _, r := range runs {
+		for _, eg := range r.egs {
+			groups = append(groups, eg.ConsumerGroup)
+		}
+	}
+	waitCommitted(t, servers, topic, groups...)
+}
+
+// ownership checks what replicas' shared readers reported: a partition is owned by one replica at
+// a time, and a replica commits a partition for a group only while it owns it.
+type ownership struct {
+	mu     sync.Mutex
+	owner  map[int32]string
+	errs   []string
+	counts map[string]int
+}
+
+func newOwnership() *ownership {
+	return &ownership{owner: map[int32]string{}, counts: map[string]int{}}
+}
+
+// observe returns the readerEvents hook of replica.
+func (o *ownership) observe(replica string) Option {
+	return func(c *config) {
+		c.readerEvents = func(e readerEvent) {
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			o.counts[replica+" "+e.kind]++
+			cur, owned := o.owner[e.partition]
+			switch e.kind {
+			case "owned":
+				if owned && cur != replica {
+					o.errs = append(o.errs, fmt.Sprintf("%s took partition %d while %s owned it", replica, e.partition, cur))
+				}
+				o.owner[e.partition] = replica
+			case "released":
+				if cur == replica {
+					delete(o.owner, e.partition)
+				}
+			case "commit":
+				if cur != replica {
+					o.errs = append(o.errs, fmt.Sprintf("%s committed %s/%d at %d while %q owned it", replica, e.group, e.partition, e.offset, cur))
+				}
+			}
+		}
+	}
+}
+
+func (o *ownership) check(t *testing.T) {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, e := range o.errs {
+		t.Error(e)
+	}
+	t.Logf("reader events: %v", o.counts)
+}
+
+// TestSharedReadsAcrossTwoReplicas runs ten Triggers on one replica while events flow, starts a
+// second replica (the reader group rebalances mid-stream), then closes the first: every event
+// reaches every Trigger, duplicates are reported, every group ends committed at the end of the
+// topic, and at no point did two replicas own one partition, or a replica commit a partition it
+// did not own.
+func TestSharedReadsAcrossTwoReplicas(t *testing.T) {
+	servers := kafkatest.Bootstrap(t)
+	topic := kafkatest.CreateTopic(t, servers, 4)
+	const (
+		triggers = 10
+		events   = 400
+	)
+	own := newOwnership()
+	var subs []*subscriber
+	var egs []contract.Egress
+	var uids, groups []string
+	for i := range triggers {
+		s := newSubscriber(t, func(http.ResponseWriter, received) int {
+			time.Sleep(time.Millisecond) // keep deliveries in flight across rebalances
+			return http.StatusOK
+		})
+		order := contract.Unordered
+		if i%2 == 0 {
+			order = contract.Ordered
+		}
+		eg := newEgress(t, fmt.Sprintf("t%d", i), s.URL, withOrder(order))
+		subs, egs = append(subs, s), append(egs, eg)
+		uids, groups = append(uids, eg.UID), append(groups, eg.ConsumerGroup)
+	}
+	c := newContract(servers, topic, egs...)
+	a := newDispatcher(t, own.observe("a"))
+	apply(t, a, c)
+	waitReady(t, a, uids...)
+
+	b := newDispatcher(t, own.observe("b"))
+	p := newProducer(t, servers)
+	for i := range events {
+		switch i {
+		case events / 4:
+			apply(t, b, c)
+		case events / 2:
+			waitReady(t, b, uids...)
+		case 3 * events / 4:
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if err := a.Close(ctx); err != nil {
+				t.Fatalf("closing a: %v", err)
+			}
+			cancel()
+		}
+		produce(t, p, topic, int32(i%4), newEvent(fmt.Sprintf("r-%d", i), "t", "part", strconv.Itoa(i%4)))
+	}
+	for i, s := range subs {
+		eventually(t, fmt.Sprintf("trigger %d receives every event", i), func() bool { return len(s.ids()) == events })
+		if dups := s.count() - events; dups > 0 {
+			t.Logf("trigger %d: %d redeliveries (at least once)", i, dups)
+		}
+	}
+	waitCommitted(t, servers, topic, groups...)
+	own.check(t)
+	own.mu.Lock()
+	defer own.mu.Unlock()
+	if own.counts["b owned"] == 0 || own.counts["a released"] == 0 {
+		t.Errorf("no rebalance happened: %v", own.counts)
+	}
+}
+
+// TestSharedReaderDetachesAndRejoinsASlowTrigger has a Trigger whose subscriber is stuck beside
+// one whose subscriber is fast: the fast one receives the whole stream while the stuck one is
+// held (it detaches from the shared reader instead of holding it back), and once unstuck the slow
+// one catches up on its own, rejoins the reader, and gets every event too.
+func TestSharedReaderDetachesAndRejoinsASlowTrigger(t *testing.T) {
+	servers := kafkatest.Bootstrap(t)
+	topic := kafkatest.CreateTopic(t, servers, 2)
+	const events = 300
+	own := newOwnership()
+	gate := make(chan struct{})
+	slow := newSubscriber(t, func(http.ResponseWriter, received) int {
+		select {
+		case <-gate:
+		case <-time.After(waitTimeout):
+		}
+		return http.StatusOK
+	})
+	fast := newSubscriber(t, nil)
+	egFast := newEgress(t, "fast", fast.URL)
+	egSlow := newEgress(t, "slow", slow.URL, withOrder(contract.Ordered))
+	d := newDispatcher(t, MaxBufferedRecords(20), own.observe("d"))
+	apply(t, d, newContract(servers, topic, egFast, egSlow))
+	waitReady(t, d, egFast.UID, egSlow.UID)
+
+	p := newProducer(t, servers)
+	for i := range events {
+		produce(t, p, topic, int32(i%2), newEvent(fmt.Sprintf("s-%d", i), "t", "part", strconv.Itoa(i%2)))
+	}
+	eventually(t, "the fast trigger receives everything while the slow one is stuck", func() bool { return len(fast.ids()) == events })
+	if n := slow.count(); n > 0 {
+		t.Fatalf("the stuck subscriber answered %d events before its gate opened", n)
+	}
+	own.mu.Lock()
+	detached := own.counts["d detach"]
+	own.mu.Unlock()
+	if detached == 0 {
+		t.Errorf("the slow trigger never detached from the shared reader: %v", own.counts)
+	}
+	close(gate)
+	eventually(t, "the slow trigger catches up", func() bool { return len(slow.ids()) == events })
+	eventually(t, "the slow trigger rejoins the shared reader", func() bool {
+		own.mu.Lock()
+		defer own.mu.Unlock()
+		return own.counts["d rejoin"] >= own.counts["d detach"]
+	})
+	for part, ids := range byPartition(slow) {
+		var seqs []int
+		for _, id := range ids {
+			n, _ := strconv.Atoi(strings.TrimPrefix(id, "s-"))
+			seqs = append(seqs, n)
+		}
+		if !slices.IsSorted(seqs) {
+			t.Errorf("ordered slow trigger, partition %d: out of order after catching up: %v", part, seqs)
+		}
+	}
+	waitCommitted(t, servers, topic, egFast.ConsumerGroup, egSlow.ConsumerGroup)
+	own.check(t)
+
+	// Traffic after the rejoin still reaches both.
+	for i := events; i < events+20; i++ {
+		produce(t, p, topic, int32(i%2), newEvent(fmt.Sprintf("s-%d", i), "t", "part", strconv.Itoa(i%2)))
+	}
+	eventually(t, "both receive events after the rejoin", func() bool {
+		return len(fast.ids()) == events+20 && len(slow.ids()) == events+20
+	})
+}
+
+// TestSharedReaderTriggersAddedAndRemovedUnderLoad adds a Trigger and removes another while
+// events flow: the Trigger present throughout receives every event exactly once (neither change
+// disturbs it), the added one receives every event sent after it reported Ready, and the removed
+// one's group is left committed where it stopped, never past the end.
+func TestSharedReaderTriggersAddedAndRemovedUnderLoad(t *testing.T) {
+	servers := kafkatest.Bootstrap(t)
+	topic := kafkatest.CreateTopic(t, servers, 4)
+	const events = 600
+	stay, leave, join := newSubscriber(t, nil), newSubscriber(t, nil), newSubscriber(t, nil)
+	egStay := newEgress(t, "stay", stay.URL)
+	egLeave := newEgress(t, "leave", leave.URL, withOrder(contract.Ordered))
+	egJoin := newEgress(t, "join", join.URL)
+	d := newDispatcher(t)
+	apply(t, d, newContract(servers, topic, egStay, egLeave))
+	waitReady(t, d, egStay.UID, egLeave.UID)
+
+	var sent atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p := newProducer(t, servers)
+		for i := range events {
+			produce(t, p, topic, int32(i%4), newEvent(fmt.Sprintf("l-%d", i), "t", "part", strconv.Itoa(i%4)))
+			sent.Store(int64(i + 1))
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	eventually(t, "a third of the events sent", func() bool { return sent.Load() >= events/3 })
+	apply(t, d, newContract(servers, topic, egStay, egLeave, egJoin))
+	waitReady(t, d, egJoin.UID)
+	readyAt := int(sent.Load())
+	eventually(t, "two thirds of the events sent", func() bool { return sent.Load() >= 2*events/3 })
+	apply(t, d, newContract(servers, topic, egStay, egJoin))
+	<-done
+
+	eventually(t, "the trigger present throughout receives every event", func() bool { return len(stay.ids()) == events })
+	eventually(t, "the added trigger receives every event sent after it was ready", func() bool {
+		ids := join.ids()
+		for i := readyAt; i < events; i++ {
+			if ids[fmt.Sprintf("l-%d", i)] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if dups := stay.count() - events; dups != 0 {
+		t.Errorf("the trigger present throughout got %d duplicates: adding or removing another disturbed it", dups)
+	}
+	waitCommitted(t, servers, topic, egStay.ConsumerGroup, egJoin.ConsumerGroup)
+	adm := kafkatest.Admin(t, servers)
+	end := endOffsets(t, servers, topic)
+	left := committed(t, adm, egLeave.ConsumerGroup, topic)
+	var delivered int
+	for p, at := range left {
+		if at > end[p] {
+			t.Errorf("removed trigger committed %d on partition %d, past the end %d", at, p, end[p])
+		}
+		delivered += int(at)
+	}
+	if got := len(leave.ids()); got < delivered {
+		t.Errorf("removed trigger committed %d events but its subscriber got %d", delivered, got)
+	}
+	t.Logf("added trigger ready after %d events; removed trigger committed %d events", readyAt, delivered)
+}
+
+// TestSharedReaderHoldsOneCopyForManyLaggingTriggers runs 200 Triggers stuck behind a backlog
+// beside a fast one: the records they all hold are counted once, so the budget holds at most one
+// copy of the backlog (separate consumers would hold 201), and the fast one delivers everything
+// while the others are stuck; once unstuck, everyone gets every event and the budget drains.
+func TestSharedReaderHoldsOneCopyForManyLaggingTriggers(t *testing.T) {
+	servers := kafkatest.Bootstrap(t)
+	topic := kafkatest.CreateTopic(t, servers, 2)
+	const (
+		lagging = 200
+		events  = 120
+	)
+	pad := strings.Repeat("x", 1000)
+	cl := newProducer(t, servers)
+	for i := range events {
+		produce(t, cl, topic, int32(i%2), newEvent("e-"+strconv.Itoa(i), "t", "pad", pad))
+	}
+	gate := make(chan struct{})
+	var stuckIn atomic.Int64
+	var mu sync.Mutex
+	got := map[string]map[string]bool{}
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stuckIn.Add(1)
+		defer stuckIn.Add(-1)
+		select {
+		case <-gate:
+		case <-time.After(waitTimeout):
+			t.Error("the gate stayed closed")
+		}
+		mu.Lock()
+		name := strings.TrimPrefix(r.URL.Path, "/")
+		if got[name] == nil {
+			got[name] = map[string]bool{}
+		}
+		got[name][r.Header.Get("ce-id")] = true
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(slow.Close)
+	fast := newSubscriber(t, nil)
+	d := newDispatcher(t)
+	egs := []contract.Egress{newEgress(t, "fast", fast.URL, withInitialOffset(contract.OffsetEarliest))}
+	uids := []string{egs[0].UID}
+	for i := range lagging {
+		name := fmt.Sprintf("lag%03d", i)
+		egs = append(egs, newEgress(t, name, slow.URL+"/"+name, withInitialOffset(contract.OffsetEarliest), withMaxInFlight(2)))
+		uids = append(uids, egs[len(egs)-1].UID)
+	}
+	apply(t, d, newContract(servers, topic, egs...))
+	waitReady(t, d, uids...)
+	eventually(t, "the fast trigger delivers its backlog beside 200 stuck ones", func() bool { return len(fast.ids()) >= events })
+	eventually(t, "the stuck triggers hold their records", func() bool { return stuckIn.Load() >= lagging })
+	backlog := int64(events) * recordBytes(encoded(t, newEvent("e-"+strconv.Itoa(events), "t", "pad", pad)))
+	if used := d.budget.Used(); used > backlog {
+		t.Errorf("with 200 triggers stuck on one backlog of %d bytes the budget holds %d bytes: more than one copy", backlog, used)
+	}
+	t.Logf("stuck: %d deliveries waiting, %d bytes held for a backlog of %d bytes", stuckIn.Load(), d.budget.Used(), backlog)
+	close(gate)
+	eventually(t, "every event delivered to every trigger", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) < lagging {
+			return false
+		}
+		for _, ids := range got {
+			if len(ids) < events {
+				return false
+			}
+		}
+		return true
+	})
+	eventually(t, "the budget drained", func() bool { return d.budget.Used() == 0 })
+}
