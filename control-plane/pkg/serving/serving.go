@@ -74,3 +74,25 @@ func Check(p Publisher, status contract.Status, statusErr error, role Role, uid,
 		return Verdict{Reason: s.Reason, Message: s.Message}
 	}
 }
+
+// ReasonDataPlaneStillServing says a data-plane instance still runs an egress that was removed
+// from the contract.
+const ReasonDataPlaneStillServing = "DataPlaneStillServing"
+
+// Released reports whether no data-plane instance runs any of the egresses uids any more, so that
+// their consumer groups can be deleted without the data plane committing to them again. The
+// dispatcher commits each egress's offsets as a group without members (docs/architecture.md,
+// "Shared reads"), so Kafka's "group not empty" no longer tells that the data plane left a group:
+// its own status does. An egress stops being reported only once its instance applied a contract
+// without it, which includes its last commit. When it is not released, the Verdict says why.
+func Released(status contract.Status, statusErr error, uids ...string) Verdict {
+	if statusErr != nil {
+		return Verdict{Reason: ReasonDataPlaneUnreachable, Message: statusErr.Error()}
+	}
+	for _, uid := range uids {
+		if _, running := status.Egresses[uid]; running {
+			return Verdict{Reason: ReasonDataPlaneStillServing, Message: fmt.Sprintf("a dispatcher still runs egress %s", uid)}
+		}
+	}
+	return Verdict{Served: true}
+}

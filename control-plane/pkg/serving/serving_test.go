@@ -82,3 +82,29 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+func TestReleased(t *testing.T) {
+	running := contract.Status{Generation: 3, Egresses: map[string]contract.ServingStatus{"a": {Ready: true}, "b": {Reason: "JoiningGroup"}}}
+	tests := []struct {
+		name   string
+		status contract.Status
+		err    error
+		uids   []string
+		want   bool
+		reason string
+	}{
+		{name: "egresses no dispatcher reports are released", status: running, uids: []string{"c", "d"}, want: true},
+		{name: "an egress reported ready is still running", status: running, uids: []string{"c", "a"}, reason: ReasonDataPlaneStillServing},
+		{name: "an egress reported not ready is still running too", status: running, uids: []string{"b"}, reason: ReasonDataPlaneStillServing},
+		{name: "an unreadable data plane releases nothing", status: contract.Status{}, err: errors.New("refused"), uids: []string{"c"}, reason: ReasonDataPlaneUnreachable},
+		{name: "no egresses are released at once", status: running, want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := Released(tt.status, tt.err, tt.uids...)
+			if v.Served != tt.want || v.Reason != tt.reason {
+				t.Errorf("Released(%v) = %+v, want released=%t reason %q", tt.uids, v, tt.want, tt.reason)
+			}
+		})
+	}
+}

@@ -351,13 +351,21 @@ func (r *Reconciler) deleteTriggerGroups(ctx context.Context, b *eventingv1.Brok
 	if err != nil {
 		return fmt.Errorf("listing triggers: %w", err)
 	}
-	var groups []string
+	var groups, uids []string
 	for _, t := range triggers {
 		if t.Spec.Broker == b.Name {
 			groups = append(groups, contractbuild.TriggerConsumerGroup(t))
+			uids = append(uids, string(t.UID))
 		}
 	}
 	slices.Sort(groups)
+	// The dispatcher commits without joining the groups: wait until it stopped the Triggers, or
+	// its last commits would bring the groups back.
+	status, err := r.dataPlane.Status(ctx)
+	if v := serving.Released(status, err, uids...); !v.Served {
+		logging.FromContext(ctx).Desugar().Info("waiting for the data plane to leave the triggers' consumer groups", zap.String("reason", v.Reason), zap.String("message", v.Message))
+		return controller.NewRequeueAfter(r.pollInterval)
+	}
 	err = cluster.DeleteConsumerGroups(ctx, groups...)
 	switch {
 	case err == nil:

@@ -13,6 +13,7 @@ import (
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	reconcilertesting "knative.dev/eventing/pkg/reconciler/testing/v1"
 
+	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/control-plane/pkg/contractbuild"
 	"knkafka.dev/control-plane/pkg/kafka"
 	"knkafka.dev/kafkaconn"
@@ -42,6 +43,7 @@ func TestTopicStepRealKafka(t *testing.T) {
 		triggers:   listers.GetTriggerLister(),
 		kafka:      KafkaFrom(clients),
 		contract:   &fakeStore{},
+		dataPlane:  &fakeDataPlane{status: contract.Status{Generation: 1, Egresses: map[string]contract.ServingStatus{}}},
 	}
 	cfg, err := contractbuild.ParseBrokerConfig(cm.Data)
 	if err != nil {

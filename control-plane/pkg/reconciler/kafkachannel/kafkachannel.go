@@ -307,10 +307,18 @@ func (r *Reconciler) FinalizeKind(ctx context.Context, kc *messagingv1beta1.Kafk
 		return nil
 	}
 	var groups []string
-	for _, uid := range knownSubscribers(kc, left) {
+	uids := knownSubscribers(kc, left)
+	for _, uid := range uids {
 		groups = append(groups, contractbuild.SubscriptionConsumerGroup(kc, uid))
 	}
 	if len(groups) > 0 {
+		// The dispatcher commits without joining the groups: wait until it stopped the
+		// subscriptions, or its last commits would bring the groups back.
+		status, err := r.dataPlane.Status(ctx)
+		if v := serving.Released(status, err, uids...); !v.Served {
+			logging.FromContext(ctx).Desugar().Info("waiting for the data plane to leave the subscriptions' consumer groups", zap.String("reason", v.Reason), zap.String("message", v.Message))
+			return controller.NewRequeueAfter(r.pollInterval)
+		}
 		switch err := cluster.DeleteConsumerGroups(ctx, groups...); {
 		case err == nil:
 		case kafka.IsGroupNotEmpty(err):

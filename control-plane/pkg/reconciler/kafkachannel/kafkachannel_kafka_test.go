@@ -84,6 +84,12 @@ func TestReconcileRealKafka(t *testing.T) {
 		t.Errorf("retention.ms after the change = %q, want 7200000 (PT2H)", got)
 	}
 
+	// While a dispatcher still runs the subscription, its consumer group is left alone: the
+	// dispatcher commits without joining it, and would bring it back.
+	if event := r.FinalizeKind(tctx, kc); event == nil {
+		t.Fatal("FinalizeKind deleted the channel's groups while the data plane still ran its subscription")
+	}
+	dataPlane.set(contract.Status{Generation: 2, Ingresses: map[string]contract.ServingStatus{}, Egresses: map[string]contract.ServingStatus{}}, nil)
 	if event := r.FinalizeKind(tctx, kc); event != nil {
 		t.Fatalf("FinalizeKind = %v", event)
 	}

@@ -201,6 +201,13 @@ func (r *Reconciler) FinalizeKind(ctx context.Context, t *eventingv1.Trigger) pk
 			zap.String("egress", string(t.UID)), zap.String("group", group))
 		return nil
 	}
+	// The dispatcher commits without joining the group: wait until it stopped the Trigger, or its
+	// last commit would bring the group back.
+	status, err := r.dataPlane.Status(ctx)
+	if v := serving.Released(status, err, string(t.UID)); !v.Served {
+		logging.FromContext(ctx).Desugar().Info("waiting for the data plane to leave the trigger's consumer group", zap.String("group", group), zap.String("reason", v.Reason), zap.String("message", v.Message))
+		return controller.NewRequeueAfter(r.pollInterval)
+	}
 	err = cluster.DeleteConsumerGroups(ctx, group)
 	switch {
 	case err == nil:

@@ -2,6 +2,7 @@ package trigger
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -253,6 +254,26 @@ func TestReconcileKind(t *testing.T) {
 		kafka:             &fakeKafka{deleteGroups: kerr.NonEmptyGroup},
 		wantDeleted:       [][2]string{{brokerUID, triggerUID}},
 		wantGroupsDeleted: [][]string{{"knative-trigger-ns-orders"}},
+	}, {
+		// The dispatcher commits as a group without members: an empty group does not mean it
+		// stopped, its status does.
+		TableRow: TableRow{
+			Name:    "deleting a trigger the dispatcher still runs leaves its consumer group until it stopped",
+			Key:     triggerKey,
+			Objects: []runtime.Object{newTrigger(deleted), newBroker(), brokerConfig()},
+			WantErr: true,
+		},
+		dataPlane:   served,
+		wantDeleted: [][2]string{{brokerUID, triggerUID}},
+	}, {
+		TableRow: TableRow{
+			Name:    "deleting a trigger while the data plane cannot be asked leaves its consumer group",
+			Key:     triggerKey,
+			Objects: []runtime.Object{newTrigger(deleted), newBroker(), brokerConfig()},
+			WantErr: true,
+		},
+		dataPlane:   fakeDataPlane{err: errors.New("connection refused")},
+		wantDeleted: [][2]string{{brokerUID, triggerUID}},
 	}}
 
 	for _, r := range rows {
