@@ -471,7 +471,7 @@ func (b *builder) subscriptionEgress(s *messagingv1.Subscription, ch channelEntr
 		}
 		spec.Delivery = &delivery
 	}
-	eg, err := contractbuild.SubscriberEgress(ch.kc, spec, ch.deadLetter)
+	eg, err := contractbuild.SubscriberEgress(ch.kc, spec, s.Annotations, ch.deadLetter)
 	if err != nil {
 		return contract.Egress{}, problem(ReasonInvalid, "%v", err)
 	}

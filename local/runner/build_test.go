@@ -48,6 +48,13 @@ spec:
   numPartitions: 2
   retentionDuration: PT1H
 `
+	channel2 = `
+apiVersion: messaging.knative.dev/v1beta1
+kind: KafkaChannel
+metadata: {name: plain, namespace: default}
+spec:
+  numPartitions: 1
+`
 	subscription = `
 apiVersion: messaging.knative.dev/v1
 kind: Subscription
@@ -284,6 +291,49 @@ func TestBuild(t *testing.T) {
 				t.Errorf("order %q, want ordered", got)
 			}
 		},
+	}, {
+		name: "the delivery.order annotation is read in any case, and key-ordered (ours) orders per key",
+		docs: []string{broker, strings.Replace(trigger, "metadata: {name: orders, namespace: default}",
+			"metadata: {name: orders, namespace: default, annotations: {kafka.eventing.knative.dev/delivery.order: KEY-Ordered}}", 1)},
+		opts: Options{DefaultServers: []string{"k:1"}},
+		want: []row{{"Broker", "default", ""}, {"Trigger", "orders", ""}},
+		check: func(t *testing.T, p *Plan) {
+			if got := p.Contract.Resources[0].Egresses[0].Order; got != contract.KeyOrdered {
+				t.Errorf("order %q, want key-ordered", got)
+			}
+		},
+	}, {
+		name: "a subscription is delivered in the order of its annotation, else the channel's, else ordered",
+		docs: []string{
+			strings.Replace(channel, "metadata: {name: events, namespace: default}",
+				"metadata: {name: events, namespace: default, annotations: {kafka.eventing.knative.dev/delivery.order: unordered}}", 1),
+			strings.Replace(subscription, "metadata: {name: audit, namespace: default}",
+				"metadata: {name: audit, namespace: default, annotations: {kafka.eventing.knative.dev/delivery.order: Key-Ordered}}", 1),
+			strings.Replace(subscription, "name: audit,", "name: billing,", 1),
+			channel2, strings.Replace(strings.Replace(subscription, "name: events}", "name: plain}", 1), "name: audit,", "name: plain-audit,", 1),
+		},
+		opts: Options{DefaultServers: []string{"k:1"}},
+		want: []row{{"KafkaChannel", "events", ""}, {"KafkaChannel", "plain", ""}, {"Subscription", "audit", ""}, {"Subscription", "billing", ""}, {"Subscription", "plain-audit", ""}},
+		check: func(t *testing.T, p *Plan) {
+			got := map[string]contract.DeliveryOrder{}
+			for _, r := range p.Contract.Resources {
+				for _, e := range r.Egresses {
+					got[r.Name+"/"+e.Name] = e.Order
+				}
+			}
+			want := map[string]contract.DeliveryOrder{
+				"events/audit": contract.KeyOrdered, "events/billing": contract.Unordered, "plain/plain-audit": contract.Ordered,
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("orders (-want +got):\n%s", diff)
+			}
+		},
+	}, {
+		name: "a subscription whose delivery.order annotation is invalid is not served",
+		docs: []string{channel, strings.Replace(subscription, "metadata: {name: audit, namespace: default}",
+			"metadata: {name: audit, namespace: default, annotations: {kafka.eventing.knative.dev/delivery.order: fifo}}", 1)},
+		opts: Options{DefaultServers: []string{"k:1"}},
+		want: []row{{"KafkaChannel", "events", ""}, {"Subscription", "audit", ReasonInvalid}},
 	}, {
 		name: "a subscription with a reply and a dead-letter sink, under the channel's",
 		docs: []string{

@@ -37,10 +37,16 @@ type sink struct {
 	delay time.Duration
 
 	inFlight, maxInFlight atomic.Int32
+	// firstReleased is set by holdingFirstUntilTheRest: whether the rest arrived in time.
+	firstReleased atomic.Pointer[bool]
 
 	mu       sync.Mutex
 	received []delivered
 	invalid  []string
+	// keyInFlight counts the deliveries in flight per partitionkey; maxKeyInFlight is the most
+	// seen at once for any one key.
+	keyInFlight    map[string]int
+	maxKeyInFlight int
 }
 
 // newSink starts a sink; it is closed when the test ends.
@@ -104,6 +110,20 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
+	}
+	if key, _ := e.Extensions()["partitionkey"].(string); key != "" {
+		s.mu.Lock()
+		if s.keyInFlight == nil {
+			s.keyInFlight = map[string]int{}
+		}
+		s.keyInFlight[key]++
+		s.maxKeyInFlight = max(s.maxKeyInFlight, s.keyInFlight[key])
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			s.keyInFlight[key]--
+			s.mu.Unlock()
+		}()
 	}
 	if s.delay > 0 {
 		time.Sleep(s.delay)

@@ -100,6 +100,7 @@ func TestE2E(t *testing.T) {
 		{"BrokerFlow", testBrokerFlow},
 		{"ChannelDefaulting", testChannelDefaulting},
 		{"SubscriptionOnKafkaChannel", testSubscriptionOnKafkaChannel},
+		{"DeliveryOrder", testDeliveryOrder},
 		{"DeletionRemovesTopicsRoutesAndGroups", testDeletion},
 		{"KnChannelAndSubscription", testKnChannelAndSubscription},
 		{"KnSourceListTypes", testKnSourceListTypes},

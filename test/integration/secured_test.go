@@ -461,7 +461,7 @@ func (e *endpoint) build(t *testing.T, k *kafkatest.Secured, sink string) {
 	e.channel = contractbuild.ChannelResource(kc, channelCfg)
 	se, err := contractbuild.SubscriberEgress(kc, eventingduckv1.SubscriberSpec{
 		UID: types.UID(e.name + "-subscription"), Name: ptr.String("subscription"), SubscriberURI: url("subscription"),
-	}, nil)
+	}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

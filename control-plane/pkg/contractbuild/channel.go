@@ -127,8 +127,9 @@ func SubscriptionConsumerGroup(kc *messagingv1beta1.KafkaChannel, subscriberUID 
 // reconciler wrote it into spec.subscribers (with resolved URIs): its consumer group, the
 // subscriber, replies to the reply URI (discarded without one), the subscriber's dead-letter sink
 // or else channelDeadLetter (nil for none), the subscriber's delivery merged over the channel's,
-// and ordered delivery.
-func SubscriberEgress(kc *messagingv1beta1.KafkaChannel, sub eventingduckv1.SubscriberSpec, channelDeadLetter *apis.URL) (contract.Egress, error) {
+// and the order SubscriptionOrder reads from subscription, the annotations of the subscriber's
+// Subscription (nil when it is not known: the channel's default applies).
+func SubscriberEgress(kc *messagingv1beta1.KafkaChannel, sub eventingduckv1.SubscriberSpec, subscription map[string]string, channelDeadLetter *apis.URL) (contract.Egress, error) {
 	if sub.UID == "" {
 		return contract.Egress{}, errors.New("subscriber has no uid")
 	}
@@ -143,6 +144,10 @@ func SubscriberEgress(kc *messagingv1beta1.KafkaChannel, sub eventingduckv1.Subs
 	if err != nil {
 		return contract.Egress{}, fmt.Errorf("subscriber %s: %w", sub.UID, err)
 	}
+	order, err := SubscriptionOrder(kc, subscription)
+	if err != nil {
+		return contract.Egress{}, fmt.Errorf("subscriber %s: %w", sub.UID, err)
+	}
 	e := contract.Egress{
 		UID:           string(sub.UID),
 		Kind:          contract.KindSubscription,
@@ -152,7 +157,7 @@ func SubscriberEgress(kc *messagingv1beta1.KafkaChannel, sub eventingduckv1.Subs
 		Reply:         contract.Reply{Kind: contract.ReplyDiscard},
 		DeadLetter:    deadLetter,
 		Delivery:      delivery,
-		Order:         contract.Ordered,
+		Order:         order,
 	}
 	if sub.Name != nil {
 		e.Name = *sub.Name

@@ -12,6 +12,7 @@ import (
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 	"knative.dev/pkg/ptr"
 
+	"knkafka.dev/control-plane/pkg/apis/eventing"
 	messagingv1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/control-plane/pkg/contractbuild"
@@ -188,6 +189,7 @@ func TestSubscriberEgress(t *testing.T) {
 		name       string
 		sub        func(*eventingduckv1.SubscriberSpec)
 		channel    func(*messagingv1beta1.KafkaChannel)
+		annotated  map[string]string // the Subscription's annotations
 		channelDLS *apis.URL
 		want       func(*contract.Egress)
 		wantErr    string
@@ -251,6 +253,40 @@ func TestSubscriberEgress(t *testing.T) {
 		},
 		wantErr: "subscriber sub-uid: delivery.timeout must be an ISO-8601 duration",
 	}, {
+		name:      "an unordered Subscription is delivered unordered",
+		annotated: map[string]string{eventing.DeliveryOrderAnnotation: "unordered"},
+		want:      func(e *contract.Egress) { e.Order = contract.Unordered },
+	}, {
+		name:      "a key-ordered Subscription is delivered in order per key",
+		annotated: map[string]string{eventing.DeliveryOrderAnnotation: "key-ordered"},
+		want:      func(e *contract.Egress) { e.Order = contract.KeyOrdered },
+	}, {
+		name:      "the Subscription's annotation is read case-insensitively",
+		annotated: map[string]string{eventing.DeliveryOrderAnnotation: "UnOrdered"},
+		want:      func(e *contract.Egress) { e.Order = contract.Unordered },
+	}, {
+		name:    "the channel's annotation is the default of its Subscriptions",
+		channel: withChannelOrder("unordered"),
+		want:    func(e *contract.Egress) { e.Order = contract.Unordered },
+	}, {
+		name:      "the Subscription's annotation wins over the channel's",
+		channel:   withChannelOrder("unordered"),
+		annotated: map[string]string{eventing.DeliveryOrderAnnotation: "ordered"},
+	}, {
+		name:      "other annotations on the Subscription leave the channel's default",
+		channel:   withChannelOrder("Key-Ordered"),
+		annotated: map[string]string{"example.com/team": "billing"},
+		want:      func(e *contract.Egress) { e.Order = contract.KeyOrdered },
+	}, {
+		name:      "an invalid Subscription annotation is an error naming the subscriber",
+		annotated: map[string]string{eventing.DeliveryOrderAnnotation: "fifo"},
+		wantErr:   `subscriber sub-uid: subscription: annotation kafka.eventing.knative.dev/delivery.order must be "ordered", "unordered" or "key-ordered" (in any case), got "fifo"`,
+	}, {
+		name:      "an invalid channel annotation is an error naming the channel, even under a valid Subscription annotation",
+		channel:   withChannelOrder("fifo"),
+		annotated: map[string]string{eventing.DeliveryOrderAnnotation: "ordered"},
+		wantErr:   `subscriber sub-uid: channel ns/orders: annotation kafka.eventing.knative.dev/delivery.order must be "ordered", "unordered" or "key-ordered" (in any case), got "fifo"`,
+	}, {
 		name:    "a subscriber without a URI is an error",
 		sub:     func(s *eventingduckv1.SubscriberSpec) { s.SubscriberURI = nil },
 		wantErr: "subscriber sub-uid has no subscriberUri",
@@ -268,7 +304,7 @@ func TestSubscriberEgress(t *testing.T) {
 			if tt.sub != nil {
 				tt.sub(&sub)
 			}
-			got, err := contractbuild.SubscriberEgress(kc, sub, tt.channelDLS)
+			got, err := contractbuild.SubscriberEgress(kc, sub, tt.annotated, tt.channelDLS)
 			if tt.wantErr != "" {
 				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
 					t.Fatalf("SubscriberEgress = %+v, %v; want error %q", got, err, tt.wantErr)
@@ -292,11 +328,17 @@ func TestSubscriberEgress(t *testing.T) {
 	kc.Spec.Delivery = &eventingduckv1.DeliverySpec{Retry: ptr.Int32(3), BackoffPolicy: &linear, BackoffDelay: ptr.String("PT0.5S")}
 	sub.ReplyURI = apis.HTTP("reply.ns.svc.cluster.local")
 	sub.Delivery = &eventingduckv1.DeliverySpec{Timeout: ptr.String("PT10S")}
-	got, err := contractbuild.SubscriberEgress(kc, sub, channelDLS)
+	got, err := contractbuild.SubscriberEgress(kc, sub, nil, channelDLS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "channel_subscriber_egress", got)
+}
+
+func withChannelOrder(order string) func(*messagingv1beta1.KafkaChannel) {
+	return func(kc *messagingv1beta1.KafkaChannel) {
+		kc.Annotations = map[string]string{eventing.DeliveryOrderAnnotation: order}
+	}
 }
 
 func channel() *messagingv1beta1.KafkaChannel {

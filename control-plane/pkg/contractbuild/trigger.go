@@ -2,14 +2,12 @@ package contractbuild
 
 import (
 	"errors"
-	"fmt"
 	"maps"
 
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"knative.dev/pkg/apis"
 
-	"knkafka.dev/control-plane/pkg/apis/eventing"
 	"knkafka.dev/control-plane/pkg/contract"
 )
 
@@ -19,20 +17,6 @@ const triggerGroupPrefix = "knative-trigger-"
 // Knative's Kafka broker uses, so committed offsets carry over.
 func TriggerConsumerGroup(t *eventingv1.Trigger) string {
 	return triggerGroupPrefix + t.Namespace + "-" + t.Name
-}
-
-// TriggerOrder reads t's delivery.order annotation: ordered, unordered, or absent (unordered).
-func TriggerOrder(t *eventingv1.Trigger) (contract.DeliveryOrder, error) {
-	v, ok := t.Annotations[eventing.DeliveryOrderAnnotation]
-	switch {
-	case !ok, v == eventing.DeliveryOrderUnordered:
-		return contract.Unordered, nil
-	case v == eventing.DeliveryOrderOrdered:
-		return contract.Ordered, nil
-	default:
-		return "", fmt.Errorf("annotation %s must be %q or %q, got %q", eventing.DeliveryOrderAnnotation,
-			eventing.DeliveryOrderOrdered, eventing.DeliveryOrderUnordered, v)
-	}
 }
 
 // TriggerEgress is t's contract entry under broker b: its consumer group, the resolved subscriber

@@ -50,11 +50,29 @@ func TestTriggerEgress(t *testing.T) {
 			tr.Annotations = map[string]string{eventing.DeliveryOrderAnnotation: "unordered"}
 		},
 	}, {
-		name: "another order value is an error",
+		name: "the key-ordered annotation (our extension) orders per key",
 		trigger: func(tr *eventingv1.Trigger) {
 			tr.Annotations = map[string]string{eventing.DeliveryOrderAnnotation: "key-ordered"}
 		},
-		wantErr: `annotation kafka.eventing.knative.dev/delivery.order must be "ordered" or "unordered", got "key-ordered"`,
+		want: func(e *contract.Egress) { e.Order = contract.KeyOrdered },
+	}, {
+		name: "the annotation is read case-insensitively, as Knative's Kafka broker reads it",
+		trigger: func(tr *eventingv1.Trigger) {
+			tr.Annotations = map[string]string{eventing.DeliveryOrderAnnotation: "Ordered"}
+		},
+		want: func(e *contract.Egress) { e.Order = contract.Ordered },
+	}, {
+		name: "key-ordered in upper case",
+		trigger: func(tr *eventingv1.Trigger) {
+			tr.Annotations = map[string]string{eventing.DeliveryOrderAnnotation: "KEY-ORDERED"}
+		},
+		want: func(e *contract.Egress) { e.Order = contract.KeyOrdered },
+	}, {
+		name: "another order value is an error",
+		trigger: func(tr *eventingv1.Trigger) {
+			tr.Annotations = map[string]string{eventing.DeliveryOrderAnnotation: "sometimes"}
+		},
+		wantErr: `annotation kafka.eventing.knative.dev/delivery.order must be "ordered", "unordered" or "key-ordered" (in any case), got "sometimes"`,
 	}, {
 		name: "the broker's delivery applies when the trigger has none",
 		broker: func(b *eventingv1.Broker) {

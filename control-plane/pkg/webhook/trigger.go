@@ -24,7 +24,8 @@ var (
 	_ resourcesemantics.SubResourceLimited = (*Trigger)(nil)
 )
 
-// Validate checks the kafka.eventing.knative.dev/delivery.order annotation.
+// Validate checks the kafka.eventing.knative.dev/delivery.order annotation: ordered, unordered or
+// key-ordered (ours), in any case.
 func (t *Trigger) Validate(context.Context) *apis.FieldError {
 	return eventing.ValidateDeliveryOrderAnnotation(t.Annotations)
 }

@@ -157,9 +157,37 @@ func TestValidationController(t *testing.T) {
 		},
 		wantAllowed: true,
 	}, {
+		name: "Trigger delivered in order per key (our extension)",
+		req: func(t *testing.T) *admissionv1.AdmissionRequest {
+			return request(t, triggerKind, admissionv1.Create, trigger(map[string]any{"kafka.eventing.knative.dev/delivery.order": "key-ordered"}), nil)
+		},
+		wantAllowed: true,
+	}, {
+		name: "Trigger delivery order in another case, as Knative's Kafka broker accepts it",
+		req: func(t *testing.T) *admissionv1.AdmissionRequest {
+			return request(t, triggerKind, admissionv1.Update, trigger(map[string]any{"kafka.eventing.knative.dev/delivery.order": "UNORDERED"}), trigger(nil))
+		},
+		wantAllowed: true,
+	}, {
 		name: "Trigger with an unknown delivery order",
 		req: func(t *testing.T) *admissionv1.AdmissionRequest {
-			return request(t, triggerKind, admissionv1.Update, trigger(map[string]any{"kafka.eventing.knative.dev/delivery.order": "key-ordered"}), trigger(nil))
+			return request(t, triggerKind, admissionv1.Update, trigger(map[string]any{"kafka.eventing.knative.dev/delivery.order": "sometimes"}), trigger(nil))
+		},
+		wantMessage: "metadata.annotations[kafka.eventing.knative.dev/delivery.order]",
+	}, {
+		name: "KafkaChannel with a default delivery order for its Subscriptions",
+		req: func(t *testing.T) *admissionv1.AdmissionRequest {
+			kc := channel(3)
+			kc["metadata"].(map[string]any)["annotations"] = map[string]any{"kafka.eventing.knative.dev/delivery.order": "unordered"}
+			return request(t, kafkaChannelKind, admissionv1.Create, kc, nil)
+		},
+		wantAllowed: true,
+	}, {
+		name: "KafkaChannel with an unknown delivery order",
+		req: func(t *testing.T) *admissionv1.AdmissionRequest {
+			kc := channel(3)
+			kc["metadata"].(map[string]any)["annotations"] = map[string]any{"kafka.eventing.knative.dev/delivery.order": "sometimes"}
+			return request(t, kafkaChannelKind, admissionv1.Create, kc, nil)
 		},
 		wantMessage: "metadata.annotations[kafka.eventing.knative.dev/delivery.order]",
 	}}

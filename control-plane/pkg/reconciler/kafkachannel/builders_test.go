@@ -16,7 +16,11 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/record"
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
+	messagingv1 "knative.dev/eventing/pkg/apis/messaging/v1"
+	eventingfakeclientset "knative.dev/eventing/pkg/client/clientset/versioned/fake"
+	messaginglistersv1 "knative.dev/eventing/pkg/client/listers/messaging/v1"
 	"knative.dev/pkg/apis"
+	duckv1 "knative.dev/pkg/apis/duck/v1"
 	"knative.dev/pkg/client/injection/ducks/duck/v1/addressable"
 	fakekubeclient "knative.dev/pkg/client/injection/kube/client/fake"
 	"knative.dev/pkg/controller"
@@ -28,6 +32,7 @@ import (
 	. "knative.dev/pkg/reconciler/testing"
 	"knative.dev/pkg/resolver"
 
+	"knkafka.dev/control-plane/pkg/apis/eventing"
 	messagingv1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
 	fakeclientset "knkafka.dev/control-plane/pkg/client/clientset/versioned/fake"
 	fakeclient "knkafka.dev/control-plane/pkg/client/injection/client/fake"
@@ -87,6 +92,13 @@ func WithRetention(d string) ChannelOption {
 	return func(kc *messagingv1beta1.KafkaChannel) { kc.Spec.RetentionDuration = d }
 }
 
+// WithChannelOrder sets the channel's delivery-order annotation, its Subscriptions' default.
+func WithChannelOrder(order string) ChannelOption {
+	return func(kc *messagingv1beta1.KafkaChannel) {
+		kc.Annotations = map[string]string{eventing.DeliveryOrderAnnotation: order}
+	}
+}
+
 func withoutFinalizer(kc *messagingv1beta1.KafkaChannel) { kc.Finalizers = nil }
 
 func deleted(kc *messagingv1beta1.KafkaChannel) {
@@ -130,6 +142,29 @@ func subscriber(uid string) eventingduckv1.SubscriberSpec {
 		UID:           types.UID(uid),
 		Generation:    1,
 		SubscriberURI: apis.HTTP(uid + ".ns.svc.cluster.local"),
+	}
+}
+
+// NewSubscription is the Subscription sub-<uid> in namespace, on the channel, as Knative core
+// stores it; opts change it.
+func NewSubscription(uid, namespace string, opts ...func(*messagingv1.Subscription)) *messagingv1.Subscription {
+	s := &messagingv1.Subscription{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "sub-" + uid, UID: types.UID(uid), Generation: 1},
+		Spec: messagingv1.SubscriptionSpec{
+			Channel:    duckv1.KReference{APIVersion: "messaging.knative.dev/v1beta1", Kind: "KafkaChannel", Name: channelName, Namespace: ns},
+			Subscriber: &duckv1.Destination{URI: apis.HTTP(uid + ".ns.svc.cluster.local")},
+		},
+	}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
+}
+
+// WithSubscriptionOrder sets a Subscription's delivery-order annotation.
+func WithSubscriptionOrder(order string) func(*messagingv1.Subscription) {
+	return func(s *messagingv1.Subscription) {
+		s.Annotations = map[string]string{eventing.DeliveryOrderAnnotation: order}
 	}
 }
 
@@ -188,6 +223,7 @@ func newListers(objs []runtime.Object) listers {
 	scheme := runtime.NewScheme()
 	utilruntime.Must(kubescheme.AddToScheme(scheme))
 	utilruntime.Must(fakeclientset.AddToScheme(scheme))
+	utilruntime.Must(eventingfakeclientset.AddToScheme(scheme))
 	ls := listers{sorter: NewObjectSorter(scheme), scheme: scheme}
 	ls.sorter.AddObjects(objs...)
 	return ls
@@ -203,6 +239,10 @@ func (l listers) channelObjects() []runtime.Object {
 
 func (l listers) channels() messaginglisters.KafkaChannelLister {
 	return messaginglisters.NewKafkaChannelLister(l.sorter.IndexerForObjectType(&messagingv1beta1.KafkaChannel{}))
+}
+
+func (l listers) subscriptions() messaginglistersv1.SubscriptionLister {
+	return messaginglistersv1.NewSubscriptionLister(l.sorter.IndexerForObjectType(&messagingv1.Subscription{}))
 }
 
 func (l listers) configMaps() corelisters.ConfigMapLister {
@@ -239,6 +279,7 @@ func newReconciler(ctx context.Context, ls listers, k *fakeKafka, store *fakeSto
 	return &Reconciler{
 		configMaps:      ls.configMaps(),
 		services:        ls.services(),
+		subscriptions:   ls.subscriptions(),
 		kube:            fakekubeclient.Get(ctx),
 		credentials:     kafka.NewCredentials(ls.secrets()),
 		tracker:         &FakeTracker{},

@@ -1,7 +1,8 @@
 // Package kafkachannel reconciles KafkaChannels: it reads the kafka-channel-config ConfigMap,
 // makes sure the channel's topic exists with the spec's retention, keeps the <name>-kn-channel
 // ExternalName Service that gives the channel its host name, publishes the channel's contract
-// entry with one egress per subscriber, and reports the channel addressable — and each subscriber
+// entry with one egress per subscriber (delivered in the order its Subscription's, else the
+// channel's, delivery-order annotation chooses), and reports the channel addressable — and each subscriber
 // ready — once the data plane serves them. Reconciler holds the logic (this file: the checklist,
 // config and topic; service.go: the Service; subscribers.go: egresses and readiness);
 // NewController wires it to informers and to the collaborators in Deps.
@@ -19,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	messaginglistersv1 "knative.dev/eventing/pkg/client/listers/messaging/v1"
 	"knative.dev/pkg/apis"
 	"knative.dev/pkg/controller"
 	"knative.dev/pkg/logging"
@@ -90,6 +92,9 @@ const (
 	ReasonConsumerGroupNotReady  = serving.ReasonConsumerGroupNotReady
 	ReasonTopicNotDeleted        = "TopicNotDeleted"
 	ReasonConsumerGroupsNotEmpty = "ConsumerGroupsNotEmpty"
+	// ReasonDeliveryOrderInvalid is recorded on a Subscription whose delivery-order annotation
+	// is invalid.
+	ReasonDeliveryOrderInvalid = "DeliveryOrderInvalid"
 )
 
 // retentionKey is the topic config spec.retentionDuration sets.
@@ -99,7 +104,11 @@ const retentionKey = "retention.ms"
 type Reconciler struct {
 	configMaps corelisters.ConfigMapLister
 	services   corelisters.ServiceLister
-	kube       kubernetes.Interface
+	// subscriptions holds Knative's Subscriptions, whose delivery-order annotation the egresses
+	// of their subscribers follow; nil reads no annotation (every subscriber gets the channel's
+	// default).
+	subscriptions messaginglistersv1.SubscriptionLister
+	kube          kubernetes.Interface
 	// credentials reads the auth Secret kafka-channel-config names; tracker requeues the
 	// channels when it changes.
 	credentials kafka.Credentials

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgotesting "k8s.io/client-go/testing"
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
+	messagingv1 "knative.dev/eventing/pkg/apis/messaging/v1"
 	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 	fakekubeclient "knative.dev/pkg/client/injection/kube/client/fake"
@@ -397,6 +398,76 @@ func TestReconcileKind(t *testing.T) {
 		wantEnsured:         []kafka.TopicSpec{wantTopicSpec()}, wantConfigured: wantRetention(),
 	}, {
 		TableRow: TableRow{
+			Name: "each subscriber is delivered in its Subscription's order, else in the channel's default order",
+			Key:  channelKey,
+			Objects: []runtime.Object{
+				NewKafkaChannel(channelName, ns, WithChannelOrder("unordered"),
+					WithSubscribers(subscriber("a"), subscriber("b"), subscriber("c"), subscriber("d"))),
+				NewSubscription("a", ns, WithSubscriptionOrder("Key-Ordered")),
+				NewSubscription("b", ns),
+				// c has no Subscription in the lister yet; d's is in another namespace, and a
+				// Subscription of its name in the channel's namespace is another one.
+				NewSubscription("d", "other", WithSubscriptionOrder("ordered")),
+				NewSubscription("not-d", ns, WithSubscriptionOrder("key-ordered"), func(s *messagingv1.Subscription) { s.Name = "sub-d" }),
+				channelConfig(), authSecret(), channelServiceObject(),
+			},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, WithChannelOrder("unordered"),
+				WithSubscribers(subscriber("a"), subscriber("b"), subscriber("c"), subscriber("d")), prepared, served,
+				WithSubscriberStatuses(subscriberStatus("a", corev1.ConditionTrue, ""), subscriberStatus("b", corev1.ConditionTrue, ""),
+					subscriberStatus("c", corev1.ConditionTrue, ""), subscriberStatus("d", corev1.ConditionTrue, "")))}},
+		},
+		published: map[string]uint64{channelUID: 7, "a": 7, "b": 7, "c": 7, "d": 7}, dataPlane: servedBy(7, "a", "b", "c", "d"),
+		wantResources: []contract.Resource{wantResource()},
+		wantEgresses: []setEgress{
+			{channelUID, wantEgress("a", withOrder(contract.KeyOrdered))},
+			{channelUID, wantEgress("b", withOrder(contract.Unordered))},
+			{channelUID, wantEgress("c", withOrder(contract.Unordered))},
+			{channelUID, wantEgress("d")},
+		},
+		wantEnsured: []kafka.TopicSpec{wantTopicSpec()}, wantConfigured: wantRetention(),
+	}, {
+		TableRow: TableRow{
+			Name: "a Subscription with an invalid delivery order is False with the reason, an event on it, and the others are still served",
+			Key:  channelKey,
+			Objects: []runtime.Object{
+				NewKafkaChannel(channelName, ns, WithSubscribers(subscriber("a"), subscriber("b"))),
+				NewSubscription("a", ns, WithSubscriptionOrder("fifo")),
+				NewSubscription("b", ns, WithSubscriptionOrder("UNORDERED")),
+				channelConfig(), authSecret(), channelServiceObject(),
+			},
+			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonDeliveryOrderInvalid,
+				`the channel does not deliver this subscription: annotation kafka.eventing.knative.dev/delivery.order must be "ordered", "unordered" or "key-ordered" (in any case), got "fifo"`)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns,
+				WithSubscribers(subscriber("a"), subscriber("b")), prepared, served,
+				WithSubscriberStatuses(
+					subscriberStatus("a", corev1.ConditionFalse, `the subscription cannot be delivered: subscriber a: subscription: annotation kafka.eventing.knative.dev/delivery.order must be "ordered", "unordered" or "key-ordered" (in any case), got "fifo"`),
+					subscriberStatus("b", corev1.ConditionTrue, ""),
+				))}},
+		},
+		published: map[string]uint64{channelUID: 7, "b": 7}, dataPlane: servedBy(7, "b"),
+		wantResources:       []contract.Resource{wantResource()},
+		wantEgresses:        []setEgress{{channelUID, wantEgress("b", withOrder(contract.Unordered))}},
+		wantDeletedEgresses: [][2]string{{channelUID, "a"}},
+		wantEnsured:         []kafka.TopicSpec{wantTopicSpec()}, wantConfigured: wantRetention(),
+	}, {
+		TableRow: TableRow{
+			Name: "a channel whose delivery-order annotation is invalid (the webhook was bypassed) marks its subscribers False",
+			Key:  channelKey,
+			Objects: []runtime.Object{
+				NewKafkaChannel(channelName, ns, WithChannelOrder("fifo"), WithSubscribers(subscriber("a"))),
+				channelConfig(), authSecret(), channelServiceObject(),
+			},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, WithChannelOrder("fifo"),
+				WithSubscribers(subscriber("a")), prepared, served,
+				WithSubscriberStatuses(subscriberStatus("a", corev1.ConditionFalse,
+					`the subscription cannot be delivered: subscriber a: channel ns/orders: annotation kafka.eventing.knative.dev/delivery.order must be "ordered", "unordered" or "key-ordered" (in any case), got "fifo"`)))}},
+		},
+		published: map[string]uint64{channelUID: 7}, dataPlane: servedBy(7),
+		wantResources:       []contract.Resource{wantResource()},
+		wantDeletedEgresses: [][2]string{{channelUID, "a"}},
+		wantEnsured:         []kafka.TopicSpec{wantTopicSpec()}, wantConfigured: wantRetention(),
+	}, {
+		TableRow: TableRow{
 			Name: "an already reconciled channel causes no writes",
 			Key:  channelKey,
 			Objects: []runtime.Object{
@@ -631,6 +702,10 @@ func wantEgress(uid string, opts ...func(*contract.Egress)) contract.Egress {
 	return e
 }
 
+func withOrder(order contract.DeliveryOrder) func(*contract.Egress) {
+	return func(e *contract.Egress) { e.Order = order }
+}
+
 func wantTopicSpec() kafka.TopicSpec {
 	retention := "3600000"
 	return kafka.TopicSpec{Name: topic, Partitions: 3, ReplicationFactor: 1, Config: map[string]*string{"retention.ms": &retention}}
@@ -653,7 +728,7 @@ func retentionError(t *testing.T, d string) string {
 // egressError is the error building sub's egress gives.
 func egressError(t *testing.T, sub eventingduckv1.SubscriberSpec) string {
 	t.Helper()
-	_, err := contractbuild.SubscriberEgress(NewKafkaChannel(channelName, ns), sub, nil)
+	_, err := contractbuild.SubscriberEgress(NewKafkaChannel(channelName, ns), sub, nil, nil)
 	if err == nil {
 		t.Fatalf("subscriber %s is valid", sub.UID)
 	}

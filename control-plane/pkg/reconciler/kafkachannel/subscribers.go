@@ -8,11 +8,16 @@ import (
 
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
+	messagingv1 "knative.dev/eventing/pkg/apis/messaging/v1"
 	"knative.dev/pkg/apis"
+	"knative.dev/pkg/controller"
 	"knative.dev/pkg/logging"
 
+	"knkafka.dev/control-plane/pkg/apis/eventing"
 	messagingv1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/control-plane/pkg/contractbuild"
@@ -33,7 +38,13 @@ func (r *Reconciler) setContract(ctx context.Context, kc *messagingv1beta1.Kafka
 	var current []string
 	var buildErrs map[types.UID]error
 	for _, sub := range kc.Spec.Subscribers {
-		egress, err := contractbuild.SubscriberEgress(kc, sub, deadLetter)
+		subscription := r.subscription(ctx, kc, sub)
+		var annotations map[string]string
+		if subscription != nil {
+			annotations = subscription.Annotations
+			r.checkOrder(ctx, subscription)
+		}
+		egress, err := contractbuild.SubscriberEgress(kc, sub, annotations, deadLetter)
 		if err != nil {
 			logging.FromContext(ctx).Desugar().Warn("subscriber cannot be delivered",
 				zap.String("resource", channel), zap.String("egress", string(sub.UID)), zap.Error(err))
@@ -53,6 +64,53 @@ func (r *Reconciler) setContract(ctx context.Context, kc *messagingv1beta1.Kafka
 		}
 	}
 	return buildErrs
+}
+
+// subscription is the Subscription behind sub, whose annotations choose its delivery order; nil
+// when the lister does not hold it (yet: its informer requeues the channel when it arrives).
+// spec.subscribers carries the Subscription's UID and name but not its namespace: it is looked up
+// by name in kc's namespace first, then by UID everywhere (a Subscription in another namespace,
+// or a subscriber written without a name).
+func (r *Reconciler) subscription(ctx context.Context, kc *messagingv1beta1.KafkaChannel, sub eventingduckv1.SubscriberSpec) *messagingv1.Subscription {
+	if r.subscriptions == nil || sub.UID == "" {
+		return nil
+	}
+	if sub.Name != nil {
+		s, err := r.subscriptions.Subscriptions(kc.Namespace).Get(*sub.Name)
+		if err == nil && s.UID == sub.UID {
+			return s
+		} else if err != nil && !apierrors.IsNotFound(err) {
+			logging.FromContext(ctx).Desugar().Warn("reading a subscription from the informer's cache",
+				zap.String("resource", string(kc.UID)), zap.String("egress", string(sub.UID)), zap.Error(err))
+		}
+	}
+	all, err := r.subscriptions.List(labels.Everything())
+	if err != nil {
+		logging.FromContext(ctx).Desugar().Warn("listing subscriptions from the informer's cache",
+			zap.String("resource", string(kc.UID)), zap.String("egress", string(sub.UID)), zap.Error(err))
+		return nil
+	}
+	for _, s := range all {
+		if s.UID == sub.UID {
+			return s
+		}
+	}
+	return nil
+}
+
+// checkOrder records a warning event on s when its delivery-order annotation is invalid. The
+// Subscription is Knative core's object, which no webhook of ours validates, and Knative's
+// subscription reconciler does not copy the channel's message for a subscriber into the
+// Subscription's status; the event is where `kubectl describe subscription` shows the cause.
+func (r *Reconciler) checkOrder(ctx context.Context, s *messagingv1.Subscription) {
+	v, ok := s.Annotations[eventing.DeliveryOrderAnnotation]
+	if !ok {
+		return
+	}
+	if _, err := eventing.ParseDeliveryOrder(v); err != nil {
+		controller.GetEventRecorder(ctx).Eventf(s, corev1.EventTypeWarning, ReasonDeliveryOrderInvalid,
+			"the channel does not deliver this subscription: %v", err)
+	}
 }
 
 // view is the data plane's status, read once per reconcile.

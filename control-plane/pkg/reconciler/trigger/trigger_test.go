@@ -113,9 +113,9 @@ func TestReconcileKind(t *testing.T) {
 			Key:     triggerKey,
 			Objects: []runtime.Object{newTrigger(withOrder("sometimes")), newBroker()},
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonInvalidConfiguration,
-				`annotation kafka.eventing.knative.dev/delivery.order must be "ordered" or "unordered", got "sometimes"`)},
+				`annotation kafka.eventing.knative.dev/delivery.order must be "ordered", "unordered" or "key-ordered" (in any case), got "sometimes"`)},
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withOrder("sometimes"), brokerReady, subscriberResolved, dlsNotConfigured, func(t *eventingv1.Trigger) {
-				t.Status.MarkNotSubscribed(ReasonInvalidConfiguration, `annotation kafka.eventing.knative.dev/delivery.order must be "ordered" or "unordered", got "sometimes"`)
+				t.Status.MarkNotSubscribed(ReasonInvalidConfiguration, `annotation kafka.eventing.knative.dev/delivery.order must be "ordered", "unordered" or "key-ordered" (in any case), got "sometimes"`)
 			})}},
 		},
 	}, {

@@ -8,10 +8,13 @@ import (
 	"knative.dev/eventing/pkg/apis/feature"
 	"knative.dev/pkg/apis"
 	"knative.dev/pkg/kmp"
+
+	kafkaeventing "knkafka.dev/control-plane/pkg/apis/eventing"
 )
 
-// Validate checks a KafkaChannel on admission: the spec, the scope annotation and, on update, that
-// the topic's shape is unchanged and that only Knative's eventing controller edits the subscribers.
+// Validate checks a KafkaChannel on admission: the spec, the scope annotation, the delivery-order
+// annotation (the default order of the channel's Subscriptions) and, on update, that the topic's
+// shape is unchanged and that only Knative's eventing controller edits the subscribers.
 func (kc *KafkaChannel) Validate(ctx context.Context) *apis.FieldError {
 	if feature.FromContext(ctx) == nil {
 		// Without the config-features ConfigMap in ctx, judge the delivery spec by Knative's defaults.
@@ -25,6 +28,7 @@ func (kc *KafkaChannel) Validate(ctx context.Context) *apis.FieldError {
 		fe.Details = fmt.Sprintf("expected %q or %q", eventing.ScopeNamespace, eventing.ScopeCluster)
 		errs = errs.Also(fe)
 	}
+	errs = errs.Also(kafkaeventing.ValidateDeliveryOrderAnnotation(kc.Annotations))
 
 	if apis.IsInUpdate(ctx) {
 		if original, ok := apis.GetBaseline(ctx).(*KafkaChannel); ok {

@@ -102,6 +102,21 @@ func TestKafkaChannelValidateCreate(t *testing.T) {
 			Details: `expected "namespace" or "cluster"`,
 		},
 	}, {
+		name: "a delivery-order annotation, the default of the channel's Subscriptions, in any case",
+		kc: validChannel(func(kc *KafkaChannel) {
+			kc.Annotations = map[string]string{"kafka.eventing.knative.dev/delivery.order": "Key-Ordered"}
+		}),
+	}, {
+		name: "invalid delivery-order annotation",
+		kc: validChannel(func(kc *KafkaChannel) {
+			kc.Annotations = map[string]string{"kafka.eventing.knative.dev/delivery.order": "fifo"}
+		}),
+		want: &apis.FieldError{
+			Message: "invalid value: fifo",
+			Paths:   []string{"metadata.annotations[kafka.eventing.knative.dev/delivery.order]"},
+			Details: `expected "ordered", "unordered" or "key-ordered", in any case`,
+		},
+	}, {
 		name: "every error at once",
 		kc: validChannel(func(kc *KafkaChannel) {
 			kc.Spec = KafkaChannelSpec{NumPartitions: -1, ReplicationFactor: 0, RetentionDuration: "P1D"}
