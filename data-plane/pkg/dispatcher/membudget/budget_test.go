@@ -114,6 +114,30 @@ func TestPerAccountCap(t *testing.T) {
 	mustRefuse(t, other, 1)
 }
 
+func TestAccountWithItsOwnCap(t *testing.T) {
+	b := New(1000, 100, nil)
+	shared := b.OpenWithCap(0) // the whole limit, as a shared reader's
+	for range 9 {
+		mustAcquire(t, shared, 100)
+	}
+	mustAcquire(t, shared, 100)
+	mustRefuse(t, shared, 1) // the limit, not the per-account cap, stops it
+	shared.Close()
+
+	capped := b.OpenWithCap(250)
+	mustAcquire(t, capped, 200)
+	mustRefuse(t, capped, 100)
+	capped.Close()
+	// The equal share still applies: beside one other active account, it gets half the limit.
+	reader := b.OpenWithCap(0)
+	other := b.Open()
+	mustAcquire(t, other, 50)
+	for range 5 {
+		mustAcquire(t, reader, 100)
+	}
+	mustRefuse(t, reader, 1)
+}
+
 func TestWakesOnlyWaitersTheBudgetWouldAdmit(t *testing.T) {
 	b := New(100, 0, nil)
 	holder, w1, w2 := b.Open(), b.Open(), b.Open()
