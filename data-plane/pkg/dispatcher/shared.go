@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
@@ -668,6 +669,10 @@ func (r *sharedReader) resolve(ctx context.Context, fs []*follower, ps []int32) 
 	committed := adm.FetchManyOffsets(rctx, groups...)
 	for _, f := range fs {
 		resp, ok := committed[f.group]
+		if ok && errors.Is(resp.Err, kerr.GroupIDNotFound) {
+			// A group nobody ever committed for (kfake says so; Kafka answers with nothing).
+			resp.Err, resp.Fetched = nil, nil
+		}
 		if !ok || resp.Err != nil {
 			err := errors.New("no answer")
 			if ok {
@@ -734,6 +739,9 @@ func (r *sharedReader) resolve(ctx context.Context, fs []*follower, ps []int32) 
 // replica fixing the same new group's starts, or the owner's first progress).
 func (r *sharedReader) commitIfUncommitted(ctx context.Context, adm *kadm.Client, group string, offs map[int32]int64) error {
 	now, err := adm.FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		now, err = nil, nil
+	}
 	if err != nil {
 		return fmt.Errorf("fetching the committed offsets of group %s: %w", group, err)
 	}
