@@ -57,6 +57,9 @@ type partitionStart struct {
 	partition int32
 	offset    int64
 	unsettled bool
+	// atEnd says offset is the end of the partition, where a new group starts (not a log start
+	// or a commit): a shared reader already past it may start the lane where it is.
+	atEnd bool
 }
 
 type topicPartition struct {

@@ -537,7 +537,7 @@ func (r *sharedReader) startLocked(f *follower, ps []int32, starts map[int32]par
 		if _, dup := f.parts[p]; dup {
 			continue
 		}
-		if st.unsettled && st.offset < part.cursor {
+		if st.atEnd && st.offset < part.cursor {
 			// A new group starting at the end of the partition: the reader already passed that
 			// end, and everything it passed was written before this follower can report Ready,
 			// so it may start where the reader is.
@@ -701,7 +701,7 @@ func (r *sharedReader) resolve(ctx context.Context, fs []*follower, ps []int32) 
 					}
 				}
 				if owned {
-					mine[p] = partitionStart{topic: r.topic, partition: p, offset: at, unsettled: true}
+					mine[p] = partitionStart{topic: r.topic, partition: p, offset: at, unsettled: true, atEnd: f.initial != contract.OffsetEarliest}
 				} else {
 					if commitElsewhere == nil {
 						commitElsewhere = map[int32]int64{}

@@ -466,3 +466,81 @@ func TestSharedReaderHoldsOneCopyForManyLaggingTriggers(t *testing.T) {
 	})
 	eventually(t, "the budget drained", func() bool { return d.budget.Used() == 0 })
 }
+
+// TestSharedReaderNewTriggersBehindTheReaderCatchUp adds Triggers to a reader already at the head
+// of the topic: one whose group committed part-way (as a migration from another broker leaves it)
+// resumes exactly there, one starting at the earliest offset gets the whole backlog, and both
+// catch up on their own, rejoin the reader and receive live events with the Trigger that was there.
+func TestSharedReaderNewTriggersBehindTheReaderCatchUp(t *testing.T) {
+	servers := kafkatest.Bootstrap(t)
+	topic := kafkatest.CreateTopic(t, servers, 2)
+	const backlog = 200
+	own := newOwnership()
+	first, resumed, earliest := newSubscriber(t, nil), newSubscriber(t, nil), newSubscriber(t, nil)
+	egFirst := newEgress(t, "first", first.URL)
+	egResumed := newEgress(t, "resumed", resumed.URL, withOrder(contract.Ordered))
+	egEarliest := newEgress(t, "earliest", earliest.URL, withInitialOffset(contract.OffsetEarliest))
+	d := newDispatcher(t, own.observe("d"))
+	apply(t, d, newContract(servers, topic, egFirst))
+	waitReady(t, d, egFirst.UID)
+
+	p := newProducer(t, servers)
+	offsetOf := map[string]int64{}
+	partOf := map[string]int32{}
+	for i := range backlog {
+		id := fmt.Sprintf("b-%d", i)
+		offsetOf[id] = produce(t, p, topic, int32(i%2), newEvent(id, "t", "part", strconv.Itoa(i%2)))
+		partOf[id] = int32(i % 2)
+	}
+	eventually(t, "the first trigger receives the backlog", func() bool { return len(first.ids()) == backlog })
+
+	// The resumed Trigger's group committed part-way, as another broker's dispatcher left it.
+	commitAt := map[int32]int64{0: 30, 1: 45}
+	adm := kafkatest.Admin(t, servers)
+	var offs kadm.Offsets
+	for part, at := range commitAt {
+		offs.AddOffset(topic, part, at, -1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if resp, err := adm.CommitOffsets(ctx, egResumed.ConsumerGroup, offs); err != nil || resp.Error() != nil {
+		t.Fatalf("committing the resumed trigger's offsets: %v %v", err, resp.Error())
+	}
+
+	apply(t, d, newContract(servers, topic, egFirst, egResumed, egEarliest))
+	waitReady(t, d, egResumed.UID, egEarliest.UID)
+	var wantResumed []string
+	for id, off := range offsetOf {
+		if off >= commitAt[partOf[id]] {
+			wantResumed = append(wantResumed, id)
+		}
+	}
+	slices.Sort(wantResumed)
+	eventually(t, "the resumed trigger receives the backlog from its commits", func() bool { return len(resumed.ids()) >= len(wantResumed) })
+	eventually(t, "the earliest trigger receives the whole backlog", func() bool { return len(earliest.ids()) == backlog })
+	var gotResumed []string
+	for id := range resumed.ids() {
+		gotResumed = append(gotResumed, id)
+	}
+	slices.Sort(gotResumed)
+	if diff := cmp.Diff(wantResumed, gotResumed); diff != "" {
+		t.Errorf("the resumed trigger did not resume exactly at its commits (-want +got):\n%s", diff)
+	}
+	if dups := resumed.count() - len(wantResumed); dups != 0 {
+		t.Errorf("the resumed trigger got %d duplicates", dups)
+	}
+
+	for i := backlog; i < backlog+20; i++ {
+		produce(t, p, topic, int32(i%2), newEvent(fmt.Sprintf("b-%d", i), "t", "part", strconv.Itoa(i%2)))
+	}
+	eventually(t, "live events reach all three", func() bool {
+		return len(first.ids()) == backlog+20 && len(earliest.ids()) == backlog+20 && len(resumed.ids()) == len(wantResumed)+20
+	})
+	eventually(t, "both new triggers rejoin the shared reader", func() bool {
+		own.mu.Lock()
+		defer own.mu.Unlock()
+		return own.counts["d detach"] >= 2 && own.counts["d rejoin"] >= own.counts["d detach"]
+	})
+	waitCommitted(t, servers, topic, egFirst.ConsumerGroup, egResumed.ConsumerGroup, egEarliest.ConsumerGroup)
+	own.check(t)
+}
