@@ -95,8 +95,8 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:              "a sink that owns its topic creates it with its partitions and replication",
 			Key:               sinkKey,
-			Objects:           []runtime.Object{newSink(owned)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newSink(owned, configParsed, topicOwned, servedAddress)}},
+			Objects:           []runtime.Object{newSink(withOwned)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newSink(withOwned, configParsed, topicOwned, servedAddress)}},
 		},
 		kafka: &fakeKafka{}, published: published, dataPlane: served,
 		wantResources: []contract.Resource{wantResource()},
@@ -151,9 +151,9 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:       "an owned topic with fewer partitions than asked is reported and not retried",
 			Key:        sinkKey,
-			Objects:    []runtime.Object{newSink(owned)},
+			Objects:    []runtime.Object{newSink(withOwned)},
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonTopicPartitions, `topic "orders" has 1 partitions, fewer than the 3 requested`)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newSink(owned, configParsed, func(ks *eventingv1alpha1.KafkaSink) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newSink(withOwned, configParsed, func(ks *eventingv1alpha1.KafkaSink) {
 				ks.Status.MarkTopicFailed(ReasonTopicPartitions, `topic "orders" has 1 partitions, fewer than the 3 requested`)
 			})}},
 		},
@@ -175,8 +175,8 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:              "the auth Secret's settings reach Kafka",
 			Key:               sinkKey,
-			Objects:           []runtime.Object{newSink(withAuth, owned), authSecret()},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newSink(withAuth, owned, configParsed, topicOwned, servedAddress)}},
+			Objects:           []runtime.Object{newSink(withAuth, withOwned), authSecret()},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newSink(withAuth, withOwned, configParsed, topicOwned, servedAddress)}},
 		},
 		kafka: &fakeKafka{}, published: published, dataPlane: served,
 		wantResources: []contract.Resource{wantResource(withResourceAuth)},
@@ -186,10 +186,10 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:       "credentials the cluster refuses mark TopicReady False with SASLAuthenticationFailed, retry, and keep the entry",
 			Key:        sinkKey,
-			Objects:    []runtime.Object{newSink(withAuth, owned), authSecret()},
+			Objects:    []runtime.Object{newSink(withAuth, withOwned), authSecret()},
 			WantErr:    true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, "SASLAuthenticationFailed", saslRefused)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newSink(withAuth, owned, configParsed, func(ks *eventingv1alpha1.KafkaSink) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newSink(withAuth, withOwned, configParsed, func(ks *eventingv1alpha1.KafkaSink) {
 				ks.Status.MarkTopicFailed("SASLAuthenticationFailed", saslRefused)
 			})}},
 		},
@@ -252,7 +252,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:    "deleting a sink that owns its topic waits while the ingress still serves it",
 			Key:     sinkKey,
-			Objects: []runtime.Object{newSink(owned, deleted)},
+			Objects: []runtime.Object{newSink(withOwned, deleted)},
 			WantErr: true,
 		},
 		kafka: &fakeKafka{}, dataPlane: served,
@@ -261,7 +261,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:        "deleting a sink that owns its topic deletes the topic once the ingress dropped it",
 			Key:         sinkKey,
-			Objects:     []runtime.Object{newSink(owned, deleted, withAuth), authSecret()},
+			Objects:     []runtime.Object{newSink(withOwned, deleted, withAuth), authSecret()},
 			WantPatches: []clientgotesting.PatchActionImpl{patchRemoveFinalizers()},
 			WantEvents:  []string{Eventf(corev1.EventTypeNormal, "FinalizerUpdate", `Updated %q finalizers`, sinkName)},
 		},
@@ -271,7 +271,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:        "deleting a sink with an unreachable data plane does not wait for it",
 			Key:         sinkKey,
-			Objects:     []runtime.Object{newSink(owned, deleted)},
+			Objects:     []runtime.Object{newSink(withOwned, deleted)},
 			WantPatches: []clientgotesting.PatchActionImpl{patchRemoveFinalizers()},
 			WantEvents:  []string{Eventf(corev1.EventTypeNormal, "FinalizerUpdate", `Updated %q finalizers`, sinkName)},
 		},
@@ -281,7 +281,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:        "deleting a sink whose auth Secret is gone removes its entry and leaves its topic",
 			Key:         sinkKey,
-			Objects:     []runtime.Object{newSink(owned, deleted, withAuth)},
+			Objects:     []runtime.Object{newSink(withOwned, deleted, withAuth)},
 			WantPatches: []clientgotesting.PatchActionImpl{patchRemoveFinalizers()},
 			WantEvents: []string{
 				Eventf(corev1.EventTypeWarning, ReasonTopicNotDeleted, `the sink's Kafka Secret is gone or invalid: topic "orders" is left in Kafka`),
@@ -294,7 +294,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:       "a failing topic deletion keeps the finalizer and retries",
 			Key:        sinkKey,
-			Objects:    []runtime.Object{newSink(owned, deleted)},
+			Objects:    []runtime.Object{newSink(withOwned, deleted)},
 			WantErr:    true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, "InternalError", `deleting topic "orders": REQUEST_TIMED_OUT: The request timed out.`)},
 		},
@@ -388,7 +388,7 @@ func deleted(ks *eventingv1alpha1.KafkaSink) {
 	ks.DeletionTimestamp = &metav1.Time{Time: time.Unix(1, 0)}
 }
 
-func owned(ks *eventingv1alpha1.KafkaSink) {
+func withOwned(ks *eventingv1alpha1.KafkaSink) {
 	partitions, replication := int32(3), int16(1)
 	ks.Spec.NumPartitions, ks.Spec.ReplicationFactor = &partitions, &replication
 }
