@@ -109,6 +109,7 @@ func TestE2E(t *testing.T) {
 		{"AuthSecretAfterBroker", testAuthSecretAfterBroker},
 		{"SecuredKafka", testSecuredKafka},
 		{"KafkaSink", testKafkaSink},
+		{"SecuredKafkaSink", testSecuredKafkaSink},
 	} {
 		t.Run(scenario.name, func(t *testing.T) {
 			s.watch(t)
