@@ -556,3 +556,18 @@ func TestEncodeStructuredWithoutPartitionKeyHasNoKey(t *testing.T) {
 		t.Error("EncodeStructured of an event without a context succeeded")
 	}
 }
+
+func BenchmarkEncodeStructured(b *testing.B) {
+	e := event.New()
+	e.SetID("id-1")
+	e.SetSource("/bench")
+	e.SetType("bench.event")
+	e.SetExtension("partitionkey", "k")
+	_ = e.SetData(event.ApplicationJSON, make([]byte, 1024))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeStructured(&e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
