@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
@@ -21,7 +22,7 @@ import (
 	"knkafka.dev/test/kafkatest"
 )
 
-// sinkIngressHost is the host of every KafkaSink's address.
+// sinkIngressHost is the host of every KafkaSink's address; the cluster DNS shim serves it.
 const sinkIngressHost = "kafka-sink-ingress." + systemNamespace + clusterDomain
 
 // testKafkaSink is issue 17's KafkaSink flow: a sink that owns its topic (binary mode) and one on
@@ -34,12 +35,14 @@ const sinkIngressHost = "kafka-sink-ingress." + systemNamespace + clusterDomain
 func testKafkaSink(t *testing.T, s *suite) {
 	const ns, owned, external = "sinks", "orders", "audit"
 	const ownedTopic, externalTopic = "knkafka-e2e-sink-orders", "knkafka-e2e-sink-audit"
-	const source, service = "sink-reader", "sink-reader-display"
+	const source, service, broker, trigger = "sink-reader", "sink-reader-display", "default", "to-audit"
 	namespace(t, s, ns)
 	s.forgetKafka(t, ownedTopic)
 	s.forgetKafka(t, externalTopic)
+	s.forgetKafka(t, brokerTopic(ns, broker), triggerGroup(ns, trigger))
 	t.Cleanup(func() { s.deleteKafkaSink(t, ns, external) })
 	t.Cleanup(func() { s.deleteKafkaSink(t, ns, owned) })
+	t.Cleanup(func() { s.deleteBrokerAndTriggers(t, ns, broker, []string{trigger}) })
 
 	// 1. The sink owning its topic: created with the spec's partitions, Ready with its address.
 	createKafkaSink(t, s, newKafkaSink(ns, owned, ownedTopic, s.servers, func(ks *eventingv1alpha1.KafkaSink) {
@@ -113,7 +116,32 @@ func testKafkaSink(t *testing.T, s *suite) {
 	}
 	checkNoUnknownHosts(t, s)
 
-	// 6. Deleting the sinks: the owned topic goes, the external one stays.
+	// 6. A Trigger whose subscriber is the structured sink, by ref: a Broker's events land in the
+	// sink's topic, after the ones posted directly.
+	createBroker(t, s, newBroker(ns, broker))
+	waitReady(t, 60*time.Second, "Broker "+ns+"/"+broker, brokerConditions(s, ns, broker))
+	createTrigger(t, s, newTrigger(ns, trigger, broker, nil, func(tr *eventingv1.Trigger) {
+		tr.Spec.Subscriber = duckv1.Destination{Ref: &duckv1.KReference{APIVersion: "eventing.knative.dev/v1alpha1", Kind: "KafkaSink", Name: external, Namespace: ns}}
+	}))
+	waitReady(t, 60*time.Second, "Trigger "+ns+"/"+trigger, triggerConditions(s, ns, trigger))
+	tr, err := s.cluster.Eventing.EventingV1().Triggers(ns).Get(ctxFor(t, 30*time.Second), trigger, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.Status.SubscriberURI.String(); got != externalAddress.String() {
+		t.Errorf("Trigger %s resolved the KafkaSink to %s, want its address %s", trigger, got, externalAddress)
+	}
+	viaBroker := event("via-broker", "dev.knkafka.e2e.order", "/e2e/broker", map[string]string{"partitionkey": "customer-9"})
+	s.mustSend(t, brokerIngressHost, "/"+ns+"/"+broker, viaBroker)
+	eventually(t, 60*time.Second, "the Broker's event in the sink's topic", func() (bool, string) {
+		n := len(s.readTopic(t, externalTopic))
+		return n == len(sent)+1, fmt.Sprintf("%d records", n)
+	})
+	records := kafkatest.ConsoleConsume(t, s.servers, externalTopic, len(sent)+1)
+	checkStructuredRecords(t, records, append(slices.Clone(sent), viaBroker))
+	s.deleteBrokerAndTriggers(t, ns, broker, []string{trigger})
+
+	// 7. Deleting the sinks: the owned topic goes, the external one stays.
 	s.deleteKafkaSource(t, ns, source, ks.Spec.ConsumerGroup)
 	s.deleteKafkaSink(t, ns, owned)
 	s.deleteKafkaSink(t, ns, external)
