@@ -17,7 +17,7 @@ client=$module/control-plane/pkg/client
 client_dir=$root/control-plane/pkg/client
 header=$repo/hack/boilerplate.go.txt
 # API version packages (group/version under control-plane/pkg/apis) with generated clients.
-versions=(messaging/v1beta1 sources/v1beta1)
+versions=(eventing/v1alpha1 messaging/v1beta1 sources/v1beta1)
 inputs=("${versions[@]/#/$apis/}")
 
 rm -rf "$client_dir"

@@ -1,5 +1,5 @@
 // Package resources reads the Knative objects of the local mode from a folder of YAML files —
-// Brokers, Triggers, KafkaChannels, Subscriptions, KafkaSources, the kafka-*-config ConfigMaps
+// Brokers, Triggers, KafkaChannels, Subscriptions, KafkaSources, KafkaSinks, the kafka-*-config ConfigMaps
 // and the Secrets with Kafka credentials, the same kinds and shapes users apply to a cluster —
 // into a Set. Load reports every bad file with its path and
 // reason, so the caller can keep running the last good Set.
@@ -27,6 +27,7 @@ import (
 	messagingv1 "knative.dev/eventing/pkg/apis/messaging/v1"
 	"knative.dev/pkg/apis"
 
+	eventingv1alpha1 "knkafka.dev/control-plane/pkg/apis/eventing/v1alpha1"
 	messagingv1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
 	sourcesv1beta1 "knkafka.dev/control-plane/pkg/apis/sources/v1beta1"
 )
@@ -39,6 +40,7 @@ type Set struct {
 	Channels      []*messagingv1beta1.KafkaChannel
 	Subscriptions []*messagingv1.Subscription
 	Sources       []*sourcesv1beta1.KafkaSource
+	Sinks         []*eventingv1alpha1.KafkaSink
 	ConfigMaps    []*corev1.ConfigMap
 	// Secrets hold Kafka credentials. Their Data is what the API server would store: data with
 	// stringData merged over it; StringData is empty.
@@ -47,7 +49,7 @@ type Set struct {
 
 // Empty reports whether s holds no object at all.
 func (s *Set) Empty() bool {
-	return len(s.Brokers)+len(s.Triggers)+len(s.Channels)+len(s.Subscriptions)+len(s.Sources)+len(s.ConfigMaps)+len(s.Secrets) == 0
+	return len(s.Brokers)+len(s.Triggers)+len(s.Channels)+len(s.Subscriptions)+len(s.Sources)+len(s.Sinks)+len(s.ConfigMaps)+len(s.Secrets) == 0
 }
 
 // FileError says why one file was not read.
@@ -64,7 +66,7 @@ var decoder = func() runtime.Decoder {
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, eventingv1.AddToScheme, messagingv1.AddToScheme, messagingv1beta1.AddToScheme,
-		sourcesv1beta1.AddToScheme,
+		sourcesv1beta1.AddToScheme, eventingv1alpha1.AddToScheme,
 	} {
 		if err := add(scheme); err != nil {
 			panic(err) // the schemes are static; failing here is a programming error
@@ -201,6 +203,8 @@ func (s *Set) addObject(obj runtime.Object) error {
 			o.Spec.ConsumerGroup = "knative-kafka-source-" + string(uid("KafkaSource", ns, o.Name))
 		}
 		return s.prepare(ctx, o, &o.Namespace, o.Name, "KafkaSource", &o.UID, func() { s.Sources = append(s.Sources, o) })
+	case *eventingv1alpha1.KafkaSink:
+		return s.prepare(ctx, o, &o.Namespace, o.Name, "KafkaSink", &o.UID, func() { s.Sinks = append(s.Sinks, o) })
 	case *corev1.ConfigMap:
 		if o.Name == "" {
 			return errors.New("metadata.name is required")
@@ -214,7 +218,7 @@ func (s *Set) addObject(obj runtime.Object) error {
 	case *corev1.Secret:
 		return s.addSecret(o)
 	default:
-		return fmt.Errorf("kind %T is not supported here (Broker, Trigger, KafkaChannel, Subscription, KafkaSource, ConfigMap, Secret are)", obj)
+		return fmt.Errorf("kind %T is not supported here (Broker, Trigger, KafkaChannel, Subscription, KafkaSource, KafkaSink, ConfigMap, Secret are)", obj)
 	}
 }
 
@@ -274,6 +278,7 @@ func (s *Set) add(o *Set) {
 	s.Channels = append(s.Channels, o.Channels...)
 	s.Subscriptions = append(s.Subscriptions, o.Subscriptions...)
 	s.Sources = append(s.Sources, o.Sources...)
+	s.Sinks = append(s.Sinks, o.Sinks...)
 	s.ConfigMaps = append(s.ConfigMaps, o.ConfigMaps...)
 	s.Secrets = append(s.Secrets, o.Secrets...)
 }
@@ -286,6 +291,7 @@ func (s *Set) dropDuplicates() error {
 	s.Channels = keepFirst(s.Channels, seen, &errs, "KafkaChannel")
 	s.Subscriptions = keepFirst(s.Subscriptions, seen, &errs, "Subscription")
 	s.Sources = keepFirst(s.Sources, seen, &errs, "KafkaSource")
+	s.Sinks = keepFirst(s.Sinks, seen, &errs, "KafkaSink")
 	s.ConfigMaps = keepFirst(s.ConfigMaps, seen, &errs, "ConfigMap")
 	s.Secrets = keepFirst(s.Secrets, seen, &errs, "Secret")
 	return errors.Join(errs...)
@@ -315,6 +321,7 @@ func (s *Set) sort() {
 	sort.Slice(s.Channels, func(i, j int) bool { return s.Channels[i].UID < s.Channels[j].UID })
 	sort.Slice(s.Subscriptions, func(i, j int) bool { return s.Subscriptions[i].UID < s.Subscriptions[j].UID })
 	sort.Slice(s.Sources, func(i, j int) bool { return s.Sources[i].UID < s.Sources[j].UID })
+	sort.Slice(s.Sinks, func(i, j int) bool { return s.Sinks[i].UID < s.Sinks[j].UID })
 	sort.Slice(s.ConfigMaps, func(i, j int) bool { return s.ConfigMaps[i].UID < s.ConfigMaps[j].UID })
 	sort.Slice(s.Secrets, func(i, j int) bool { return s.Secrets[i].UID < s.Secrets[j].UID })
 }

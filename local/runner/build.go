@@ -16,6 +16,7 @@ import (
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
 	"knkafka.dev/control-plane/pkg/apis/eventing"
+	eventingv1alpha1 "knkafka.dev/control-plane/pkg/apis/eventing/v1alpha1"
 	messagingv1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
 	sourcesv1beta1 "knkafka.dev/control-plane/pkg/apis/sources/v1beta1"
 	"knkafka.dev/control-plane/pkg/contract"
@@ -74,8 +75,8 @@ type Plan struct {
 	// Topics are the topics to create, one per Broker or KafkaChannel in Contract, external
 	// topics excluded.
 	Topics []Topic
-	// Objects are every Broker, Trigger, KafkaChannel and Subscription of the Set, in that
-	// order, each by namespace and name.
+	// Objects are every Broker, Trigger, KafkaChannel, Subscription, KafkaSource and KafkaSink
+	// of the Set, in that order, each by namespace and name.
 	Objects []Object
 	// NeedsDefaultServers says an object's config names no bootstrap servers and
 	// Options.DefaultServers was empty.
@@ -116,6 +117,7 @@ func Build(set *resources.Set, opts Options) *Plan {
 	// Addressables first, so any destination's ref can name them.
 	brokers := b.brokers()
 	channels := b.channels()
+	b.sinks()
 	b.triggers(brokers)
 	b.subscriptions(channels)
 	b.sources()
@@ -125,7 +127,7 @@ func Build(set *resources.Set, opts Options) *Plan {
 		slices.SortFunc(r.Egresses, func(x, y contract.Egress) int { return cmp.Compare(x.UID, y.UID) })
 		b.plan.Contract.Resources = append(b.plan.Contract.Resources, *r)
 	}
-	kindOrder := map[string]int{contract.KindBroker: 0, contract.KindTrigger: 1, contract.KindKafkaChannel: 2, contract.KindSubscription: 3, contract.KindKafkaSource: 4}
+	kindOrder := map[string]int{contract.KindBroker: 0, contract.KindTrigger: 1, contract.KindKafkaChannel: 2, contract.KindSubscription: 3, contract.KindKafkaSource: 4, contract.KindKafkaSink: 5}
 	slices.SortStableFunc(b.plan.Objects, func(x, y Object) int {
 		return cmp.Or(cmp.Compare(kindOrder[x.Kind], kindOrder[y.Kind]), cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
 	})
@@ -345,9 +347,11 @@ func (b *builder) resolve(d *duckv1.Destination, namespace, field string) (*apis
 		kind = contract.KindBroker
 	case ref.Kind == contract.KindKafkaChannel && ref.APIVersion == messagingv1beta1.SchemeGroupVersion.String():
 		kind = contract.KindKafkaChannel
+	case ref.Kind == contract.KindKafkaSink && ref.APIVersion == eventingv1alpha1.SchemeGroupVersion.String():
+		kind = contract.KindKafkaSink
 	default:
-		return nil, problem(ReasonRefNotSupported, "%s.ref (%s %s %s) cannot be resolved in local mode: only Brokers (%s) and KafkaChannels (%s) of the folder can; use %s.uri for anything else",
-			field, ref.APIVersion, ref.Kind, ref.Name, eventingv1.SchemeGroupVersion, messagingv1beta1.SchemeGroupVersion, field)
+		return nil, problem(ReasonRefNotSupported, "%s.ref (%s %s %s) cannot be resolved in local mode: only Brokers (%s), KafkaChannels (%s) and KafkaSinks (%s) of the folder can; use %s.uri for anything else",
+			field, ref.APIVersion, ref.Kind, ref.Name, eventingv1.SchemeGroupVersion, messagingv1beta1.SchemeGroupVersion, eventingv1alpha1.SchemeGroupVersion, field)
 	}
 	a, ok := b.addressables[addressableKey{kind, ns, ref.Name}]
 	switch {
@@ -476,6 +480,30 @@ func (b *builder) subscriptionEgress(s *messagingv1.Subscription, ch channelEntr
 		return contract.Egress{}, problem(ReasonInvalid, "%v", err)
 	}
 	return eg, nil
+}
+
+// sinks adds every KafkaSink, as the reconciler builds it, addressed on the local ingress. Its
+// bootstrap servers are its own, as on a cluster. A sink that owns its topic (numPartitions and
+// replicationFactor set) gets it created, and deleted once the sink leaves the folder; another
+// sink's topic belongs to other applications and is not created (a missing one shows as
+// TopicNotFound), except in the embedded Kafka.
+func (b *builder) sinks() {
+	for _, ks := range b.set.Sinks {
+		o := Object{Kind: contract.KindKafkaSink, Namespace: ks.Namespace, Name: ks.Name, UID: string(ks.UID)}
+		res := contractbuild.SinkResource(ks, b.opts.IngressAddr)
+		o.Address = contractbuild.SinkAddress(ks, b.opts.IngressAddr).String()
+		b.resources[res.UID] = &res
+		embedded := len(b.opts.DefaultServers) > 0 && slices.Equal(res.BootstrapServers, b.opts.DefaultServers)
+		if spec := ks.Spec; spec.OwnsTopic() || embedded {
+			topic := Topic{Owner: res.UID, Servers: res.BootstrapServers, Spec: kafka.TopicSpec{Name: res.Topic, Partitions: 1, ReplicationFactor: 1}}
+			if spec.OwnsTopic() {
+				topic.Spec.Partitions, topic.Spec.ReplicationFactor = *spec.NumPartitions, *spec.ReplicationFactor
+			}
+			b.plan.Topics = append(b.plan.Topics, topic)
+		}
+		b.addressable(contract.KindKafkaSink, ks.Namespace, ks.Name, o.Address, nil)
+		b.add(o)
+	}
 }
 
 // sources adds every KafkaSource: its sink (and dead-letter sink) resolved within the folder, its

@@ -257,12 +257,12 @@ func (r *runner) securityOf(plan *Plan) securityFunc {
 	}
 }
 
-// owners are the UIDs of plan's Brokers and KafkaChannels, with or without a problem: a topic
-// is deleted only when its owner is gone, never because its config turned bad.
+// owners are the UIDs of plan's Brokers, KafkaChannels and KafkaSinks, with or without a
+// problem: a topic is deleted only when its owner is gone, never because its config turned bad.
 func owners(plan *Plan) map[string]bool {
 	out := map[string]bool{}
 	for _, o := range plan.Objects {
-		if o.Kind == contract.KindBroker || o.Kind == contract.KindKafkaChannel {
+		if o.Kind == contract.KindBroker || o.Kind == contract.KindKafkaChannel || o.Kind == contract.KindKafkaSink {
 			out[o.UID] = true
 		}
 	}

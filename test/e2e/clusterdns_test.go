@@ -117,7 +117,7 @@ func startClusterDNS(ln net.Listener, ingress string) (*clusterDNS, error) {
 // anything does.
 func (d *clusterDNS) route(host string) (string, bool) {
 	host = strings.TrimSuffix(strings.ToLower(host), ":80")
-	if host == brokerIngressHost || isChannelHost(host) {
+	if host == brokerIngressHost || host == sinkIngressHost || isChannelHost(host) {
 		return d.ingress, true
 	}
 	d.mu.Lock()

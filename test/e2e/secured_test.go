@@ -240,7 +240,7 @@ func keyBody(pemBytes []byte) []byte {
 }
 
 // checkNoSecretsShown fails t when any of values appears in the controller's or the data plane's
-// log, the contract ConfigMaps, the status of the objects in ns, or the Events of ns.
+// log, the contract ConfigMaps, the Brokers, KafkaSources and KafkaSinks of ns, or the Events of ns.
 func (s *suite) checkNoSecretsShown(t *testing.T, ns string, values [][]byte) {
 	t.Helper()
 	ctx := ctxFor(t, 30*time.Second)
@@ -278,6 +278,12 @@ func (s *suite) checkNoSecretsShown(t *testing.T, ns string, values [][]byte) {
 	}
 	b, _ = json.Marshal(sources)
 	places["the KafkaSources of "+ns] = b
+	sinks, err := s.kafkaClient.EventingV1alpha1().KafkaSinks(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = json.Marshal(sinks)
+	places["the KafkaSinks of "+ns] = b
 	for where, content := range places {
 		for i, v := range values {
 			if len(v) >= 8 && strings.Contains(string(content), string(v)) {

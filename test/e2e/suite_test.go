@@ -66,7 +66,7 @@ var httpClient = &http.Client{Timeout: 30 * time.Second}
 // running against them, and — started on first use — Knative core's reconcilers.
 type suite struct {
 	cluster *kubetest.Cluster
-	// kafkaClient is the typed client of our KafkaChannel API.
+	// kafkaClient is the typed client of our APIs (KafkaChannel, KafkaSource, KafkaSink).
 	kafkaClient kafkaclient.Interface
 	servers     []string
 	kafka       *kgo.Client
@@ -109,6 +109,8 @@ func TestE2E(t *testing.T) {
 		{"MTChannelBrokerOnKafkaChannel", testMTChannelBrokerOnKafkaChannel},
 		{"AuthSecretAfterBroker", testAuthSecretAfterBroker},
 		{"SecuredKafka", testSecuredKafka},
+		{"KafkaSink", testKafkaSink},
+		{"SecuredKafkaSink", testSecuredKafkaSink},
 	} {
 		t.Run(scenario.name, func(t *testing.T) {
 			s.watch(t)

@@ -98,3 +98,95 @@ func RunTool(ctx context.Context, stdin, class string, args ...string) (stdout, 
 	}
 	return out.String(), errOut.String(), err
 }
+
+// ConsoleConsumerClass is the main class of Kafka's kafka-console-consumer.
+const ConsoleConsumerClass = "org.apache.kafka.tools.consumer.ConsoleConsumer"
+
+// ConsoleRecord is one record as Kafka's console consumer printed it with print.headers and
+// print.key on: header names to values (in the order printed, values as text), the key (nil when
+// the record has none) and the value.
+type ConsoleRecord struct {
+	Headers [][2]string
+	Key     *string
+	Value   string
+}
+
+// Header returns the value of the first header called name, and whether there is one.
+func (r ConsoleRecord) Header(name string) (string, bool) {
+	for _, h := range r.Headers {
+		if h[0] == name {
+			return h[1], true
+		}
+	}
+	return "", false
+}
+
+// Separators the console consumer is told to print between the parts of a record: strings no
+// CloudEvent attribute, key or JSON value of the tests holds, so a line splits back unambiguously.
+// Between a header's name and value it always prints ":", which no header name of ours holds.
+const (
+	consoleField     = "\u241e" // between headers, key and value
+	consoleHeader    = "\u241f" // between two headers
+	consoleHeaderKV  = ":"      // between a header's name and its value: fixed by the consumer
+	consoleNull      = "\u2205" // a missing key
+	consoleNoHeaders = "NO_HEADERS"
+)
+
+// ConsoleConsume reads the first n records of topic from its start with Kafka's own console
+// consumer, as `kafka-console-consumer --from-beginning --property print.headers=true --property
+// print.key=true` does, and returns them as it printed them. It fails t unless the consumer read n
+// records within its timeout; values must be one line each.
+func ConsoleConsume(t testing.TB, servers []string, topic string, n int) []ConsoleRecord {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), consoleTimeout)
+	defer cancel()
+	began := time.Now()
+	stdout, stderr, err := RunTool(ctx, "", ConsoleConsumerClass,
+		"--bootstrap-server", strings.Join(servers, ","), "--topic", topic,
+		"--from-beginning", "--max-messages", fmt.Sprint(n), "--timeout-ms", "60000",
+		"--property", "print.headers=true", "--property", "print.key=true",
+		"--property", "key.separator="+consoleField, "--property", "headers.separator="+consoleHeader,
+		"--property", "null.literal="+consoleNull,
+	)
+	if err != nil {
+		t.Fatalf("kafka-console-consumer (%d records of %s): %v\nstdout:\n%s\nstderr:\n%s", n, topic, err, stdout, stderr)
+	}
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	if stdout == "" || len(lines) != n {
+		t.Fatalf("kafka-console-consumer printed %d lines for %d records of %s:\n%s\nstderr:\n%s", len(lines), n, topic, stdout, stderr)
+	}
+	records := make([]ConsoleRecord, n)
+	for i, line := range lines {
+		r, err := parseConsoleLine(line)
+		if err != nil {
+			t.Fatalf("kafka-console-consumer line %d: %v", i, err)
+		}
+		records[i] = r
+	}
+	t.Logf("kafka-console-consumer read %d records of %s in %s", n, topic, time.Since(began).Round(time.Millisecond))
+	return records
+}
+
+// parseConsoleLine splits a line the console consumer printed: headers, key, value.
+func parseConsoleLine(line string) (ConsoleRecord, error) {
+	parts := strings.SplitN(line, consoleField, 3)
+	if len(parts) != 3 {
+		return ConsoleRecord{}, fmt.Errorf("%q is not headers, key and value", line)
+	}
+	var r ConsoleRecord
+	if parts[0] != consoleNoHeaders {
+		for _, h := range strings.Split(parts[0], consoleHeader) {
+			name, value, ok := strings.Cut(h, consoleHeaderKV)
+			if !ok {
+				return ConsoleRecord{}, fmt.Errorf("header %q has no value in %q", h, line)
+			}
+			r.Headers = append(r.Headers, [2]string{name, value})
+		}
+	}
+	if parts[1] != consoleNull {
+		key := parts[1]
+		r.Key = &key
+	}
+	r.Value = parts[2]
+	return r, nil
+}

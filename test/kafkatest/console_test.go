@@ -85,3 +85,33 @@ func consumeAll(t *testing.T, servers []string, topic string, n int) []consumed 
 	}
 	return got
 }
+
+// TestConsoleConsumer reads with Kafka's own console consumer records franz-go wrote: headers
+// (none, one, several) in order, a key or none, and the value.
+func TestConsoleConsumer(t *testing.T) {
+	servers := Bootstrap(t)
+	topic := CreateTopic(t, servers, 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(servers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx,
+		&kgo.Record{Topic: topic, Value: []byte(`{"plain": "no headers, no key"}`)},
+		&kgo.Record{Topic: topic, Key: []byte("k-1"), Value: []byte("v, with: punctuation"), Headers: []kgo.RecordHeader{
+			{Key: "ce_id", Value: []byte("1")}, {Key: "content-type", Value: []byte("application/json; charset=utf-8")},
+		}},
+	).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	key := "k-1"
+	want := []ConsoleRecord{
+		{Value: `{"plain": "no headers, no key"}`},
+		{Headers: [][2]string{{"ce_id", "1"}, {"content-type", "application/json; charset=utf-8"}}, Key: &key, Value: "v, with: punctuation"},
+	}
+	if diff := cmp.Diff(want, ConsoleConsume(t, servers, topic, 2)); diff != "" {
+		t.Errorf("console consumer (-want +got):\n%s", diff)
+	}
+}

@@ -27,6 +27,7 @@ type collaborators struct {
 	dataPlane         *dataplanestatus.Reader
 	kafka             *kafka.Clients
 	brokerIngressHost string
+	sinkIngressHost   string
 }
 
 // withCollaborators adapts a reconciler's NewController to a constructor for sharedmain.
@@ -42,7 +43,8 @@ func withCollaborators[D any](c *collaborators, newController func(context.Conte
 //   - DATA_PLANE_STATUS_URLS: data-plane admin base URLs (comma-separated) for a data plane
 //     outside the cluster; otherwise the ready pods behind DATA_PLANE_SERVICES (default: the
 //     ingress and dispatcher Services) on DATA_PLANE_ADMIN_PORT (default 9090);
-//   - BROKER_INGRESS_HOST: the host of broker addresses (default the kafka-broker-ingress Service).
+//   - BROKER_INGRESS_HOST: the host of broker addresses (default the kafka-broker-ingress Service);
+//   - SINK_INGRESS_HOST: the host of sink addresses (default the kafka-sink-ingress Service).
 func (c *collaborators) init(ctx context.Context) {
 	logger := logging.FromContext(ctx).Desugar()
 	kube := kubeclient.Get(ctx)
@@ -68,6 +70,7 @@ func (c *collaborators) init(ctx context.Context) {
 	}()
 	c.kafka = clients
 	c.brokerIngressHost = os.Getenv("BROKER_INGRESS_HOST")
+	c.sinkIngressHost = os.Getenv("SINK_INGRESS_HOST")
 }
 
 func splitList(s string) []string {

@@ -1,5 +1,6 @@
 // Command controller runs knkafka's reconcilers: Kafka-class Brokers, their Triggers,
-// KafkaChannels and KafkaSources, which share one contract store and one view of the data plane.
+// KafkaChannels, KafkaSources and KafkaSinks, which share one contract store and one view of the
+// data plane.
 package main
 
 import (
@@ -8,6 +9,7 @@ import (
 
 	"knkafka.dev/control-plane/pkg/reconciler/broker"
 	"knkafka.dev/control-plane/pkg/reconciler/kafkachannel"
+	"knkafka.dev/control-plane/pkg/reconciler/kafkasink"
 	"knkafka.dev/control-plane/pkg/reconciler/kafkasource"
 	"knkafka.dev/control-plane/pkg/reconciler/trigger"
 )
@@ -26,6 +28,9 @@ func main() {
 		}),
 		withCollaborators(shared, kafkasource.NewController, func(c *collaborators) kafkasource.Deps {
 			return kafkasource.Deps{Kafka: kafkasource.KafkaFrom(c.kafka), Contract: c.store, DataPlane: c.dataPlane}
+		}),
+		withCollaborators(shared, kafkasink.NewController, func(c *collaborators) kafkasink.Deps {
+			return kafkasink.Deps{Kafka: kafkasink.KafkaFrom(c.kafka), Contract: c.store, DataPlane: c.dataPlane, IngressHost: c.sinkIngressHost}
 		}),
 	)
 }

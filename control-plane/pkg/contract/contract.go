@@ -1,7 +1,7 @@
 // Package contract defines the routing contract that the control plane writes and the data plane
-// follows: a Contract lists every Resource (a Broker or KafkaChannel: where its ingress listens and
-// which topic it writes) and, per resource, every Egress (a Trigger or Subscription: consumer group,
-// subscriber, filter, delivery, order and reply).
+// follows: a Contract lists every Resource (a Broker, KafkaChannel or KafkaSink: where its ingress
+// listens and which topic it writes; a KafkaSource: which topics it reads) and, per resource, every
+// Egress (a Trigger or Subscription: consumer group, subscriber, filter, delivery, order and reply).
 //
 // Everything the data plane needs is resolved here by the control plane — names, URLs, consumer
 // groups, merged delivery settings — so the data plane only obeys. The encoding is JSON; unknown
@@ -42,11 +42,14 @@ const (
 	// whose one egress (UID = the source's UID) delivers every record, converted to a CloudEvent
 	// as Source says.
 	KindKafkaSource = "KafkaSource"
+	// KindKafkaSink is a KafkaSink: a resource with an ingress and no egresses, whose records are
+	// written in its ContentMode.
+	KindKafkaSink = "KafkaSink"
 )
 
 // Resource is one addressable object that accepts events into one topic.
 type Resource struct {
-	// UID is the Kubernetes UID of the Broker or KafkaChannel.
+	// UID is the Kubernetes UID of the Broker, KafkaChannel, KafkaSink or KafkaSource.
 	UID       string `json:"uid"`
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace"`
@@ -59,8 +62,8 @@ type Resource struct {
 	Source *Source `json:"source,omitempty"`
 	// BootstrapServers are the Kafka brokers of Topic.
 	BootstrapServers []string `json:"bootstrapServers"`
-	// Auth references the Secret with the Kafka credentials (a Broker's or KafkaChannel's
-	// auth.secret.ref); nil for none. Parse its data with kafkaconn.ParseSecret.
+	// Auth references the Secret with the Kafka credentials (a Broker's, KafkaChannel's or
+	// KafkaSink's auth.secret.ref); nil for none. Parse its data with kafkaconn.ParseSecret.
 	Auth *SecretRef `json:"auth,omitempty"`
 	// Net is a KafkaSource's spec.net: references to keys of Secrets in Namespace, never their
 	// values; nil for none. Parse it with kafkaconn.ParseNet. At most one of Auth and Net is set.
@@ -69,7 +72,22 @@ type Resource struct {
 	Ingress *Ingress `json:"ingress,omitempty"`
 	// Egresses deliver the topic's events; sorted by UID.
 	Egresses []Egress `json:"egresses,omitempty"`
+	// ContentMode is how the ingress writes the events it accepts into Topic; empty means
+	// ContentModeBinary. Only KafkaSinks set it.
+	ContentMode ContentMode `json:"contentMode,omitempty"`
 }
+
+// ContentMode is a record layout of the CloudEvents Kafka protocol binding.
+type ContentMode string
+
+// Content modes.
+const (
+	// ContentModeBinary writes attributes as ce_* headers and the data as the record value.
+	ContentModeBinary ContentMode = "binary"
+	// ContentModeStructured writes the whole event as JSON in the record value, with the header
+	// content-type: application/cloudevents+json.
+	ContentModeStructured ContentMode = "structured"
+)
 
 // ReadTopics are the topics the egresses of r consume: Topics when set, else Topic.
 func (r *Resource) ReadTopics() []string {
@@ -136,6 +154,11 @@ type Ingress struct {
 	Path string `json:"path"`
 	// Host, when set, also routes requests whose Host header equals it (channels).
 	Host string `json:"host,omitempty"`
+	// PathHost, when set, scopes Path to requests whose Host header is PathHost (sinks, on the
+	// sink ingress host): a KafkaSink and a Broker of the same namespace and name share a path,
+	// told apart by the hosts of their addresses. A request for any other host still reaches Path
+	// when no resource without a PathHost claims it (local mode, a port-forward).
+	PathHost string `json:"pathHost,omitempty"`
 }
 
 // SecretRef names a Secret.

@@ -1,7 +1,8 @@
 // Package contractbuild turns Knative objects into routing-contract entries: BrokerResource for a
 // Broker, TriggerEgress for a Trigger (with MergeDelivery for its retry settings), plus the names
 // users see (BrokerTopic, BrokerAddress, TriggerConsumerGroup) and the Broker's ConfigMap
-// (ParseBrokerConfig). Everything here is pure — no Kubernetes, no Kafka — so the reconcilers and
+// (ParseBrokerConfig); sink.go does the same for a KafkaSink (SinkResource, SinkAddress).
+// Everything here is pure — no Kubernetes, no Kafka — so the reconcilers and
 // the local all-in-one mode build the same contract from the same objects.
 package contractbuild
 

@@ -1,6 +1,6 @@
 // Package webhook builds knkafka's admission controllers: NewDefaultingController defaults
-// KafkaChannels and KafkaSources, NewValidationController validates them and the Kafka annotations of Triggers
-// (through Trigger, a wrapper that checks only what is ours to check). control-plane/cmd/webhook runs
+// KafkaChannels, KafkaSources and KafkaSinks, NewValidationController validates them and the Kafka
+// annotations of Triggers (through Trigger, a wrapper that checks only what is ours to check). control-plane/cmd/webhook runs
 // them with Knative's sharedmain.
 //
 // Knative webhooks update configurations that already exist: the deployment must create the Secret
@@ -20,6 +20,7 @@ import (
 	"knative.dev/pkg/webhook/resourcesemantics/defaulting"
 	"knative.dev/pkg/webhook/resourcesemantics/validation"
 
+	eventingv1alpha1 "knkafka.dev/control-plane/pkg/apis/eventing/v1alpha1"
 	messagingv1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
 	sourcesv1beta1 "knkafka.dev/control-plane/pkg/apis/sources/v1beta1"
 )
@@ -35,23 +36,25 @@ const (
 
 // NewDefaultingController returns the admission controller on /defaulting that defaults
 // KafkaChannels (partitions, replication factor, retention, the subscribable duck annotation) and
-// KafkaSources (consumer group, initial offset, consumers, ordering). KafkaSources written as v1
-// reach it as v1beta1: the API server converts them (the versions share one schema).
+// KafkaSources (consumer group, initial offset, consumers, ordering), and KafkaSinks (content
+// mode). KafkaSources written as v1 reach it as v1beta1: the API server converts them (the versions share one schema).
 func NewDefaultingController(ctx context.Context, _ configmap.Watcher) *controller.Impl {
 	types := map[schema.GroupVersionKind]resourcesemantics.GenericCRD{
 		messagingv1beta1.SchemeGroupVersion.WithKind("KafkaChannel"): &messagingv1beta1.KafkaChannel{},
 		sourcesv1beta1.SchemeGroupVersion.WithKind("KafkaSource"):    &sourcesv1beta1.KafkaSource{},
+		eventingv1alpha1.SchemeGroupVersion.WithKind("KafkaSink"):    &eventingv1alpha1.KafkaSink{},
 	}
 	return defaulting.NewAdmissionController(ctx, DefaultingWebhookName, "/defaulting", types, withoutChange, true)
 }
 
 // NewValidationController returns the admission controller on /resource-validation that validates
-// KafkaChannels, KafkaSources and the delivery-order annotation of Triggers. Unknown fields are
-// tolerated so a Trigger written by a newer Knative still passes through.
+// KafkaChannels, KafkaSources, KafkaSinks and the delivery-order annotation of Triggers. Unknown
+// fields are tolerated so a Trigger written by a newer Knative still passes through.
 func NewValidationController(ctx context.Context, _ configmap.Watcher) *controller.Impl {
 	types := map[schema.GroupVersionKind]resourcesemantics.GenericCRD{
 		messagingv1beta1.SchemeGroupVersion.WithKind("KafkaChannel"): &messagingv1beta1.KafkaChannel{},
 		sourcesv1beta1.SchemeGroupVersion.WithKind("KafkaSource"):    &sourcesv1beta1.KafkaSource{},
+		eventingv1alpha1.SchemeGroupVersion.WithKind("KafkaSink"):    &eventingv1alpha1.KafkaSink{},
 		eventingv1.SchemeGroupVersion.WithKind("Trigger"):            &Trigger{},
 	}
 	return validation.NewAdmissionController(ctx, ValidationWebhookName, "/resource-validation", types, withoutChange, false)

@@ -64,7 +64,21 @@ var (
 	kafkaChannelKind = metav1.GroupVersionKind{Group: "messaging.knative.dev", Version: "v1beta1", Kind: "KafkaChannel"}
 	triggerKind      = metav1.GroupVersionKind{Group: "eventing.knative.dev", Version: "v1", Kind: "Trigger"}
 	kafkaSourceKind  = metav1.GroupVersionKind{Group: "sources.knative.dev", Version: "v1beta1", Kind: "KafkaSource"}
+	kafkaSinkKind    = metav1.GroupVersionKind{Group: "eventing.knative.dev", Version: "v1alpha1", Kind: "KafkaSink"}
 )
+
+func sink(topic string, mode any) map[string]any {
+	spec := map[string]any{"topic": topic, "bootstrapServers": []any{"kafka:9092"}}
+	if mode != nil {
+		spec["contentMode"] = mode
+	}
+	return map[string]any{
+		"apiVersion": "eventing.knative.dev/v1alpha1",
+		"kind":       "KafkaSink",
+		"metadata":   map[string]any{"name": "snk", "namespace": "ns"},
+		"spec":       spec,
+	}
+}
 
 func source(group string, labels map[string]any) map[string]any {
 	return map[string]any{
@@ -144,6 +158,24 @@ func TestValidationController(t *testing.T) {
 			return request(t, kafkaSourceKind, admissionv1.Update, source("new", nil), source("old", nil))
 		},
 		wantMessage: "Immutable fields changed (-old +new): spec.consumerGroup",
+	}, {
+		name: "valid KafkaSink",
+		req: func(t *testing.T) *admissionv1.AdmissionRequest {
+			return request(t, kafkaSinkKind, admissionv1.Create, sink("orders", "structured"), nil)
+		},
+		wantAllowed: true,
+	}, {
+		name: "KafkaSink with an unknown content mode",
+		req: func(t *testing.T) *admissionv1.AdmissionRequest {
+			return request(t, kafkaSinkKind, admissionv1.Create, sink("orders", "batch"), nil)
+		},
+		wantMessage: "invalid value: batch: spec.contentMode",
+	}, {
+		name: "KafkaSink whose topic changes",
+		req: func(t *testing.T) *admissionv1.AdmissionRequest {
+			return request(t, kafkaSinkKind, admissionv1.Update, sink("refunds", nil), sink("orders", nil))
+		},
+		wantMessage: "Immutable fields changed (-old +new): spec.topic",
 	}, {
 		name: "Trigger delivered in order",
 		req: func(t *testing.T) *admissionv1.AdmissionRequest {
@@ -272,5 +304,26 @@ func TestDefaultingControllerDefaultsKafkaSources(t *testing.T) {
 		if diff := cmp.Diff(value, got[path]); diff != "" {
 			t.Errorf("patch of %s (-want +got):\n%s\nwhole patch: %s", path, diff, resp.Patch)
 		}
+	}
+}
+
+func TestDefaultingControllerDefaultsKafkaSinks(t *testing.T) {
+	resp := admit(t, NewDefaultingController, request(t, kafkaSinkKind, admissionv1.Create, sink("orders", nil), nil))
+	if !resp.Allowed {
+		t.Fatalf("Allowed = false: %+v", resp.Result)
+	}
+	var patch []struct {
+		Path  string `json:"path"`
+		Value any    `json:"value"`
+	}
+	if err := json.Unmarshal(resp.Patch, &patch); err != nil {
+		t.Fatalf("decoding patch %s: %v", resp.Patch, err)
+	}
+	got := map[string]any{}
+	for _, p := range patch {
+		got[p.Path] = p.Value
+	}
+	if got["/spec/contentMode"] != "binary" {
+		t.Errorf("patch = %s, want /spec/contentMode = binary", resp.Patch)
 	}
 }

@@ -1,7 +1,8 @@
 // Package cekafka is the CloudEvents Kafka protocol binding: Encode turns an event.Event into a
 // binary-mode kgo.Record (ce_* headers, the data as the value, the partitionkey extension as the
-// key) and Decode reads a record in binary or structured mode back into an event.Event, for
-// CloudEvents 1.0 and 0.3.
+// key), EncodeStructured into a structured-mode one (the event as JSON in the value, a
+// content-type header naming the format, the same key), and Decode reads a record in binary or
+// structured mode back into an event.Event, for CloudEvents 1.0 and 0.3.
 //
 // SourceConverter (source.go) turns any record a KafkaSource reads into a CloudEvent, the way
 // Knative's KafkaSource does.
@@ -130,6 +131,33 @@ func EncodeValidated(e *event.Event) (*kgo.Record, error) {
 	}
 	if key >= 0 {
 		r.Key = r.Headers[key].Value
+	}
+	return r, nil
+}
+
+// EncodeStructured turns e, which the caller has validated with event.Validate, into a
+// structured-mode record: the event in the CloudEvents JSON format as Value, one header
+// content-type: application/cloudevents+json (what the binding, and the Java SDK Knative's Kafka
+// sink writes with, put there), and the partitionkey extension as Key (nil without one). The
+// Topic is left empty.
+func EncodeStructured(e *event.Event) (*kgo.Record, error) {
+	if e == nil || e.Context == nil {
+		return nil, errors.New("encoding cloudevent: event has no context")
+	}
+	value, err := format.JSON.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encoding structured cloudevent: %w", err)
+	}
+	r := &kgo.Record{
+		Value:   value,
+		Headers: []kgo.RecordHeader{{Key: HeaderContentType, Value: []byte(format.JSON.MediaType())}},
+	}
+	if key, ok := e.Extensions()[PartitionKeyExtension]; ok {
+		s, err := types.Format(key)
+		if err != nil {
+			return nil, fmt.Errorf("encoding cloudevent extension %s: %w", PartitionKeyExtension, err)
+		}
+		r.Key = []byte(s)
 	}
 	return r, nil
 }

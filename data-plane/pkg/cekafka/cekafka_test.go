@@ -504,3 +504,70 @@ func BenchmarkEncodeValidated(b *testing.B) {
 		}
 	}
 }
+
+func TestEncodeStructured(t *testing.T) {
+	for _, version := range []string{event.CloudEventsVersionV1, event.CloudEventsVersionV03} {
+		t.Run(version, func(t *testing.T) {
+			e := newEvent(t, version)
+			r, err := EncodeStructured(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(map[string]string{"content-type": "application/cloudevents+json"}, headerMap(r)); diff != "" {
+				t.Errorf("headers (-want +got):\n%s", diff)
+			}
+			if got := string(r.Key); got != "key-1" {
+				t.Errorf("key = %q, want the partitionkey %q", got, "key-1")
+			}
+			var value map[string]any
+			if err := json.Unmarshal(r.Value, &value); err != nil {
+				t.Fatalf("value is not JSON: %v\n%s", err, r.Value)
+			}
+			if diff := cmp.Diff(structured(t, e), value); diff != "" {
+				t.Errorf("value (-want +got):\n%s", diff)
+			}
+			if value["data"] == nil || value["specversion"] != version {
+				t.Errorf("value = %s, want the data inline and specversion %s", r.Value, version)
+			}
+			back, err := Decode(r)
+			if err != nil {
+				t.Fatalf("Decode(EncodeStructured(e)): %v", err)
+			}
+			if diff := cmp.Diff(structured(t, e), structured(t, back)); diff != "" {
+				t.Errorf("round trip (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestEncodeStructuredWithoutPartitionKeyHasNoKey(t *testing.T) {
+	e := event.New()
+	e.SetID("1")
+	e.SetSource("/s")
+	e.SetType("t")
+	r, err := EncodeStructured(&e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Key != nil {
+		t.Errorf("key = %q, want none", r.Key)
+	}
+	if _, err := EncodeStructured(&event.Event{}); err == nil {
+		t.Error("EncodeStructured of an event without a context succeeded")
+	}
+}
+
+func BenchmarkEncodeStructured(b *testing.B) {
+	e := event.New()
+	e.SetID("id-1")
+	e.SetSource("/bench")
+	e.SetType("bench.event")
+	e.SetExtension("partitionkey", "k")
+	_ = e.SetData(event.ApplicationJSON, make([]byte, 1024))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeStructured(&e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -31,7 +31,7 @@ const (
 	ReadyzPath = "/readyz"
 )
 
-// ServeHTTP accepts CloudEvents for the broker or channel the request routes to: 202 once Kafka
+// ServeHTTP accepts CloudEvents for the broker, channel or sink the request routes to: 202 once Kafka
 // acknowledged every event of the request, 400 for anything that is not a valid CloudEvent, 404
 // for an unknown path or host, 405 for methods other than POST and OPTIONS, 408 for a body not
 // received within BodyTimeout, 413 for a body over MaxRequestBytes, and 503 (with Retry-After)
@@ -59,7 +59,7 @@ func (i *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route, ok := s.table.Lookup(r.Host, r.URL.Path)
 	if !ok {
 		i.metrics.unrouted.count(http.StatusNotFound)
-		http.Error(w, fmt.Sprintf("no broker or channel at %s%s", r.Host, r.URL.Path), http.StatusNotFound)
+		http.Error(w, fmt.Sprintf("no broker, channel or sink at %s%s", r.Host, r.URL.Path), http.StatusNotFound)
 		return
 	}
 	rm := s.metrics[route.Resource.UID]
@@ -158,9 +158,10 @@ func (i *Ingress) accept(w http.ResponseWriter, r *http.Request, route *routing.
 		return http.StatusServiceUnavailable, fmt.Sprintf("%s/%s is not served: %s", res.Namespace, res.Name, msg)
 	}
 	traceparent, tracestate := r.Header.Get("traceparent"), r.Header.Get("tracestate")
+	encode := encoder(res.ContentMode)
 	records := make([]*kgo.Record, len(events))
 	for n, e := range events {
-		rec, err := cekafka.EncodeValidated(e) // parseEvents validated every event
+		rec, err := encode(e) // parseEvents validated every event
 		if err != nil {
 			return http.StatusBadRequest, err.Error()
 		}
@@ -184,6 +185,15 @@ func (i *Ingress) accept(w http.ResponseWriter, r *http.Request, route *routing.
 		return code, reason
 	}
 	return http.StatusAccepted, ""
+}
+
+// encoder is how records of a resource with content mode m are written: structured mode for a
+// KafkaSink that asks for it, binary mode otherwise.
+func encoder(m contract.ContentMode) func(*event.Event) (*kgo.Record, error) {
+	if m == contract.ContentModeStructured {
+		return cekafka.EncodeStructured
+	}
+	return cekafka.EncodeValidated
 }
 
 // acquireProducer returns the producer that serves res now, acquired (the caller releases it),

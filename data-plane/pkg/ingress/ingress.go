@@ -1,7 +1,8 @@
-// Package ingress is the multi-tenant HTTP ingress of brokers and channels: an Ingress accepts
-// CloudEvents over HTTP (binary, structured and batch mode, CloudEvents 1.0 and 0.3), routes each
-// request by path or Host through the live routing.Table to its resource's topic and answers 202
-// only once Kafka acknowledged the record with acks=all.
+// Package ingress is the multi-tenant HTTP ingress of brokers, channels and sinks: an Ingress
+// accepts CloudEvents over HTTP (binary, structured and batch mode, CloudEvents 1.0 and 0.3),
+// routes each request by path or Host through the live routing.Table to its resource's topic and
+// answers 202 only once Kafka acknowledged the record with acks=all. Records are written in
+// binary mode, or in structured mode for a KafkaSink whose contract entry asks for it.
 //
 // Apply follows the contract: it swaps an immutable snapshot (routing table, producer clients,
 // per-resource metrics) through an atomic pointer, so routing a request takes no lock, and it

@@ -452,14 +452,14 @@ func TestRejects(t *testing.T) {
 			return binaryRequest(t, "/ns1/nope", testEvent(t, event.CloudEventsVersionV1, "x"))
 		},
 		wantCode:   http.StatusNotFound,
-		wantReason: "no broker or channel",
+		wantReason: "no broker, channel or sink",
 	}, {
 		name: "a path below a broker",
 		req: func() *http.Request {
 			return binaryRequest(t, "/ns1/b1/more", testEvent(t, event.CloudEventsVersionV1, "x"))
 		},
 		wantCode:   http.StatusNotFound,
-		wantReason: "no broker or channel",
+		wantReason: "no broker, channel or sink",
 	}, {
 		name: "GET",
 		req: func() *http.Request {

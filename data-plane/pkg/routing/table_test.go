@@ -58,6 +58,42 @@ func TestLookup(t *testing.T) {
 	}
 }
 
+// TestSinkPathsAreScopedToTheSinkHost: a KafkaSink and a Broker with the same namespace and name
+// share "/ns/name" on the one ingress; the Host of each one's address tells them apart, and a
+// sink alone on its path is reached through any host.
+func TestSinkPathsAreScopedToTheSinkHost(t *testing.T) {
+	const sinkHost = "kafka-sink-ingress.knative-eventing.svc.cluster.local"
+	table := NewTable(&contract.Contract{Resources: []contract.Resource{
+		{UID: "broker", Kind: contract.KindBroker, Topic: "tb", Ingress: &contract.Ingress{Path: "/ns/shared"}},
+		{UID: "sink", Kind: contract.KindKafkaSink, Topic: "ts", Ingress: &contract.Ingress{Path: "/ns/shared", PathHost: sinkHost}},
+		{UID: "lone-sink", Kind: contract.KindKafkaSink, Topic: "tl", Ingress: &contract.Ingress{Path: "/ns/lone/", PathHost: sinkHost}},
+	}})
+	tests := []struct {
+		name, host, path string
+		want             string
+	}{
+		{name: "the sink on the sink host", host: sinkHost, path: "/ns/shared", want: "sink"},
+		{name: "the sink host with a port and capitals", host: "Kafka-Sink-Ingress.knative-eventing.svc.cluster.local:80", path: "/ns/shared/", want: "sink"},
+		{name: "the broker on the broker host", host: "kafka-broker-ingress.knative-eventing.svc.cluster.local", path: "/ns/shared", want: "broker"},
+		{name: "another host gets the unscoped broker", host: "127.0.0.1:8080", path: "/ns/shared", want: "broker"},
+		{name: "a sink alone on its path through any host", host: "127.0.0.1:8080", path: "/ns/lone", want: "lone-sink"},
+		{name: "a sink alone on its path through its host", host: sinkHost, path: "/ns/lone", want: "lone-sink"},
+		{name: "the sink host does not invent paths", host: sinkHost, path: "/ns/missing", want: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, ok := table.Lookup(tc.host, tc.path)
+			got := ""
+			if ok {
+				got = r.Resource.UID
+			}
+			if got != tc.want {
+				t.Errorf("Lookup(%q, %q) = %q, want %q", tc.host, tc.path, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestNilContractRoutesNothing(t *testing.T) {
 	if _, ok := NewTable(nil).Lookup("h", "/a/b"); ok {
 		t.Error("empty table routed a request")

@@ -15,12 +15,14 @@ import (
 	discovery "k8s.io/client-go/discovery"
 	rest "k8s.io/client-go/rest"
 	flowcontrol "k8s.io/client-go/util/flowcontrol"
+	eventingv1alpha1 "knkafka.dev/control-plane/pkg/client/clientset/versioned/typed/eventing/v1alpha1"
 	messagingv1beta1 "knkafka.dev/control-plane/pkg/client/clientset/versioned/typed/messaging/v1beta1"
 	sourcesv1beta1 "knkafka.dev/control-plane/pkg/client/clientset/versioned/typed/sources/v1beta1"
 )
 
 type Interface interface {
 	Discovery() discovery.DiscoveryInterface
+	EventingV1alpha1() eventingv1alpha1.EventingV1alpha1Interface
 	MessagingV1beta1() messagingv1beta1.MessagingV1beta1Interface
 	SourcesV1beta1() sourcesv1beta1.SourcesV1beta1Interface
 }
@@ -28,8 +30,14 @@ type Interface interface {
 // Clientset contains the clients for groups.
 type Clientset struct {
 	*discovery.DiscoveryClient
+	eventingV1alpha1 *eventingv1alpha1.EventingV1alpha1Client
 	messagingV1beta1 *messagingv1beta1.MessagingV1beta1Client
 	sourcesV1beta1   *sourcesv1beta1.SourcesV1beta1Client
+}
+
+// EventingV1alpha1 retrieves the EventingV1alpha1Client
+func (c *Clientset) EventingV1alpha1() eventingv1alpha1.EventingV1alpha1Interface {
+	return c.eventingV1alpha1
 }
 
 // MessagingV1beta1 retrieves the MessagingV1beta1Client
@@ -86,6 +94,10 @@ func NewForConfigAndClient(c *rest.Config, httpClient *http.Client) (*Clientset,
 
 	var cs Clientset
 	var err error
+	cs.eventingV1alpha1, err = eventingv1alpha1.NewForConfigAndClient(&configShallowCopy, httpClient)
+	if err != nil {
+		return nil, err
+	}
 	cs.messagingV1beta1, err = messagingv1beta1.NewForConfigAndClient(&configShallowCopy, httpClient)
 	if err != nil {
 		return nil, err
@@ -115,6 +127,7 @@ func NewForConfigOrDie(c *rest.Config) *Clientset {
 // New creates a new Clientset for the given RESTClient.
 func New(c rest.Interface) *Clientset {
 	var cs Clientset
+	cs.eventingV1alpha1 = eventingv1alpha1.New(c)
 	cs.messagingV1beta1 = messagingv1beta1.New(c)
 	cs.sourcesV1beta1 = sourcesv1beta1.New(c)
 

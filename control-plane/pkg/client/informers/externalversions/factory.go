@@ -18,6 +18,7 @@ import (
 	schema "k8s.io/apimachinery/pkg/runtime/schema"
 	cache "k8s.io/client-go/tools/cache"
 	versioned "knkafka.dev/control-plane/pkg/client/clientset/versioned"
+	eventing "knkafka.dev/control-plane/pkg/client/informers/externalversions/eventing"
 	internalinterfaces "knkafka.dev/control-plane/pkg/client/informers/externalversions/internalinterfaces"
 	messaging "knkafka.dev/control-plane/pkg/client/informers/externalversions/messaging"
 	sources "knkafka.dev/control-plane/pkg/client/informers/externalversions/sources"
@@ -246,8 +247,13 @@ type SharedInformerFactory interface {
 	// client.
 	InformerFor(obj runtime.Object, newFunc internalinterfaces.NewInformerFunc) cache.SharedIndexInformer
 
+	Eventing() eventing.Interface
 	Messaging() messaging.Interface
 	Sources() sources.Interface
+}
+
+func (f *sharedInformerFactory) Eventing() eventing.Interface {
+	return eventing.New(f, f.namespace, f.tweakListOptions)
 }
 
 func (f *sharedInformerFactory) Messaging() messaging.Interface {

@@ -13,6 +13,7 @@ import (
 
 	schema "k8s.io/apimachinery/pkg/runtime/schema"
 	cache "k8s.io/client-go/tools/cache"
+	v1alpha1 "knkafka.dev/control-plane/pkg/apis/eventing/v1alpha1"
 	v1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
 	sourcesv1beta1 "knkafka.dev/control-plane/pkg/apis/sources/v1beta1"
 )
@@ -43,7 +44,11 @@ func (f *genericInformer) Lister() cache.GenericLister {
 // TODO extend this to unknown resources with a client pool
 func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource) (GenericInformer, error) {
 	switch resource {
-	// Group=messaging.knative.dev, Version=v1beta1
+	// Group=eventing.knative.dev, Version=v1alpha1
+	case v1alpha1.SchemeGroupVersion.WithResource("kafkasinks"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Eventing().V1alpha1().KafkaSinks().Informer()}, nil
+
+		// Group=messaging.knative.dev, Version=v1beta1
 	case v1beta1.SchemeGroupVersion.WithResource("kafkachannels"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Messaging().V1beta1().KafkaChannels().Informer()}, nil
 

@@ -16,6 +16,8 @@ import (
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	"k8s.io/client-go/testing"
 	clientset "knkafka.dev/control-plane/pkg/client/clientset/versioned"
+	eventingv1alpha1 "knkafka.dev/control-plane/pkg/client/clientset/versioned/typed/eventing/v1alpha1"
+	fakeeventingv1alpha1 "knkafka.dev/control-plane/pkg/client/clientset/versioned/typed/eventing/v1alpha1/fake"
 	messagingv1beta1 "knkafka.dev/control-plane/pkg/client/clientset/versioned/typed/messaging/v1beta1"
 	fakemessagingv1beta1 "knkafka.dev/control-plane/pkg/client/clientset/versioned/typed/messaging/v1beta1/fake"
 	sourcesv1beta1 "knkafka.dev/control-plane/pkg/client/clientset/versioned/typed/sources/v1beta1"
@@ -86,6 +88,11 @@ var (
 	_ clientset.Interface = &Clientset{}
 	_ testing.FakeClient  = &Clientset{}
 )
+
+// EventingV1alpha1 retrieves the EventingV1alpha1Client
+func (c *Clientset) EventingV1alpha1() eventingv1alpha1.EventingV1alpha1Interface {
+	return &fakeeventingv1alpha1.FakeEventingV1alpha1{Fake: &c.Fake}
+}
 
 // MessagingV1beta1 retrieves the MessagingV1beta1Client
 func (c *Clientset) MessagingV1beta1() messagingv1beta1.MessagingV1beta1Interface {

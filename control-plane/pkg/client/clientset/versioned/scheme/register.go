@@ -14,6 +14,7 @@ import (
 	schema "k8s.io/apimachinery/pkg/runtime/schema"
 	serializer "k8s.io/apimachinery/pkg/runtime/serializer"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	eventingv1alpha1 "knkafka.dev/control-plane/pkg/apis/eventing/v1alpha1"
 	messagingv1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
 	sourcesv1beta1 "knkafka.dev/control-plane/pkg/apis/sources/v1beta1"
 )
@@ -22,6 +23,7 @@ var Scheme = runtime.NewScheme()
 var Codecs = serializer.NewCodecFactory(Scheme)
 var ParameterCodec = runtime.NewParameterCodec(Scheme)
 var localSchemeBuilder = runtime.SchemeBuilder{
+	eventingv1alpha1.AddToScheme,
 	messagingv1beta1.AddToScheme,
 	sourcesv1beta1.AddToScheme,
 }
