@@ -80,7 +80,14 @@ func TestReconcileRealKafka(t *testing.T) {
 	if event := r.ReconcileKind(tctx, kc); event != nil {
 		t.Fatalf("second ReconcileKind = %v", event)
 	}
-	if got := retentionMs(ctx, t, adm, topic); got != "7200000" {
+	// KRaft applies a config change through the controller's metadata log: the broker answering
+	// DescribeConfigs may show the old value for a moment.
+	got := retentionMs(ctx, t, adm, topic)
+	for deadline := time.Now().Add(10 * time.Second); got != "7200000" && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		got = retentionMs(ctx, t, adm, topic)
+	}
+	if got != "7200000" {
 		t.Errorf("retention.ms after the change = %q, want 7200000 (PT2H)", got)
 	}
 
