@@ -62,6 +62,9 @@ type Config struct {
 	// SeparateReads gives every Trigger and Subscription a consumer of its own, as Knative's Kafka
 	// broker does, instead of one shared reader per topic (dispatcher.SharedReads).
 	SeparateReads bool
+	// MaxDeliveries bounds the dispatcher's deliveries in flight across all egresses (0: its
+	// default, 1,000; see dispatcher.MaxDeliveries).
+	MaxDeliveries int
 	// SessionTimeout is the dispatcher's consumer group session timeout (0: franz-go's 45s). A
 	// replica that dies without leaving holds its partitions this long before the group moves them.
 	SessionTimeout time.Duration
@@ -158,6 +161,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		if cfg.MemoryBudget > 0 {
 			opts = append(opts, dispatcher.MemoryBudget(cfg.MemoryBudget, 0))
+		}
+		if cfg.MaxDeliveries > 0 {
+			opts = append(opts, dispatcher.MaxDeliveries(cfg.MaxDeliveries))
 		}
 		if cfg.SeparateReads {
 			opts = append(opts, dispatcher.SharedReads(false))

@@ -51,6 +51,8 @@ type Dispatcher struct {
 	metrics *metrics
 	// budget bounds the bytes of fetched, unfinished records across all egresses.
 	budget *membudget.Budget
+	// deliveries bounds the deliveries in flight across all egresses (nil: no bound).
+	deliveries *membudget.Budget
 
 	mu      sync.Mutex
 	running map[string]*egress // by egress UID
@@ -84,16 +86,21 @@ func New(logger *zap.Logger, sender *delivery.Sender, opts ...Option) *Dispatche
 	}
 	budget := membudget.New(cfg.memoryBudget, perEgress, func(used int64) { m.bufferedBytes.Set(float64(used)) })
 	m.budgetBytes.Set(float64(budget.Limit()))
+	var deliveries *membudget.Budget
+	if cfg.maxDeliveries > 0 {
+		deliveries = membudget.New(int64(cfg.maxDeliveries), 0, nil)
+	}
 	return &Dispatcher{
-		logger:    logger,
-		sender:    sender,
-		cfg:       cfg,
-		metrics:   m,
-		budget:    budget,
-		running:   map[string]*egress{},
-		readers:   map[readerKey]*sharedReader{},
-		producers: map[string]*kgo.Client{},
-		closeDone: make(chan struct{}),
+		deliveries: deliveries,
+		logger:     logger,
+		sender:     sender,
+		cfg:        cfg,
+		metrics:    m,
+		budget:     budget,
+		running:    map[string]*egress{},
+		readers:    map[readerKey]*sharedReader{},
+		producers:  map[string]*kgo.Client{},
+		closeDone:  make(chan struct{}),
 	}
 }
 
@@ -277,6 +284,9 @@ func (d *Dispatcher) startEgress(w wanted) (*egress, error) {
 	e.proc.halt = e.halt
 	e.proc.decode = decode
 	e.bytes = d.budget.Open()
+	if d.deliveries != nil {
+		e.units = d.deliveries.Open()
+	}
 	order := w.eg.Order
 	if order == "" {
 		order = contract.Unordered
@@ -297,6 +307,7 @@ func (d *Dispatcher) startEgress(w wanted) (*egress, error) {
 		e.lane = newLane(logger, order, e.proc, e.src, e.metrics, &d.cfg, w.eg.MaxInFlight, e.bytes)
 		e.src.sink = e.lane
 	}
+	e.lane.units = e.units
 	e.start()
 	logger.Info("egress started", zap.String("group", w.eg.ConsumerGroup), zap.Strings("topics", w.res.ReadTopics()),
 		zap.String("order", string(order)))

@@ -48,6 +48,8 @@ type egress struct {
 	proc    *processor
 	metrics *egressMetrics
 	bytes   *membudget.Account
+	// units is the egress's account on the dispatcher's bound on deliveries in flight.
+	units *membudget.Account
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -147,6 +149,7 @@ func (e *egress) phase() (bool, string, string) { return e.src.phase() }
 
 // finish releases what the egress held once its lane stopped.
 func (e *egress) finish() {
+	e.units.Close()
 	if leaked := e.bytes.Close(); leaked != 0 {
 		e.logger.Error("memory budget bytes still held after the egress stopped; released them", zap.Int64("bytes", leaked))
 	}

@@ -51,6 +51,12 @@ type recordProcessor interface {
 	process(ctx context.Context, r *kgo.Record) bool
 }
 
+// screener is a recordProcessor that can tell cheaply that a record needs no delivery (see
+// processor.screen).
+type screener interface {
+	screen(r *kgo.Record) bool
+}
+
 // partitionStart is one assigned partition and its start offset.
 type partitionStart struct {
 	topic     string
@@ -82,6 +88,11 @@ type lane struct {
 	retry       time.Duration
 	// slots bounds deliveries in flight across the egress for Unordered and KeyOrdered.
 	slots chan struct{}
+	// units is the egress's account on the dispatcher's bound on deliveries in flight across all
+	// egresses (one unit a delivery); nil for none.
+	units *membudget.Account
+	// unitTurn (capacity 1) lets one partition at a time wait for a unit.
+	unitTurn chan struct{}
 	// bytes is the egress's account on the memory budget: the source acquired every pushed
 	// record's bytes there (or, for a record of a shared reader, the reader did: see
 	// sharedRecord), and the lane releases them once the record is finished or dropped.
@@ -119,6 +130,7 @@ func newLane(logger *zap.Logger, order contract.DeliveryOrder, proc recordProces
 		interval:    cfg.commitInterval,
 		retry:       cfg.retryInterval,
 		slots:       make(chan struct{}, maxInFlight),
+		unitTurn:    make(chan struct{}, 1),
 		bytes:       bytes,
 		parts:       map[topicPartition]*partition{},
 		commitNow:   make(chan struct{}, 1),
@@ -293,10 +305,19 @@ func (l *lane) start(p *partition, r *kgo.Record) bool {
 		return false
 	default:
 	}
+	if sc, ok := l.proc.(screener); ok && !sc.screen(r) {
+		// Nothing to deliver: complete it here, in order, without a slot or a goroutine.
+		l.finish(p, r, true)
+		return true
+	}
 	switch {
 	case l.order == contract.Ordered:
 		// One in flight per partition: deliver right here, in the partition's goroutine.
+		if !l.acquireUnit(p) {
+			return false
+		}
 		l.deliver(p, r)
+		l.units.Release(1)
 		return true
 	case l.order == contract.KeyOrdered && r.Key != nil:
 		key := string(r.Key)
@@ -362,13 +383,51 @@ func (l *lane) runKey(p *partition, key string, r *kgo.Record) {
 func (l *lane) acquire(p *partition) bool {
 	select {
 	case l.slots <- struct{}{}:
-		return true
 	case <-p.stop:
 		return false
 	}
+	if !l.acquireUnit(p) {
+		<-l.slots
+		return false
+	}
+	return true
 }
 
-func (l *lane) releaseSlot() { <-l.slots }
+func (l *lane) releaseSlot() {
+	l.units.Release(1)
+	<-l.slots
+}
+
+// acquireUnit waits for a unit of the process-wide bound on deliveries in flight. The bound is
+// shared as the memory budget is (membudget): an equal share among the egresses delivering, and
+// one delivery always admitted to an egress that has none in flight — so egresses whose
+// subscribers hang hold at most their share, and every other egress still delivers.
+//
+// An account wakes one waiter, so the lane's partitions take turns at waiting (unitTurn): with two
+// waiting on one account, the second would miss the wake and wait for good.
+func (l *lane) acquireUnit(p *partition) bool {
+	if l.units == nil {
+		return true
+	}
+	select {
+	case l.unitTurn <- struct{}{}:
+	case <-p.stop:
+		return false
+	}
+	defer func() { <-l.unitTurn }()
+	for {
+		ok, retry := l.units.Acquire(1)
+		if ok {
+			return true
+		}
+		select {
+		case <-retry:
+		case <-p.stop:
+			l.units.StopWaiting()
+			return false
+		}
+	}
+}
 
 // deliver processes one record and marks it done unless the partition's context ended it. Either
 // way the record is finished here, and its budget bytes are released.

@@ -26,6 +26,8 @@ type config struct {
 	// (shared.go); maxDetached bounds the catch-up clients of one reader.
 	sharedReads bool
 	maxDetached int
+	// maxDeliveries bounds deliveries in flight across all egresses (see MaxDeliveries).
+	maxDeliveries int
 	// readerEvents, when set, observes shared readers (tests).
 	readerEvents         func(readerEvent)
 	maxPollRecords       int
@@ -51,6 +53,7 @@ func defaultConfig() config {
 		fetchMaxWait:           200 * time.Millisecond,
 		sharedReads:            true,
 		maxDetached:            16,
+		maxDeliveries:          1000,
 		memoryBudget:           defaultMemoryBudget(debug.SetMemoryLimit(-1)),
 	}
 }
@@ -222,6 +225,20 @@ func MaxDetachedLanes(n int) Option {
 	return func(c *config) {
 		if n >= 0 {
 			c.maxDetached = n
+		}
+	}
+}
+
+// MaxDeliveries bounds the deliveries in flight across all egresses of the Dispatcher; the default
+// is 1,000. Each egress still has its own bound (MaxInFlight, or the egress's); beyond those, the
+// egresses delivering share this one equally, and an egress with nothing in flight is always
+// admitted one delivery, so hanging subscribers cannot stop the others. It bounds the goroutines,
+// connections and buffers that deliveries take: measured with 1,000 Triggers draining a backlog,
+// per-egress bounds alone let 100,000 requests run at once (1.6 GiB). 0 removes the bound.
+func MaxDeliveries(n int) Option {
+	return func(c *config) {
+		if n >= 0 {
+			c.maxDeliveries = n
 		}
 	}
 }

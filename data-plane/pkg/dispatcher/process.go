@@ -76,6 +76,34 @@ func (p *processor) close() {
 	p.filter.Cleanup()
 }
 
+// screen reports whether a record of a shared reader may need delivering: false when it is not a
+// CloudEvent or the egress's filter drops it — counted, as process would, and complete — so that
+// the lane finishes it in place instead of taking an in-flight slot and a goroutine for it. With
+// many Triggers filtering one topic most records are dropped by most lanes, and this is where.
+// Records a lane owns alone, and anything that panics, go through process as before.
+func (p *processor) screen(r *kgo.Record) (wanted bool) {
+	if p.decode != nil || sharedOf(r) == nil {
+		return true
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			wanted = true // process meets it again and halts the egress
+		}
+	}()
+	e, err := p.decodeRecord(r)
+	if err != nil {
+		p.logger.Warn("skipping a record that is not a CloudEvent", zap.String("topic", r.Topic),
+			zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
+		p.metrics.outcome(outcomeUndecodable)
+		return false
+	}
+	if p.filter != nil && p.filter.Filter(p.filterCtx, *e) == eventfilter.FailFilter {
+		p.metrics.outcome(outcomeFiltered)
+		return false
+	}
+	return true
+}
+
 // process handles r and reports whether its offset may be committed: true when the event was
 // delivered (and its reply routed), dead-lettered, filtered out, undecodable, or failed for good
 // (retries exhausted and no dead-letter sink, or the sink refused it with a non-retryable answer:

@@ -544,3 +544,60 @@ func TestSharedReaderNewTriggersBehindTheReaderCatchUp(t *testing.T) {
 	waitCommitted(t, servers, topic, egFirst.ConsumerGroup, egResumed.ConsumerGroup, egEarliest.ConsumerGroup)
 	own.check(t)
 }
+
+// TestDeliveriesBoundKeepsHangingSubscribersFromStoppingOthers bounds the deliveries in flight
+// across the dispatcher to 8 while five Triggers, each allowed 10 in flight, hang on their
+// subscriber: they hold no more than the bound lets them, and a sixth Trigger still delivers its
+// whole stream meanwhile; once released, everyone gets everything.
+func TestDeliveriesBoundKeepsHangingSubscribersFromStoppingOthers(t *testing.T) {
+	servers := kafkatest.Bootstrap(t)
+	topic := kafkatest.CreateTopic(t, servers, 2)
+	const (
+		hanging = 5
+		events  = 100
+		bound   = 8
+	)
+	gate := make(chan struct{})
+	var inFlight, peak atomic.Int64
+	stuck := newSubscriber(t, func(http.ResponseWriter, received) int {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			old := peak.Load()
+			if n <= old || peak.CompareAndSwap(old, n) {
+				break
+			}
+		}
+		select {
+		case <-gate:
+		case <-time.After(waitTimeout):
+		}
+		return http.StatusOK
+	})
+	fast := newSubscriber(t, nil)
+	d := newDispatcher(t, MaxDeliveries(bound))
+	egs := []contract.Egress{newEgress(t, "fast", fast.URL)}
+	var uids []string
+	for i := range hanging {
+		egs = append(egs, newEgress(t, fmt.Sprintf("hang%d", i), stuck.URL, withMaxInFlight(10)))
+	}
+	for _, eg := range egs {
+		uids = append(uids, eg.UID)
+	}
+	apply(t, d, newContract(servers, topic, egs...))
+	waitReady(t, d, uids...)
+	p := newProducer(t, servers)
+	for i := range events {
+		produce(t, p, topic, int32(i%2), newEvent(fmt.Sprintf("h-%d", i), "t"))
+	}
+	eventually(t, "the fast trigger delivers everything beside five hanging ones", func() bool { return len(fast.ids()) == events })
+	// The hanging Triggers hold what the bound gives them: its equal share among the delivering
+	// egresses, and one each beyond the bound at most.
+	time.Sleep(200 * time.Millisecond)
+	if got := peak.Load(); got > bound+hanging || got < hanging {
+		t.Errorf("hanging subscribers saw %d deliveries at once; want between %d and the bound plus one each, %d", got, hanging, bound+hanging)
+	}
+	close(gate)
+	eventually(t, "every hanging trigger receives everything once released", func() bool { return stuck.count() >= hanging*events })
+	t.Logf("at most %d deliveries hung at once (bound %d, %d hanging triggers allowed 10 each)", peak.Load(), bound, hanging)
+}
