@@ -135,7 +135,8 @@ func (b *Budget) admits(a *Account, n int64) bool {
 // returned channel receives once releases or departures would admit n bytes and more — a quarter
 // of a's share, or anything once a holds nothing — and trying again may still fail if someone
 // else took them first. a counts as waiting until it is admitted or calls StopWaiting, which
-// shrinks the others' share.
+// shrinks the others' share. The channel wakes one waiter: goroutines sharing an account take
+// turns at waiting on it.
 func (a *Account) Acquire(n int64) (ok bool, retry <-chan struct{}) {
 	if a == nil {
 		return true, nil
