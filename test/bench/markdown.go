@@ -106,7 +106,7 @@ func Markdown(res *Results) string {
 	if len(res.FanOut) > 0 {
 		w("## 4. Fan-out: one broker, N triggers each filtering on one of %d event types, draining a backlog\n\n", fanOutTypes)
 		w("Each step launches a dispatcher on an empty topic and measures it idle once every trigger is Ready (all ready s: launch → every trigger Ready), stops it, writes the backlog, and launches a second dispatcher that drains it. "+
-			"Each trigger's egress reads the whole topic with its own consumer group today, so bytes fetched and connections grow with N; the design's shared reads would read each partition once. "+
+			"The dispatcher reads the topic once through a shared reader that feeds every trigger's lane (each lane commits under its own consumer group), so bytes fetched and connections should not grow with N; --separate-reads gives every trigger its own consumer, as Knative's Kafka broker does. "+
 			"The backlog shrinks for large N so that at most %s records are read in all; bytes fetched are compared with the 1-trigger step's per backlog event. "+
 			"The bare client posts as many events to the same subscriber with the in-flight limit as its concurrency. "+
 			"Dispatcher CPU is the draining dispatcher's whole life (start-up included); broker CPU is the Kafka JVM's from that launch to the last delivery (group joins included).\n\n", num(maxFanOutReads))

@@ -173,7 +173,7 @@ func run(ctx context.Context, opts Options) (*runner, error) {
 var standingNotes = []string{
 	"Everything runs on one machine: vegeta, the subscriber and Kafka share the cores with the process measured, as they do for its ceilings.",
 	"Java peer figures are from the team's notes (same machine kind, an earlier run), not measured in this run.",
-	"Fan-out: today each egress reads the topic itself with its own consumer group, so bytes read grow with the trigger count; the design's shared reads would read each partition once.",
+	"Fan-out: one shared reader per topic feeds every trigger's lane, so bytes read and connections to Kafka stay those of one trigger; deliveries in flight are bounded across all triggers (--max-deliveries, 1,000).",
 	"The Knative peer is the in-memory channel's data path (no Kafka, nothing durable) and answers only after its subscriber did.",
 }
 
