@@ -131,8 +131,17 @@ func Markdown(res *Results) string {
 		w("## 6. Reactivity (events flowing at %d/s)\n\nLaunch → first delivery: **%.2f s** (Java peer: 8–9 s). Contract change adding an egress → its first delivery: median **%.3f s** of %v (Java peer: 0.2–0.45 s).\n\n",
 			r.ProduceRate, r.StartupSeconds, r.MedianSeconds, r.ChangeSeconds)
 	}
+	if m := res.ManyBrokers; m != nil {
+		w("## 7. Many brokers: %d Brokers × %d Triggers (%d partitions each), idle\n\n", m.Brokers, m.Triggers/max(m.Brokers, 1), m.Partitions)
+		if m.Error != "" {
+			w("Failed: %s\n\n", m.Error)
+		} else {
+			w("All %d Triggers Ready %.1f s after launch; RSS idle %.1f MiB (peak %.1f); %.3f cores idle; %d connections to Kafka. The contract is %d bytes of JSON, published as %d shard(s) of %d bytes in all.\n\n",
+				m.Triggers, m.ReadySeconds, m.IdleRSSMiB, m.PeakRSSMiB, m.IdleCores, m.Conns, m.ContractJSONBytes, m.Shards, m.PublicationBytes)
+		}
+	}
 	if p := res.Peer; p != nil {
-		w("## 7. Peer: %s\n\n%s. Saturation %s ev/s; memory idle %.1f MiB, peak %.1f MiB.\n\n", p.Name, p.Note, num(p.Ladder.SaturationPerSec), p.IdleMemory.RSSMiB, p.LoadMemory.PeakMiB)
+		w("## 8. Peer: %s\n\n%s. Saturation %s ev/s; memory idle %.1f MiB, peak %.1f MiB.\n\n", p.Name, p.Note, num(p.Ladder.SaturationPerSec), p.IdleMemory.RSSMiB, p.LoadMemory.PeakMiB)
 	}
 	if len(res.Micro) > 0 {
 		w("## Micro-benchmarks (`go test -bench`)\n\n| package | benchmark | ns/op | B/op | allocs/op |\n|---|---|---:|---:|---:|\n")

@@ -7,22 +7,23 @@ import (
 
 // Results is everything one run measured; it is written as JSON next to the Markdown table.
 type Results struct {
-	Profile     Profile           `json:"profile"`
-	StartedAt   time.Time         `json:"startedAt"`
-	FinishedAt  time.Time         `json:"finishedAt"`
-	WallSeconds float64           `json:"wallSeconds"`
-	Machine     Machine           `json:"machine"`
-	Kafka       KafkaInfo         `json:"kafka"`
-	Git         GitInfo           `json:"git"`
-	Checks      []Check           `json:"checks"`
-	Ingress     *IngressResult    `json:"ingress,omitempty"`
-	Dispatcher  *DispatcherResult `json:"dispatcher,omitempty"`
-	EndToEnd    []E2EResult       `json:"endToEnd,omitempty"`
-	FanOut      []FanOutResult    `json:"fanOut,omitempty"`
-	Footprint   *FootprintResult  `json:"footprint,omitempty"`
-	Reactivity  *ReactivityResult `json:"reactivity,omitempty"`
-	Peer        *PeerResult       `json:"peer,omitempty"`
-	Micro       []MicroBenchmark  `json:"micro,omitempty"`
+	Profile     Profile            `json:"profile"`
+	StartedAt   time.Time          `json:"startedAt"`
+	FinishedAt  time.Time          `json:"finishedAt"`
+	WallSeconds float64            `json:"wallSeconds"`
+	Machine     Machine            `json:"machine"`
+	Kafka       KafkaInfo          `json:"kafka"`
+	Git         GitInfo            `json:"git"`
+	Checks      []Check            `json:"checks"`
+	Ingress     *IngressResult     `json:"ingress,omitempty"`
+	Dispatcher  *DispatcherResult  `json:"dispatcher,omitempty"`
+	EndToEnd    []E2EResult        `json:"endToEnd,omitempty"`
+	FanOut      []FanOutResult     `json:"fanOut,omitempty"`
+	ManyBrokers *ManyBrokersResult `json:"manyBrokers,omitempty"`
+	Footprint   *FootprintResult   `json:"footprint,omitempty"`
+	Reactivity  *ReactivityResult  `json:"reactivity,omitempty"`
+	Peer        *PeerResult        `json:"peer,omitempty"`
+	Micro       []MicroBenchmark   `json:"micro,omitempty"`
 	// JavaPeer are the Java data plane's figures from the team's notes (measured on this machine
 	// kind in an earlier run, not in this one); the checks divide by them.
 	JavaPeer map[string]float64 `json:"javaPeerFromNotes"`

@@ -139,6 +139,7 @@ func run(ctx context.Context, opts Options) (*runner, error) {
 		{"reactivity", r.reactivity},
 		{"footprint", r.footprint},
 		{"fanout", r.fanOut},
+		{"brokers", r.manyBrokersScenario},
 		{"peer", r.peer},
 	}
 	for _, s := range all {
