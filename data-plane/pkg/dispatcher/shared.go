@@ -581,7 +581,7 @@ func (r *sharedReader) resolveWaiting(ctx context.Context) {
 	r.topoMu.Lock()
 	defer r.topoMu.Unlock()
 	r.mu.Lock()
-	if r.adm == nil || len(r.waiting) == 0 {
+	if !r.joined || r.adm == nil || len(r.waiting) == 0 {
 		r.mu.Unlock()
 		return
 	}

@@ -601,3 +601,32 @@ func TestDeliveriesBoundKeepsHangingSubscribersFromStoppingOthers(t *testing.T) 
 	eventually(t, "every hanging trigger receives everything once released", func() bool { return stuck.count() >= hanging*events })
 	t.Logf("at most %d deliveries hung at once (bound %d, %d hanging triggers allowed 10 each)", peak.Load(), bound, hanging)
 }
+
+// TestSharedReaderReplicaWithoutPartitionsIsReady runs two replicas on a one-partition topic: the
+// replica the reader group gives nothing still reports the Trigger Ready (Ready needs every
+// replica), and the events are delivered by the other.
+func TestSharedReaderReplicaWithoutPartitionsIsReady(t *testing.T) {
+	servers := kafkatest.Bootstrap(t)
+	topic := kafkatest.CreateTopic(t, servers, 1)
+	own := newOwnership()
+	sub := newSubscriber(t, nil)
+	eg := newEgress(t, "one", sub.URL)
+	c := newContract(servers, topic, eg)
+	a, b := newDispatcher(t, own.observe("a")), newDispatcher(t, own.observe("b"))
+	apply(t, a, c)
+	apply(t, b, c)
+	waitReady(t, a, eg.UID)
+	waitReady(t, b, eg.UID)
+	p := newProducer(t, servers)
+	for i := range 20 {
+		produce(t, p, topic, 0, newEvent(fmt.Sprintf("o-%d", i), "t"))
+	}
+	eventually(t, "every event delivered", func() bool { return len(sub.ids()) == 20 })
+	waitCommitted(t, servers, topic, eg.ConsumerGroup)
+	own.check(t)
+	own.mu.Lock()
+	defer own.mu.Unlock()
+	if own.counts["a owned"]+own.counts["b owned"]-own.counts["a released"]-own.counts["b released"] != 1 {
+		t.Errorf("the partition is not owned by exactly one replica: %v", own.counts)
+	}
+}
