@@ -72,8 +72,10 @@ var decoder = func() runtime.Decoder {
 			panic(err) // the schemes are static; failing here is a programming error
 		}
 	}
-	// KafkaSource is served as sources.knative.dev/v1 too, with the same schema.
+	// KafkaSource is served as sources.knative.dev/v1 too, and KafkaChannel as
+	// messaging.knative.dev/v1, each with the same schema as its stored version.
 	scheme.AddKnownTypeWithName(sourcesv1beta1.SchemeGroupVersion.WithKind("KafkaSource").GroupKind().WithVersion("v1"), &sourcesv1beta1.KafkaSource{})
+	scheme.AddKnownTypeWithName(messagingv1beta1.SchemeGroupVersion.WithKind("KafkaChannel").GroupKind().WithVersion("v1"), &messagingv1beta1.KafkaChannel{})
 	return serializer.NewCodecFactory(scheme, serializer.EnableStrict).UniversalDeserializer()
 }()
 

@@ -345,13 +345,13 @@ func (b *builder) resolve(d *duckv1.Destination, namespace, field string) (*apis
 	switch {
 	case ref.Kind == contract.KindBroker && ref.APIVersion == eventingv1.SchemeGroupVersion.String():
 		kind = contract.KindBroker
-	case ref.Kind == contract.KindKafkaChannel && ref.APIVersion == messagingv1beta1.SchemeGroupVersion.String():
+	case ref.Kind == contract.KindKafkaChannel && isKafkaChannelVersion(ref.APIVersion):
 		kind = contract.KindKafkaChannel
 	case ref.Kind == contract.KindKafkaSink && ref.APIVersion == eventingv1alpha1.SchemeGroupVersion.String():
 		kind = contract.KindKafkaSink
 	default:
-		return nil, problem(ReasonRefNotSupported, "%s.ref (%s %s %s) cannot be resolved in local mode: only Brokers (%s), KafkaChannels (%s) and KafkaSinks (%s) of the folder can; use %s.uri for anything else",
-			field, ref.APIVersion, ref.Kind, ref.Name, eventingv1.SchemeGroupVersion, messagingv1beta1.SchemeGroupVersion, eventingv1alpha1.SchemeGroupVersion, field)
+		return nil, problem(ReasonRefNotSupported, "%s.ref (%s %s %s) cannot be resolved in local mode: only Brokers (%s), KafkaChannels (%s or %s) and KafkaSinks (%s) of the folder can; use %s.uri for anything else",
+			field, ref.APIVersion, ref.Kind, ref.Name, eventingv1.SchemeGroupVersion, messagingv1beta1.SchemeGroupVersion, kafkaChannelV1, eventingv1alpha1.SchemeGroupVersion, field)
 	}
 	a, ok := b.addressables[addressableKey{kind, ns, ref.Name}]
 	switch {
@@ -429,9 +429,9 @@ func (b *builder) subscriptions(channels map[string]channelEntry) {
 		ch, ok := channels[key]
 		o.Parent = ch.uid
 		switch {
-		case ref.Kind != "KafkaChannel" || (ref.APIVersion != "" && ref.APIVersion != messagingv1beta1.SchemeGroupVersion.String()):
-			o.Problem = problem(ReasonChannelUnsupported, "spec.channel must name a %s KafkaChannel in local mode, got %s %s",
-				messagingv1beta1.SchemeGroupVersion, ref.APIVersion, ref.Kind)
+		case ref.Kind != "KafkaChannel" || (ref.APIVersion != "" && !isKafkaChannelVersion(ref.APIVersion)):
+			o.Problem = problem(ReasonChannelUnsupported, "spec.channel must name a %s or %s KafkaChannel in local mode, got %s %s",
+				messagingv1beta1.SchemeGroupVersion, kafkaChannelV1, ref.APIVersion, ref.Kind)
 		case !ok:
 			o.Problem = problem(ReasonChannelNotFound, "KafkaChannel %s is not in the resources folder", key)
 		case ch.problem != nil:
@@ -545,4 +545,13 @@ func (b *builder) source(ks *sourcesv1beta1.KafkaSource) (contract.Resource, *Pr
 		}
 	}
 	return res, nil
+}
+
+// kafkaChannelV1 is the other version the KafkaChannel CRD serves, with the same schema as
+// messagingv1beta1's.
+const kafkaChannelV1 = "messaging.knative.dev/v1"
+
+// isKafkaChannelVersion reports whether apiVersion is one the KafkaChannel CRD serves.
+func isKafkaChannelVersion(apiVersion string) bool {
+	return apiVersion == messagingv1beta1.SchemeGroupVersion.String() || apiVersion == kafkaChannelV1
 }

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -374,6 +375,41 @@ func TestBuild(t *testing.T) {
 			"{apiVersion: messaging.knative.dev/v1, kind: Channel, name: events}", 1)},
 		opts: Options{DefaultServers: []string{"k:1"}},
 		want: []row{{"KafkaChannel", "events", ""}, {"Subscription", "audit", ReasonChannelUnsupported}},
+	}, {
+		name: "a messaging.knative.dev/v1 KafkaChannel is served as a v1beta1 one, with v1 refs to it",
+		docs: []string{
+			strings.Replace(channel, "apiVersion: messaging.knative.dev/v1beta1", "apiVersion: messaging.knative.dev/v1", 1),
+			strings.Replace(subscription, "{apiVersion: messaging.knative.dev/v1beta1, kind: KafkaChannel, name: events}",
+				"{apiVersion: messaging.knative.dev/v1, kind: KafkaChannel, name: events}", 1),
+			broker,
+			strings.Replace(trigger, `subscriber: {uri: "http://127.0.0.1:8081"}`,
+				"subscriber: {ref: {apiVersion: messaging.knative.dev/v1, kind: KafkaChannel, name: events}}", 1),
+		},
+		opts: Options{IngressAddr: "127.0.0.1:8080", DefaultServers: []string{"k:1"}},
+		want: []row{{"Broker", "default", ""}, {"Trigger", "orders", ""}, {"KafkaChannel", "events", ""}, {"Subscription", "audit", ""}},
+		check: func(t *testing.T, p *Plan) {
+			var channelAddress string
+			for _, o := range p.Objects {
+				if o.Kind == "KafkaChannel" {
+					channelAddress = o.Address
+				}
+			}
+			var got []string
+			for _, r := range p.Contract.Resources {
+				got = append(got, fmt.Sprintf("%s %s/%s egresses=%d", r.Kind, r.Namespace, r.Name, len(r.Egresses)))
+				if r.Kind == "Broker" && len(r.Egresses) == 1 && (channelAddress == "" || r.Egresses[0].Destination != channelAddress) {
+					t.Errorf("the trigger delivers to %q, want the v1 channel's address %q", r.Egresses[0].Destination, channelAddress)
+				}
+			}
+			for _, tp := range p.Topics {
+				got = append(got, fmt.Sprintf("topic %s partitions=%d", tp.Spec.Name, tp.Spec.Partitions))
+			}
+			want := []string{"Broker default/default egresses=1", "KafkaChannel default/events egresses=1",
+				"topic knative-broker-default-default partitions=1", "topic knative-messaging-kafka.default.events partitions=2"}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("contract resources and topics (-want +got):\n%s", diff)
+			}
+		},
 	}, {
 		name: "a subscriber ref is not supported",
 		docs: []string{channel, strings.Replace(subscription, `subscriber: {uri: "http://127.0.0.1:8082"}`,

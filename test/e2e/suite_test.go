@@ -111,6 +111,8 @@ func TestE2E(t *testing.T) {
 		{"SecuredKafka", testSecuredKafka},
 		{"KafkaSink", testKafkaSink},
 		{"SecuredKafkaSink", testSecuredKafkaSink},
+		{"KafkaChannelV1", testKafkaChannelV1},
+		{"TriggerCompat", testTriggerCompat},
 	} {
 		t.Run(scenario.name, func(t *testing.T) {
 			s.watch(t)

@@ -82,22 +82,42 @@ func TestKafkaChannelCRDNames(t *testing.T) {
 		}
 	}
 
-	if len(crd.Spec.Versions) != 1 {
-		t.Fatalf("%d versions, want 1 (%s)", len(crd.Spec.Versions), gvk.Version)
+	if crd.Spec.Conversion == nil || crd.Spec.Conversion.Strategy != apiextensionsv1.NoneConverter {
+		t.Errorf("conversion = %+v, want strategy None: the versions share one schema", crd.Spec.Conversion)
 	}
-	v := crd.Spec.Versions[0]
-	if v.Name != gvk.Version || !v.Served || !v.Storage {
-		t.Errorf("version %s served=%t storage=%t, want %s served and stored", v.Name, v.Served, v.Storage, gvk.Version)
+}
+
+// TestKafkaChannelCRDServesBothVersionsAlike: v1beta1 (the Go types' version) is stored, v1 served
+// as Knative's Kafka channel serves it, and the two are the same in everything but their name and
+// storage flag — the precondition for conversion None.
+func TestKafkaChannelCRDServesBothVersionsAlike(t *testing.T) {
+	crd := readCRD(t)
+	if len(crd.Spec.Versions) != 2 {
+		t.Fatalf("%d versions, want v1beta1 and v1", len(crd.Spec.Versions))
 	}
-	if v.Subresources == nil || v.Subresources.Status == nil {
-		t.Error("the status subresource is not enabled; the generated reconciler writes status through it")
+	stored, other := crd.Spec.Versions[0], crd.Spec.Versions[1]
+	if stored.Name != messagingv1beta1.SchemeGroupVersion.Version || !stored.Served || !stored.Storage {
+		t.Errorf("version %s served=%t storage=%t, want %s served and stored", stored.Name, stored.Served, stored.Storage, messagingv1beta1.SchemeGroupVersion.Version)
 	}
-	var columns []string
-	for _, c := range v.AdditionalPrinterColumns {
-		columns = append(columns, c.Name)
+	if other.Name != "v1" || !other.Served || other.Storage {
+		t.Errorf("version %s served=%t storage=%t, want v1 served and not stored", other.Name, other.Served, other.Storage)
 	}
-	if diff := cmp.Diff([]string{"Ready", "Reason", "URL", "Age"}, columns); diff != "" {
-		t.Errorf("printer columns (-want +got):\n%s", diff)
+	other.Name, other.Storage = stored.Name, stored.Storage
+	if diff := cmp.Diff(stored, other); diff != "" {
+		t.Errorf("v1 differs from v1beta1 (-v1beta1 +v1):\n%s", diff)
+	}
+
+	for _, v := range crd.Spec.Versions {
+		if v.Subresources == nil || v.Subresources.Status == nil {
+			t.Errorf("%s: the status subresource is not enabled; the generated reconciler writes status through it", v.Name)
+		}
+		var columns []string
+		for _, c := range v.AdditionalPrinterColumns {
+			columns = append(columns, c.Name)
+		}
+		if diff := cmp.Diff([]string{"Ready", "Reason", "URL", "Age"}, columns); diff != "" {
+			t.Errorf("%s: printer columns (-want +got):\n%s", v.Name, diff)
+		}
 	}
 }
 
@@ -105,7 +125,9 @@ func TestKafkaChannelCRDNames(t *testing.T) {
 // decides whether the CRD is accepted and whether pruning and defaulting work.
 func TestKafkaChannelCRDSchemaIsStructural(t *testing.T) {
 	crd := readCRD(t)
-	checkStructural(t, crd.Spec.Versions[0].Name, crd.Spec.Versions[0].Schema.OpenAPIV3Schema)
+	for _, v := range crd.Spec.Versions {
+		checkStructural(t, v.Name, v.Schema.OpenAPIV3Schema)
+	}
 }
 
 // TestKafkaChannelCRDSchemaMatchesTypes walks the Go types and the schema side by side: wherever the

@@ -10,7 +10,7 @@ import (
 )
 
 // knativeClusterRoles are Knative Eventing core's ClusterRoles that our bindings may name.
-var knativeClusterRoles = map[string]bool{"addressable-resolver": true}
+var knativeClusterRoles = map[string]bool{"addressable-resolver": true, "source-observer": true}
 
 // TestRBACReferencesResolve: every binding names a role config/ defines (or one of Knative's) and
 // ServiceAccounts config/ defines; every ServiceAccount is used by a Deployment.

@@ -10,6 +10,7 @@ import (
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"knative.dev/pkg/apis"
+	duckv1 "knative.dev/pkg/apis/duck/v1"
 	"knative.dev/pkg/ptr"
 
 	"knkafka.dev/control-plane/pkg/apis/eventing"
@@ -94,6 +95,44 @@ func TestTriggerEgress(t *testing.T) {
 				Retry: 5, BackoffPolicy: contract.BackoffExponential, BackoffDelay: contract.Duration(time.Second),
 				Timeout: contract.Duration(30 * time.Second), RetryAfterMax: contract.Duration(2 * time.Minute),
 			}
+		},
+	}, {
+		// Knative's Kafka broker would use exponential here: it takes the policy from the trigger
+		// whenever the trigger has any delivery (docs/compatibility.md).
+		name: "a trigger setting only retry keeps the broker's backoff policy, delay and timeout",
+		broker: func(b *eventingv1.Broker) {
+			b.Spec.Delivery = &eventingduckv1.DeliverySpec{Retry: ptr.Int32(3), BackoffPolicy: &linear, BackoffDelay: ptr.String("PT0.2S"), Timeout: ptr.String("PT5S")}
+		},
+		trigger: func(tr *eventingv1.Trigger) {
+			tr.Spec.Delivery = &eventingduckv1.DeliverySpec{Retry: ptr.Int32(1)}
+		},
+		want: func(e *contract.Egress) {
+			e.Delivery = contract.Delivery{Retry: 1, BackoffPolicy: contract.BackoffLinear, BackoffDelay: contract.Duration(200 * time.Millisecond), Timeout: contract.Duration(5 * time.Second)}
+		},
+	}, {
+		name: "a trigger with only a dead-letter sink keeps the broker's retries",
+		broker: func(b *eventingv1.Broker) {
+			b.Spec.Delivery = &eventingduckv1.DeliverySpec{Retry: ptr.Int32(3), BackoffPolicy: &linear, BackoffDelay: ptr.String("PT0.2S")}
+		},
+		trigger: func(tr *eventingv1.Trigger) {
+			tr.Spec.Delivery = &eventingduckv1.DeliverySpec{DeadLetterSink: &duckv1.Destination{URI: deadLetter}}
+		},
+		deadLetter: deadLetter,
+		want: func(e *contract.Egress) {
+			e.DeadLetter = "http://dls.ns.svc.cluster.local"
+			e.Delivery = contract.Delivery{Retry: 3, BackoffPolicy: contract.BackoffLinear, BackoffDelay: contract.Duration(200 * time.Millisecond)}
+		},
+	}, {
+		// Knative's Kafka broker reads 0 as unset and would retry 3 times (docs/compatibility.md).
+		name: "a trigger's explicit retry 0 wins over the broker's retries",
+		broker: func(b *eventingv1.Broker) {
+			b.Spec.Delivery = &eventingduckv1.DeliverySpec{Retry: ptr.Int32(3), BackoffDelay: ptr.String("PT1S")}
+		},
+		trigger: func(tr *eventingv1.Trigger) {
+			tr.Spec.Delivery = &eventingduckv1.DeliverySpec{Retry: ptr.Int32(0)}
+		},
+		want: func(e *contract.Egress) {
+			e.Delivery = contract.Delivery{Retry: 0, BackoffDelay: contract.Duration(time.Second)}
 		},
 	}, {
 		name: "a duration that is not ISO-8601 is an error",

@@ -13,6 +13,8 @@ import (
 	triggerinformer "knative.dev/eventing/pkg/client/injection/informers/eventing/v1/trigger"
 	triggerreconciler "knative.dev/eventing/pkg/client/injection/reconciler/eventing/v1/trigger"
 	eventinglisters "knative.dev/eventing/pkg/client/listers/eventing/v1"
+	"knative.dev/eventing/pkg/duck"
+	"knative.dev/pkg/client/injection/ducks/duck/v1/source"
 	configmapinformer "knative.dev/pkg/client/injection/kube/informers/core/v1/configmap"
 	secretinformer "knative.dev/pkg/client/injection/kube/informers/core/v1/secret"
 	"knative.dev/pkg/configmap"
@@ -65,6 +67,8 @@ func NewController(ctx context.Context, _ configmap.Watcher, deps Deps) *control
 		return controller.Options{FinalizerName: FinalizerName, PromoteFilterFunc: ours}
 	})
 	r.resolver = resolver.NewURIResolverFromTracker(ctx, impl.Tracker)
+	// A change of a Trigger's knative.dev/dependency object requeues the Trigger.
+	r.dependencies = duck.NewListableTrackerFromTracker(ctx, source.Get, impl.Tracker)
 
 	addHandler(ctx, triggerInformer.Informer(), cache.FilteringResourceEventHandler{
 		FilterFunc: ours,

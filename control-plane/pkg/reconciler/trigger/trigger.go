@@ -1,7 +1,8 @@
 // Package trigger reconciles Triggers of Kafka-class Brokers: it resolves the subscriber and the
 // dead-letter sink, sets the Trigger's egress in the routing contract (consumer group, filter,
-// merged delivery, order) and marks the Trigger Ready once the data plane's consumer group for it
-// has joined. Reconciler holds the logic; NewController wires it to informers and to Deps.
+// merged delivery, order), follows the object of its knative.dev/dependency annotation, and marks
+// the Trigger Ready once that object is Ready and the data plane's consumer group for it has
+// joined. Reconciler holds the logic; NewController wires it to informers and to Deps.
 package trigger
 
 import (
@@ -16,7 +17,9 @@ import (
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	eventinglisters "knative.dev/eventing/pkg/client/listers/eventing/v1"
+	"knative.dev/eventing/pkg/duck"
 	"knative.dev/pkg/apis"
+	duckv1 "knative.dev/pkg/apis/duck/v1"
 	"knative.dev/pkg/controller"
 	"knative.dev/pkg/logging"
 	pkgreconciler "knative.dev/pkg/reconciler"
@@ -69,6 +72,8 @@ type Reconciler struct {
 	contract    ContractStore
 	dataPlane   DataPlane
 	resolver    *resolver.URIResolver
+	// dependencies finds and watches the objects of knative.dev/dependency annotations.
+	dependencies duck.ListableTracker
 	// pollInterval is how soon a Trigger is looked at again while the data plane catches up.
 	pollInterval time.Duration
 }
@@ -76,10 +81,11 @@ type Reconciler struct {
 // ReconcileKind sets t's egress and reports t Ready once the data plane serves it.
 func (r *Reconciler) ReconcileKind(ctx context.Context, t *eventingv1.Trigger) pkgreconciler.Event {
 	// 1. Find the broker; wait for it to be Ready.                    → BrokerReady
-	// 2. Resolve the subscriber.                                      → SubscriberResolved
+	// 2. Resolve the subscriber (ref, then its uri path).             → SubscriberResolved
 	// 3. Resolve the dead-letter sink: the trigger's, else the broker's. → DeadLetterSinkResolved
 	// 4. Build the egress (delivery merged over the broker's) and set it.
-	// 5. Wait until the data plane's consumer group serves it.        → SubscriptionReady
+	// 5. Follow the knative.dev/dependency annotation's object.       → DependencyReady
+	// 6. Wait until the data plane's consumer group serves it.        → SubscriptionReady
 	t.Status.InitializeConditions()
 	b, event := r.broker(t)
 	if b == nil {
@@ -99,9 +105,13 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, t *eventingv1.Trigger) p
 		return pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonInvalidConfiguration, "%v", err)
 	}
 	r.contract.SetEgress(string(b.UID), egress)
-	// The knative.dev/dependency annotation is not supported: there is nothing to wait for.
-	t.Status.MarkDependencySucceeded()
-	return r.served(ctx, t)
+	// The dependency gates Ready only: t is served whatever its state.
+	dependencyEvent := r.dependency(ctx, t)
+	servedEvent := r.served(ctx, t)
+	if dependencyEvent != nil {
+		return dependencyEvent
+	}
+	return servedEvent
 }
 
 // broker returns t's broker once it is Ready; nil, with t's BrokerReady condition saying why,
@@ -128,7 +138,7 @@ func (r *Reconciler) broker(t *eventingv1.Trigger) (*eventingv1.Broker, pkgrecon
 }
 
 func (r *Reconciler) subscriber(ctx context.Context, t *eventingv1.Trigger) (*apis.URL, pkgreconciler.Event) {
-	uri, err := r.resolver.URIFromDestinationV1(ctx, t.Spec.Subscriber, t)
+	uri, err := r.resolver.URIFromDestinationV1(ctx, inNamespace(t.Spec.Subscriber, t.Namespace), t)
 	if err != nil {
 		t.Status.SubscriberURI = nil
 		t.Status.MarkSubscriberResolvedFailed(ReasonSubscriberFailed, "%v", err)
@@ -141,7 +151,7 @@ func (r *Reconciler) subscriber(ctx context.Context, t *eventingv1.Trigger) (*ap
 
 func (r *Reconciler) deadLetterSink(ctx context.Context, t *eventingv1.Trigger, b *eventingv1.Broker) (*apis.URL, pkgreconciler.Event) {
 	if t.Spec.Delivery != nil && t.Spec.Delivery.DeadLetterSink != nil {
-		uri, err := r.resolver.URIFromDestinationV1(ctx, *t.Spec.Delivery.DeadLetterSink, t)
+		uri, err := r.resolver.URIFromDestinationV1(ctx, inNamespace(*t.Spec.Delivery.DeadLetterSink, t.Namespace), t)
 		if err != nil {
 			t.Status.DeliveryStatus = eventingduckv1.DeliveryStatus{}
 			t.Status.MarkDeadLetterSinkResolvedFailed(ReasonDeadLetterSinkFailed, "%v", err)
@@ -218,6 +228,18 @@ func (r *Reconciler) FinalizeKind(ctx context.Context, t *eventingv1.Trigger) pk
 	default:
 		return fmt.Errorf("deleting consumer group %q: %w", group, err)
 	}
+}
+
+// inNamespace is d with a ref that names no namespace in ns, the Trigger's, as Knative's
+// defaulting webhook would have written it (and Knative's MT broker reads it without that
+// webhook). A uri beside the ref is kept: the resolver resolves it against the ref's address.
+func inNamespace(d duckv1.Destination, ns string) duckv1.Destination {
+	if d.Ref != nil && d.Ref.Namespace == "" {
+		ref := *d.Ref
+		ref.Namespace = ns
+		d.Ref = &ref
+	}
+	return d
 }
 
 func isKafka(b *eventingv1.Broker) bool {
