@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -319,4 +321,54 @@ func committed(t *testing.T, adm *kadm.Client, group, topic string) map[int32]in
 		}
 	}
 	return out
+}
+
+// gatedRecorder is one subscriber for many Triggers, told apart by the path of their URLs: it holds
+// every request until the gate closes (bounded by waitTimeout), then records the event's id under
+// the path and answers 200 after delay.
+type gatedRecorder struct {
+	*httptest.Server
+	gate    chan struct{}
+	stuckIn atomic.Int64
+	mu      sync.Mutex
+	got     map[string]map[string]bool // path (without the slash) → ids
+}
+
+func newGatedRecorder(t *testing.T, delay time.Duration) *gatedRecorder {
+	g := &gatedRecorder{gate: make(chan struct{}), got: map[string]map[string]bool{}}
+	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.stuckIn.Add(1)
+		defer g.stuckIn.Add(-1)
+		select {
+		case <-g.gate:
+		case <-time.After(waitTimeout):
+			t.Error("the gate stayed closed")
+		}
+		time.Sleep(delay)
+		g.mu.Lock()
+		name := strings.TrimPrefix(r.URL.Path, "/")
+		if g.got[name] == nil {
+			g.got[name] = map[string]bool{}
+		}
+		g.got[name][r.Header.Get("ce-id")] = true
+		g.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(g.Close)
+	return g
+}
+
+// all says whether each of paths distinct paths received n distinct events.
+func (g *gatedRecorder) all(paths, n int) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.got) < paths {
+		return false
+	}
+	for _, ids := range g.got {
+		if len(ids) < n {
+			return false
+		}
+	}
+	return true
 }

@@ -2,12 +2,8 @@ package dispatcher
 
 import (
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,30 +37,7 @@ func TestMemoryBudgetHoldsWithManyLaggingEgresses(t *testing.T) {
 		produce(t, cl, topic, int32(i%2), newEvent("e-"+strconv.Itoa(i), "t", "pad", pad))
 	}
 
-	gate := make(chan struct{})
-	var stuckIn atomic.Int64
-	var mu sync.Mutex
-	got := map[string]map[string]bool{} // egress name (from the path) → ids
-	// The slow subscriber counts deliveries per Trigger by the path its URL carries.
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		stuckIn.Add(1)
-		defer stuckIn.Add(-1)
-		select {
-		case <-gate:
-		case <-time.After(waitTimeout):
-			t.Error("the gate stayed closed")
-		}
-		time.Sleep(5 * time.Millisecond)
-		mu.Lock()
-		name := strings.TrimPrefix(r.URL.Path, "/")
-		if got[name] == nil {
-			got[name] = map[string]bool{}
-		}
-		got[name][r.Header.Get("ce-id")] = true
-		mu.Unlock()
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(slow.Close)
+	slow := newGatedRecorder(t, 5*time.Millisecond)
 	fast := newSubscriber(t, nil)
 
 	reg := prometheus.NewRegistry()
@@ -103,7 +76,7 @@ func TestMemoryBudgetHoldsWithManyLaggingEgresses(t *testing.T) {
 	// The lagging Triggers are stuck, holding their share; the fast one still delivers
 	// everything.
 	eventually(t, "the fast trigger delivers its backlog beside 200 stuck ones", func() bool { return fast.count() >= events })
-	eventually(t, "the stuck triggers hold budget", func() bool { return stuckIn.Load() >= lagging })
+	eventually(t, "the stuck triggers hold budget", func() bool { return slow.stuckIn.Load() >= lagging })
 	if used := d.budget.Used(); used < limit/2 || used > bound {
 		t.Errorf("with 200 triggers stuck the budget holds %d bytes; want between %d and the bound %d", used, limit/2, bound)
 	}
@@ -113,22 +86,10 @@ func TestMemoryBudgetHoldsWithManyLaggingEgresses(t *testing.T) {
 	if n := testutil.CollectAndCount(reg, "knkafka_dispatcher_buffered_bytes", "knkafka_dispatcher_memory_budget_bytes"); n != 2 {
 		t.Errorf("%d budget series registered, want 2", n)
 	}
-	t.Logf("stuck: %d deliveries waiting, %d bytes held of %d (bound %d)", stuckIn.Load(), d.budget.Used(), limit, bound)
+	t.Logf("stuck: %d deliveries waiting, %d bytes held of %d (bound %d)", slow.stuckIn.Load(), d.budget.Used(), limit, bound)
 
-	close(gate)
-	eventually(t, "every event delivered to every trigger", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(got) < lagging {
-			return false
-		}
-		for _, ids := range got {
-			if len(ids) < events {
-				return false
-			}
-		}
-		return true
-	})
+	close(slow.gate)
+	eventually(t, "every event delivered to every trigger", func() bool { return slow.all(lagging, events) })
 	for id, n := range fast.ids() {
 		if n == 0 {
 			t.Errorf("fast trigger: %s missing", id)

@@ -90,18 +90,25 @@ func (p *processor) screen(r *kgo.Record) (wanted bool) {
 			wanted = true // process meets it again and halts the egress
 		}
 	}()
+	return p.wanted(r) != nil
+}
+
+// wanted decodes r and applies the egress's filter: it returns the event to deliver, or nil for
+// a record that needs no delivery — not a CloudEvent (retrying cannot fix that; it is skipped
+// loudly) or dropped by the filter — counted by outcome.
+func (p *processor) wanted(r *kgo.Record) *event.Event {
 	e, err := p.decodeRecord(r)
 	if err != nil {
 		p.logger.Warn("skipping a record that is not a CloudEvent", zap.String("topic", r.Topic),
 			zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
 		p.metrics.outcome(outcomeUndecodable)
-		return false
+		return nil
 	}
 	if p.filter != nil && p.filter.Filter(p.filterCtx, *e) == eventfilter.FailFilter {
 		p.metrics.outcome(outcomeFiltered)
-		return false
+		return nil
 	}
-	return true
+	return e
 }
 
 // process handles r and reports whether its offset may be committed: true when the event was
@@ -117,16 +124,8 @@ func (p *processor) process(ctx context.Context, r *kgo.Record) (completed bool)
 			p.panicked(r, v)
 		}
 	}()
-	e, err := p.decodeRecord(r)
-	if err != nil {
-		// Retrying cannot fix a record that is not a CloudEvent; skip it loudly.
-		p.logger.Warn("skipping a record that is not a CloudEvent", zap.String("topic", r.Topic),
-			zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
-		p.metrics.outcome(outcomeUndecodable)
-		return true
-	}
-	if p.filter != nil && p.filter.Filter(p.filterCtx, *e) == eventfilter.FailFilter {
-		p.metrics.outcome(outcomeFiltered)
+	e := p.wanted(r)
+	if e == nil {
 		return true
 	}
 	var h http.Header

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -410,28 +409,7 @@ func TestSharedReaderHoldsOneCopyForManyLaggingTriggers(t *testing.T) {
 	for i := range events {
 		produce(t, cl, topic, int32(i%2), newEvent("e-"+strconv.Itoa(i), "t", "pad", pad))
 	}
-	gate := make(chan struct{})
-	var stuckIn atomic.Int64
-	var mu sync.Mutex
-	got := map[string]map[string]bool{}
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		stuckIn.Add(1)
-		defer stuckIn.Add(-1)
-		select {
-		case <-gate:
-		case <-time.After(waitTimeout):
-			t.Error("the gate stayed closed")
-		}
-		mu.Lock()
-		name := strings.TrimPrefix(r.URL.Path, "/")
-		if got[name] == nil {
-			got[name] = map[string]bool{}
-		}
-		got[name][r.Header.Get("ce-id")] = true
-		mu.Unlock()
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(slow.Close)
+	slow := newGatedRecorder(t, 0)
 	fast := newSubscriber(t, nil)
 	d := newDispatcher(t)
 	egs := []contract.Egress{newEgress(t, "fast", fast.URL, withInitialOffset(contract.OffsetEarliest))}
@@ -444,26 +422,14 @@ func TestSharedReaderHoldsOneCopyForManyLaggingTriggers(t *testing.T) {
 	apply(t, d, newContract(servers, topic, egs...))
 	waitReady(t, d, uids...)
 	eventually(t, "the fast trigger delivers its backlog beside 200 stuck ones", func() bool { return len(fast.ids()) >= events })
-	eventually(t, "the stuck triggers hold their records", func() bool { return stuckIn.Load() >= lagging })
+	eventually(t, "the stuck triggers hold their records", func() bool { return slow.stuckIn.Load() >= lagging })
 	backlog := int64(events) * recordBytes(encoded(t, newEvent("e-"+strconv.Itoa(events), "t", "pad", pad)))
 	if used := d.budget.Used(); used > backlog {
 		t.Errorf("with 200 triggers stuck on one backlog of %d bytes the budget holds %d bytes: more than one copy", backlog, used)
 	}
-	t.Logf("stuck: %d deliveries waiting, %d bytes held for a backlog of %d bytes", stuckIn.Load(), d.budget.Used(), backlog)
-	close(gate)
-	eventually(t, "every event delivered to every trigger", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(got) < lagging {
-			return false
-		}
-		for _, ids := range got {
-			if len(ids) < events {
-				return false
-			}
-		}
-		return true
-	})
+	t.Logf("stuck: %d deliveries waiting, %d bytes held for a backlog of %d bytes", slow.stuckIn.Load(), d.budget.Used(), backlog)
+	close(slow.gate)
+	eventually(t, "every event delivered to every trigger", func() bool { return slow.all(lagging, events) })
 	eventually(t, "the budget drained", func() bool { return d.budget.Used() == 0 })
 }
 
