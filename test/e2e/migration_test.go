@@ -259,13 +259,15 @@ func (s *suite) commitAsIncumbent(t *testing.T, group, topic string, committed [
 	for p, at := range committed {
 		offsets.Add(kadm.Offset{Topic: topic, Partition: int32(p), At: at, LeaderEpoch: -1})
 	}
-	resps, err := s.admin.CommitOffsets(ctx, group, offsets)
-	if err == nil {
-		err = resps.Error()
-	}
-	if err != nil {
-		t.Fatalf("committing the incumbent's offsets for %s: %v", group, err)
-	}
+	// kadm resolves topic IDs from its client's metadata cache, which may not know a topic created
+	// a moment ago (it then answers UNKNOWN_TOPIC_OR_PARTITION without asking Kafka): retry.
+	eventually(t, 30*time.Second, "committing the incumbent's offsets for "+group, func() (bool, string) {
+		resps, err := s.admin.CommitOffsets(ctx, group, offsets)
+		if err == nil {
+			err = resps.Error()
+		}
+		return err == nil, fmt.Sprint(err)
+	})
 	fetched, err := s.admin.FetchOffsets(ctx, group)
 	if err != nil {
 		t.Fatal(err)
