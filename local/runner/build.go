@@ -54,6 +54,7 @@ const (
 	ReasonTopicNotReady      = "TopicNotReady"
 	ReasonRefNotFound        = "ReferenceNotFound"
 	ReasonRefNotReady        = "ReferenceNotReady"
+	ReasonNameTemplate       = "NameTemplateInvalid"
 )
 
 // Options shape Build.
@@ -114,6 +115,7 @@ func problem(reason, format string, args ...any) *Problem {
 // Build turns set into a plan with the contract builders the controllers use. It is pure.
 func Build(set *resources.Set, opts Options) *Plan {
 	b := &builder{set: set, opts: opts, plan: &Plan{}, resources: map[string]*contract.Resource{}, addressables: map[addressableKey]addressable{}}
+	b.names, b.namesErr = nameTemplates(set)
 	// Addressables first, so any destination's ref can name them.
 	brokers := b.brokers()
 	channels := b.channels()
@@ -147,6 +149,33 @@ type builder struct {
 	// addressables are the Brokers and KafkaChannels of the folder that a destination's ref may
 	// name, by kind, namespace and name.
 	addressables map[addressableKey]addressable
+	// names name topics and consumer groups, from config-kafka-features when the folder has it;
+	// namesErr says why that ConfigMap is invalid (names then holds no templates, so only names
+	// recorded in an object's status work).
+	names    contractbuild.NameTemplates
+	namesErr error
+}
+
+// nameTemplates reads knative-eventing/config-kafka-features from the folder, the defaults
+// without it.
+func nameTemplates(set *resources.Set) (contractbuild.NameTemplates, error) {
+	cm, found := set.ConfigMap(contractbuild.FeaturesConfigMapNS, contractbuild.FeaturesConfigMapName)
+	if !found {
+		return contractbuild.DefaultNameTemplates(), nil
+	}
+	names, err := contractbuild.ParseNameTemplates(cm.Data)
+	if err != nil {
+		return contractbuild.NameTemplates{}, fmt.Errorf("ConfigMap %s/%s: %w", contractbuild.FeaturesConfigMapNS, contractbuild.FeaturesConfigMapName, err)
+	}
+	return names, nil
+}
+
+// nameProblem is the Problem of a name that cannot be made: the ConfigMap's error if it has one.
+func (b *builder) nameProblem(what string, err error) *Problem {
+	if b.namesErr != nil {
+		err = b.namesErr
+	}
+	return problem(ReasonNameTemplate, "naming the %s: %v", what, err)
 }
 
 type addressableKey struct{ kind, namespace, name string }
@@ -256,7 +285,11 @@ func (b *builder) broker(br *eventingv1.Broker) (contract.Resource, *Topic, *Pro
 	if err != nil {
 		return contract.Resource{}, nil, problem(ReasonConfigInvalid, "ConfigMap %s/%s: %v", ns, name, err)
 	}
-	res := contractbuild.BrokerResource(br, cfg, ns)
+	topicName, err := b.names.BrokerTopic(br)
+	if err != nil {
+		return contract.Resource{}, nil, b.nameProblem("topic", err)
+	}
+	res := contractbuild.BrokerResource(br, topicName, cfg, ns)
 	if _, external := contractbuild.ExternalTopic(br); external {
 		return res, nil, nil
 	}
@@ -310,7 +343,11 @@ func (b *builder) triggerEgress(t *eventingv1.Trigger, br *eventingv1.Broker) (c
 	if p != nil {
 		return contract.Egress{}, p
 	}
-	eg, err := contractbuild.TriggerEgress(t, br, subscriber, deadLetter)
+	group, err := b.names.TriggerConsumerGroup(t)
+	if err != nil {
+		return contract.Egress{}, b.nameProblem("consumer group", err)
+	}
+	eg, err := contractbuild.TriggerEgress(t, br, group, subscriber, deadLetter)
 	if err != nil {
 		return contract.Egress{}, problem(ReasonInvalid, "%v", err)
 	}
@@ -412,7 +449,11 @@ func (b *builder) channel(kc *messagingv1beta1.KafkaChannel) (contract.Resource,
 	if err != nil {
 		return contract.Resource{}, Topic{}, nil, problem(ReasonInvalid, "%v", err)
 	}
-	res := contractbuild.ChannelResource(kc, cfg)
+	topicName, err := b.names.ChannelTopic(kc)
+	if err != nil {
+		return contract.Resource{}, Topic{}, nil, b.nameProblem("topic", err)
+	}
+	res := contractbuild.ChannelResource(kc, topicName, cfg)
 	ms := strconv.FormatInt(retention.Milliseconds(), 10)
 	topic := Topic{Owner: res.UID, Servers: res.BootstrapServers, Spec: kafka.TopicSpec{
 		Name: res.Topic, Partitions: kc.Spec.NumPartitions, ReplicationFactor: kc.Spec.ReplicationFactor,

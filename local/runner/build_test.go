@@ -445,3 +445,61 @@ func TestBuild(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildNamesFromConfigKafkaFeatures: a config-kafka-features ConfigMap in the folder names
+// topics and consumer groups as it does on a cluster.
+func TestBuildNamesFromConfigKafkaFeatures(t *testing.T) {
+	features := `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: config-kafka-features, namespace: knative-eventing}
+data:
+  brokers-topic-template: "brokers.{{ .Namespace }}.{{ .Name }}"
+  channels-topic-template: "channels.{{ .Namespace }}.{{ .Name }}"
+  triggers-consumergroup-template: "triggers.{{ .Namespace }}.{{ .Name }}"
+`
+	plan := Build(load(t, features, brokerConfig, broker, trigger, channel), Options{DefaultServers: []string{"127.0.0.1:9092"}})
+	got := map[string]string{}
+	for _, r := range plan.Contract.Resources {
+		got[r.Kind] = r.Topic
+		for _, e := range r.Egresses {
+			got[e.Kind] = e.ConsumerGroup
+		}
+	}
+	want := map[string]string{"Broker": "brokers.default.default", "KafkaChannel": "channels.default.events", "Trigger": "triggers.default.orders"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("names (-want +got):\n%s", diff)
+	}
+	var topics []string
+	for _, topic := range plan.Topics {
+		topics = append(topics, topic.Spec.Name)
+	}
+	if diff := cmp.Diff([]string{"brokers.default.default", "channels.default.events"}, topics); diff != "" {
+		t.Errorf("topics created (-want +got):\n%s", diff)
+	}
+}
+
+// TestBuildInvalidNameTemplate: a template that does not parse, or yields a name Kafka refuses,
+// leaves the objects it names unserved with a reason.
+func TestBuildInvalidNameTemplate(t *testing.T) {
+	for name, data := range map[string]string{
+		"does not parse": `brokers-topic-template: "{{ .Name"`,
+		"invalid topic":  `brokers-topic-template: "{{ .Namespace }}/{{ .Name }}"`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			features := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config-kafka-features, namespace: knative-eventing}\ndata:\n  " + data + "\n"
+			plan := Build(load(t, features, brokerConfig, broker, trigger), Options{DefaultServers: []string{"127.0.0.1:9092"}})
+			for _, o := range plan.Objects {
+				switch {
+				case o.Kind == "Broker" && (o.Problem == nil || o.Problem.Reason != ReasonNameTemplate):
+					t.Errorf("broker problem = %+v, want %s", o.Problem, ReasonNameTemplate)
+				case o.Kind == "Trigger" && (o.Problem == nil || o.Problem.Reason != ReasonBrokerNotReady):
+					t.Errorf("trigger problem = %+v, want %s", o.Problem, ReasonBrokerNotReady)
+				}
+			}
+			if len(plan.Contract.Resources) != 0 || len(plan.Topics) != 0 {
+				t.Errorf("contract %+v and topics %+v, want none", plan.Contract.Resources, plan.Topics)
+			}
+		})
+	}
+}

@@ -102,6 +102,7 @@ func TestE2E(t *testing.T) {
 		{"SubscriptionOnKafkaChannel", testSubscriptionOnKafkaChannel},
 		{"DeliveryOrder", testDeliveryOrder},
 		{"DeletionRemovesTopicsRoutesAndGroups", testDeletion},
+		{"MigrationFromIncumbent", testMigration},
 		{"KnChannelAndSubscription", testKnChannelAndSubscription},
 		{"KnSourceListTypes", testKnSourceListTypes},
 		{"KafkaSourceToKnChannel", testKafkaSourceToKnChannel},

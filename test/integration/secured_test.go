@@ -441,10 +441,19 @@ func (e *endpoint) build(t *testing.T, k *kafkatest.Secured, sink string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	names := contractbuild.DefaultNameTemplates()
 	b := &eventingv1.Broker{ObjectMeta: meta("broker")}
-	e.broker = contractbuild.BrokerResource(b, brokerCfg, e.name)
+	brokerTopic, err := names.BrokerTopic(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.broker = contractbuild.BrokerResource(b, brokerTopic, brokerCfg, e.name)
 	tr := &eventingv1.Trigger{ObjectMeta: meta("trigger"), Spec: eventingv1.TriggerSpec{Broker: b.Name}}
-	te, err := contractbuild.TriggerEgress(tr, b, url("trigger"), nil)
+	group, err := names.TriggerConsumerGroup(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	te, err := contractbuild.TriggerEgress(tr, b, group, url("trigger"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,7 +467,11 @@ func (e *endpoint) build(t *testing.T, k *kafkatest.Secured, sink string) {
 		t.Fatal(err)
 	}
 	kc := &messagingv1beta1.KafkaChannel{ObjectMeta: meta("channel")}
-	e.channel = contractbuild.ChannelResource(kc, channelCfg)
+	channelTopic, err := names.ChannelTopic(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.channel = contractbuild.ChannelResource(kc, channelTopic, channelCfg)
 	se, err := contractbuild.SubscriberEgress(kc, eventingduckv1.SubscriberSpec{
 		UID: types.UID(e.name + "-subscription"), Name: ptr.String("subscription"), SubscriberURI: url("subscription"),
 	}, nil, nil)

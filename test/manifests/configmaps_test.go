@@ -48,4 +48,21 @@ func TestShippedConfigMapsParse(t *testing.T) {
 			t.Errorf("parsed config (-want +got):\n%s", diff)
 		}
 	})
+	t.Run(contractbuild.FeaturesConfigMapName, func(t *testing.T) {
+		cm, ok := find[*corev1.ConfigMap](objs, contractbuild.FeaturesConfigMapNS, contractbuild.FeaturesConfigMapName)
+		if !ok {
+			t.Fatalf("ConfigMap %s/%s does not exist", contractbuild.FeaturesConfigMapNS, contractbuild.FeaturesConfigMapName)
+		}
+		want := map[string]string{
+			contractbuild.BrokersTopicTemplateKey:          contractbuild.DefaultBrokersTopicTemplate,
+			contractbuild.ChannelsTopicTemplateKey:         contractbuild.DefaultChannelsTopicTemplate,
+			contractbuild.TriggersConsumerGroupTemplateKey: contractbuild.DefaultTriggersConsumerGroupTemplate,
+		}
+		if diff := cmp.Diff(want, cm.Data); diff != "" {
+			t.Errorf("templates (-want +got):\n%s", diff)
+		}
+		if _, err := contractbuild.ParseNameTemplates(cm.Data); err != nil {
+			t.Error(err)
+		}
+	})
 }

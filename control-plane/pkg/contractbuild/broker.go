@@ -1,7 +1,8 @@
 // Package contractbuild turns Knative objects into routing-contract entries: BrokerResource for a
 // Broker, TriggerEgress for a Trigger (with MergeDelivery for its retry settings), plus the names
-// users see (BrokerTopic, BrokerAddress, TriggerConsumerGroup) and the Broker's ConfigMap
-// (ParseBrokerConfig); sink.go does the same for a KafkaSink (SinkResource, SinkAddress).
+// users see (BrokerAddress; topics and consumer groups from NameTemplates, names.go) and the
+// Broker's ConfigMap (ParseBrokerConfig); sink.go does the same for a KafkaSink (SinkResource,
+// SinkAddress).
 // Everything here is pure — no Kubernetes, no Kafka — so the reconcilers and
 // the local all-in-one mode build the same contract from the same objects.
 package contractbuild
@@ -30,8 +31,6 @@ const (
 	DefaultBrokerConfigMapNS   = "knative-eventing"
 	// DefaultIngressHost is the host of the broker ingress Service.
 	DefaultIngressHost = "kafka-broker-ingress.knative-eventing.svc.cluster.local"
-
-	brokerTopicPrefix = "knative-broker-"
 )
 
 // BrokerConfig is the parsed Broker config ConfigMap.
@@ -118,15 +117,6 @@ func BrokerConfigMapRef(b *eventingv1.Broker) (namespace, name string, err error
 	return namespace, ref.Name, nil
 }
 
-// BrokerTopic is b's topic: the external.topic annotation if set, else
-// knative-broker-<namespace>-<name>.
-func BrokerTopic(b *eventingv1.Broker) string {
-	if topic, ok := ExternalTopic(b); ok {
-		return topic
-	}
-	return brokerTopicPrefix + b.Namespace + "-" + b.Name
-}
-
 // ExternalTopic returns the topic named by b's external.topic annotation; we neither create nor
 // delete it.
 func ExternalTopic(b *eventingv1.Broker) (string, bool) {
@@ -146,15 +136,15 @@ func BrokerAddress(b *eventingv1.Broker, ingressHost string) *apis.URL {
 
 func brokerPath(b *eventingv1.Broker) string { return "/" + b.Namespace + "/" + b.Name }
 
-// BrokerResource is b's contract entry, without egresses. secretNamespace is the namespace of the
-// config ConfigMap, where cfg.AuthSecretName lives.
-func BrokerResource(b *eventingv1.Broker, cfg BrokerConfig, secretNamespace string) contract.Resource {
+// BrokerResource is b's contract entry, without egresses, on topic (see NameTemplates.BrokerTopic).
+// secretNamespace is the namespace of the config ConfigMap, where cfg.AuthSecretName lives.
+func BrokerResource(b *eventingv1.Broker, topic string, cfg BrokerConfig, secretNamespace string) contract.Resource {
 	r := contract.Resource{
 		UID:              string(b.UID),
 		Kind:             contract.KindBroker,
 		Namespace:        b.Namespace,
 		Name:             b.Name,
-		Topic:            BrokerTopic(b),
+		Topic:            topic,
 		BootstrapServers: append([]string(nil), cfg.BootstrapServers...),
 		Ingress:          &contract.Ingress{Path: brokerPath(b)},
 	}

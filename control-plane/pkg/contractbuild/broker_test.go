@@ -131,8 +131,9 @@ func TestBrokerConfigMapRef(t *testing.T) {
 
 func TestBrokerNames(t *testing.T) {
 	b := broker()
-	if got, want := contractbuild.BrokerTopic(b), "knative-broker-ns-default"; got != want {
-		t.Errorf("BrokerTopic = %q, want %q", got, want)
+	names := contractbuild.DefaultNameTemplates()
+	if got, err := names.BrokerTopic(b); err != nil || got != "knative-broker-ns-default" {
+		t.Errorf("BrokerTopic = %q, %v, want knative-broker-ns-default", got, err)
 	}
 	if got, want := contractbuild.BrokerAddress(b, "").String(), "http://kafka-broker-ingress.knative-eventing.svc.cluster.local/ns/default"; got != want {
 		t.Errorf("BrokerAddress = %q, want %q", got, want)
@@ -141,8 +142,8 @@ func TestBrokerNames(t *testing.T) {
 		t.Errorf("BrokerAddress with host = %q, want %q", got, want)
 	}
 	b.Annotations = map[string]string{eventing.ExternalTopicAnnotation: "existing"}
-	if got, want := contractbuild.BrokerTopic(b), "existing"; got != want {
-		t.Errorf("BrokerTopic with external topic = %q, want %q", got, want)
+	if got, err := names.BrokerTopic(b); err != nil || got != "existing" {
+		t.Errorf("BrokerTopic with external topic = %q, %v, want existing", got, err)
 	}
 	b.Annotations[eventing.ExternalTopicAnnotation] = " "
 	if _, ok := contractbuild.ExternalTopic(b); ok {
@@ -152,7 +153,7 @@ func TestBrokerNames(t *testing.T) {
 
 func TestBrokerResource(t *testing.T) {
 	cfg := contractbuild.BrokerConfig{BootstrapServers: []string{"k1:9092", "k2:9092"}, TopicPartitions: 10, TopicReplicationFactor: 3, AuthSecretName: "kafka-auth"}
-	got := contractbuild.BrokerResource(broker(), cfg, "knative-eventing")
+	got := contractbuild.BrokerResource(broker(), "knative-broker-ns-default", cfg, "knative-eventing")
 	want := contract.Resource{
 		UID: "broker-uid", Kind: "Broker", Namespace: "ns", Name: "default",
 		Topic:            "knative-broker-ns-default",
@@ -166,7 +167,7 @@ func TestBrokerResource(t *testing.T) {
 	golden(t, "broker_resource", got)
 
 	cfg.AuthSecretName = ""
-	if got := contractbuild.BrokerResource(broker(), cfg, "knative-eventing"); got.Auth != nil {
+	if got := contractbuild.BrokerResource(broker(), "knative-broker-ns-default", cfg, "knative-eventing"); got.Auth != nil {
 		t.Errorf("Auth = %+v without a secret, want nil", got.Auth)
 	}
 }

@@ -21,7 +21,6 @@ const (
 )
 
 const (
-	channelTopicPrefix      = "knative-messaging-kafka."
 	channelServiceSuffix    = "-kn-channel"
 	subscriptionGroupPrefix = "kafka."
 	defaultClusterDomain    = "cluster.local"
@@ -61,12 +60,6 @@ func ParseChannelConfig(data map[string]string) (ChannelConfig, error) {
 	return cfg, nil
 }
 
-// ChannelTopic is kc's topic: knative-messaging-kafka.<namespace>.<name>, the name Knative's
-// Kafka channel uses, so a switch keeps the topic and its records.
-func ChannelTopic(kc *messagingv1beta1.KafkaChannel) string {
-	return channelTopicPrefix + kc.Namespace + "." + kc.Name
-}
-
 // ChannelServiceName is the name of the Service that gives kc its host name: <name>-kn-channel.
 // Like Knative's Kafka channel, a name too long for the suffix (over 63 characters with it) is
 // used as it is, so a switch finds the Service it made.
@@ -95,14 +88,14 @@ func ChannelAddress(kc *messagingv1beta1.KafkaChannel) *apis.URL {
 func channelPath(kc *messagingv1beta1.KafkaChannel) string { return "/" + kc.Namespace + "/" + kc.Name }
 
 // ChannelResource is kc's contract entry, without egresses: the ingress routes both the host
-// name (ChannelHost) and the path /<namespace>/<name> to the channel's topic.
-func ChannelResource(kc *messagingv1beta1.KafkaChannel, cfg ChannelConfig) contract.Resource {
+// name (ChannelHost) and the path /<namespace>/<name> to topic (see NameTemplates.ChannelTopic).
+func ChannelResource(kc *messagingv1beta1.KafkaChannel, topic string, cfg ChannelConfig) contract.Resource {
 	r := contract.Resource{
 		UID:              string(kc.UID),
 		Kind:             contract.KindKafkaChannel,
 		Namespace:        kc.Namespace,
 		Name:             kc.Name,
-		Topic:            ChannelTopic(kc),
+		Topic:            topic,
 		BootstrapServers: append([]string(nil), cfg.BootstrapServers...),
 		Ingress:          &contract.Ingress{Path: channelPath(kc), Host: ChannelHost(kc, "")},
 	}

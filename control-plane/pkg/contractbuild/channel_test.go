@@ -96,7 +96,6 @@ func FuzzParseChannelConfig(f *testing.F) {
 func TestChannelNames(t *testing.T) {
 	kc := channel()
 	for _, tt := range []struct{ what, got, want string }{
-		{"ChannelTopic", contractbuild.ChannelTopic(kc), "knative-messaging-kafka.ns.orders"},
 		{"ChannelServiceName", contractbuild.ChannelServiceName(kc), "orders-kn-channel"},
 		{"ChannelHost", contractbuild.ChannelHost(kc, ""), "orders-kn-channel.ns.svc.cluster.local"},
 		{"ChannelHost with a domain", contractbuild.ChannelHost(kc, "corp.example"), "orders-kn-channel.ns.svc.corp.example"},
@@ -156,7 +155,7 @@ func TestChannelResource(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := contractbuild.ChannelResource(channel(), tt.cfg)
+			got := contractbuild.ChannelResource(channel(), "knative-messaging-kafka.ns.orders", tt.cfg)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("resource (-want +got):\n%s", diff)
 			}
@@ -169,7 +168,7 @@ func TestChannelResource(t *testing.T) {
 			}
 		})
 	}
-	golden(t, "channel_resource", contractbuild.ChannelResource(channel(), contractbuild.ChannelConfig{
+	golden(t, "channel_resource", contractbuild.ChannelResource(channel(), "knative-messaging-kafka.ns.orders", contractbuild.ChannelConfig{
 		BootstrapServers: []string{"k1:9092", "k2:9092"}, AuthSecretName: "kafka-auth", AuthSecretNamespace: "kafka",
 	}))
 }

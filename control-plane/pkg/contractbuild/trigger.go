@@ -11,18 +11,11 @@ import (
 	"knkafka.dev/control-plane/pkg/contract"
 )
 
-const triggerGroupPrefix = "knative-trigger-"
-
-// TriggerConsumerGroup is the consumer group of t: knative-trigger-<namespace>-<name>, the name
-// Knative's Kafka broker uses, so committed offsets carry over.
-func TriggerConsumerGroup(t *eventingv1.Trigger) string {
-	return triggerGroupPrefix + t.Namespace + "-" + t.Name
-}
-
-// TriggerEgress is t's contract entry under broker b: its consumer group, the resolved subscriber
+// TriggerEgress is t's contract entry under broker b: its consumer group (see
+// NameTemplates.TriggerConsumerGroup), the resolved subscriber
 // and dead-letter sink (nil for none), replies back onto the broker topic, the delivery settings
 // of t merged over b's, the order from the annotation and the filter.
-func TriggerEgress(t *eventingv1.Trigger, b *eventingv1.Broker, subscriber, deadLetter *apis.URL) (contract.Egress, error) {
+func TriggerEgress(t *eventingv1.Trigger, b *eventingv1.Broker, group string, subscriber, deadLetter *apis.URL) (contract.Egress, error) {
 	if subscriber == nil {
 		return contract.Egress{}, errors.New("trigger has no resolved subscriber")
 	}
@@ -44,7 +37,7 @@ func TriggerEgress(t *eventingv1.Trigger, b *eventingv1.Broker, subscriber, dead
 		Kind:          contract.KindTrigger,
 		Namespace:     t.Namespace,
 		Name:          t.Name,
-		ConsumerGroup: TriggerConsumerGroup(t),
+		ConsumerGroup: group,
 		Destination:   subscriber.String(),
 		Reply:         contract.Reply{Kind: contract.ReplyTopic},
 		Delivery:      delivery,

@@ -181,7 +181,7 @@ func TestTriggerEgress(t *testing.T) {
 			if tt.broker != nil {
 				tt.broker(b)
 			}
-			got, err := contractbuild.TriggerEgress(tr, b, subscriber, tt.deadLetter)
+			got, err := contractbuild.TriggerEgress(tr, b, "knative-trigger-ns-orders", subscriber, tt.deadLetter)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -218,7 +218,7 @@ func TestTriggerEgressGolden(t *testing.T) {
 	}}}
 	tr.Spec.Delivery = &eventingduckv1.DeliverySpec{Retry: ptr.Int32(4), Timeout: ptr.String("PT5S")}
 	b.Spec.Delivery = &eventingduckv1.DeliverySpec{Retry: ptr.Int32(2), BackoffPolicy: &linear, BackoffDelay: ptr.String("PT0.5S"), RetryAfterMax: ptr.String("PT1M")}
-	got, err := contractbuild.TriggerEgress(tr, b, subscriber, deadLetter)
+	got, err := contractbuild.TriggerEgress(tr, b, "knative-trigger-ns-orders", subscriber, deadLetter)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestTriggerEgressGolden(t *testing.T) {
 }
 
 func TestTriggerEgressNeedsASubscriber(t *testing.T) {
-	if _, err := contractbuild.TriggerEgress(trigger(), broker(), nil, nil); err == nil {
+	if _, err := contractbuild.TriggerEgress(trigger(), broker(), "knative-trigger-ns-orders", nil, nil); err == nil {
 		t.Fatal("TriggerEgress without a subscriber succeeded")
 	}
 }

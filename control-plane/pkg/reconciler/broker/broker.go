@@ -28,6 +28,7 @@ import (
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/control-plane/pkg/contractbuild"
 	"knkafka.dev/control-plane/pkg/kafka"
+	"knkafka.dev/control-plane/pkg/reconciler/internal/nametemplates"
 	"knkafka.dev/control-plane/pkg/serving"
 	"knkafka.dev/kafkaconn"
 )
@@ -88,6 +89,7 @@ const (
 	ReasonIngressNotReady        = serving.ReasonIngressNotReady
 	ReasonTopicNotDeleted        = "TopicNotDeleted"
 	ReasonConsumerGroupsNotEmpty = "ConsumerGroupsNotEmpty"
+	ReasonNameTemplateInvalid    = nametemplates.ReasonInvalid
 )
 
 // Reconciler reconciles Kafka-class Brokers.
@@ -101,6 +103,8 @@ type Reconciler struct {
 	resolver    *resolver.URIResolver
 	tracker     tracker.Interface
 	ingressHost string
+	// systemNamespace holds config-kafka-features, whose template names new topics.
+	systemNamespace string
 	// pollInterval is how soon a Broker is looked at again while the data plane catches up.
 	pollInterval time.Duration
 }
@@ -108,13 +112,14 @@ type Reconciler struct {
 // ReconcileKind makes b's topic and contract entry match b, and reports b Ready once served.
 func (r *Reconciler) ReconcileKind(ctx context.Context, b *eventingv1.Broker) pkgreconciler.Event {
 	// 1. Read the broker config ConfigMap.                     → ConfigParsed
-	// 2. Read the Kafka credentials of auth.secret.ref.name.    → ConfigParsed
-	// 3. Create the topic, or check that the external one exists. → TopicReady
-	// 4. Resolve the dead-letter sink (Triggers inherit it).   → DeadLetterSinkResolved
-	// 5. Set the broker's contract entry.
-	// 6. Wait until the data plane serves it, then publish the address. → DataPlaneAvailable, Addressable
+	// 2. Name the topic: external, recorded, else from the template; record it. → TopicReady
+	// 3. Read the Kafka credentials of auth.secret.ref.name.    → ConfigParsed
+	// 4. Create the topic, or check that the external one exists. → TopicReady
+	// 5. Resolve the dead-letter sink (Triggers inherit it).   → DeadLetterSinkResolved
+	// 6. Set the broker's contract entry.
+	// 7. Wait until the data plane serves it, then publish the address. → DataPlaneAvailable, Addressable
 	//
-	// When the credentials are unusable (2) or refused by the cluster (3), the entry is set all
+	// When the credentials are unusable (3) or refused by the cluster (4), the entry is set all
 	// the same: it holds only the Secret's name, so the data plane reads the same Secret, fails
 	// the same way (the ingress answers 503 for this broker) and recovers by itself once the
 	// Secret is fixed.
@@ -123,13 +128,17 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, b *eventingv1.Broker) pk
 	if event != nil {
 		return event
 	}
-	resource := contractbuild.BrokerResource(b, cfg, cfgNamespace)
+	topic, event := r.topicName(b)
+	if event != nil {
+		return event
+	}
+	resource := contractbuild.BrokerResource(b, topic, cfg, cfgNamespace)
 	sec, event := r.security(b, cfg, cfgNamespace)
 	if event != nil {
 		r.contract.SetResource(resource)
 		return event
 	}
-	if event, refused := r.topic(ctx, b, cfg, sec, resource.Origin()); event != nil {
+	if event, refused := r.topic(ctx, b, topic, cfg, sec, resource.Origin()); event != nil {
 		if refused {
 			r.contract.SetResource(resource)
 		}
@@ -140,6 +149,31 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, b *eventingv1.Broker) pk
 	}
 	r.contract.SetResource(resource)
 	return r.served(ctx, b)
+}
+
+// topicName names b's topic (see contractbuild.NameTemplates.BrokerTopic) and records a name it
+// owns in b's status annotations, where Knative's Kafka broker records it too: from then on the
+// name stays whatever the template becomes. An external topic is not recorded, so dropping the
+// annotation later never makes us own — and delete — someone else's topic. A template that fails
+// marks TopicReady False; config-kafka-features' watch requeues b when it changes.
+func (r *Reconciler) topicName(b *eventingv1.Broker) (string, pkgreconciler.Event) {
+	// Without usable templates, external and recorded names still work.
+	names, cfgErr := nametemplates.Get(r.configMaps, r.systemNamespace)
+	topic, err := names.BrokerTopic(b)
+	if err != nil {
+		if cfgErr != nil {
+			err = cfgErr
+		}
+		conditions(b).MarkFalse(ConditionTopicReady, ReasonNameTemplateInvalid, "naming the topic: %v", err)
+		return "", pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonNameTemplateInvalid, "naming the topic: %v", err)
+	}
+	if _, external := contractbuild.ExternalTopic(b); !external {
+		if b.Status.Annotations == nil {
+			b.Status.Annotations = map[string]string{}
+		}
+		b.Status.Annotations[contractbuild.TopicStatusAnnotation] = topic
+	}
+	return topic, nil
 }
 
 // security tracks and reads the broker's auth Secret (in the ConfigMap's namespace). A Secret
@@ -196,8 +230,7 @@ func (r *Reconciler) config(b *eventingv1.Broker) (contractbuild.BrokerConfig, s
 // topic returns an event for what the user must fix and an event wrapped in an error (logged,
 // recorded and retried with backoff) for what may pass. refused reports that the cluster refused
 // the credentials (a kafkaconn reason): TopicReady then carries that reason.
-func (r *Reconciler) topic(ctx context.Context, b *eventingv1.Broker, cfg contractbuild.BrokerConfig, sec *kafkaconn.Security, origin kafkaconn.Origin) (event pkgreconciler.Event, refused bool) {
-	topic := contractbuild.BrokerTopic(b)
+func (r *Reconciler) topic(ctx context.Context, b *eventingv1.Broker, topic string, cfg contractbuild.BrokerConfig, sec *kafkaconn.Security, origin kafkaconn.Origin) (event pkgreconciler.Event, refused bool) {
 	cluster, err := r.kafka(cfg.BootstrapServers, sec)
 	if err != nil {
 		conditions(b).MarkFalse(ConditionTopicReady, ReasonKafkaUnavailable, "%v", err)
@@ -286,29 +319,40 @@ func (r *Reconciler) served(ctx context.Context, b *eventingv1.Broker) pkgreconc
 // is external — its topic.
 func (r *Reconciler) FinalizeKind(ctx context.Context, b *eventingv1.Broker) pkgreconciler.Event {
 	// 1. Remove the broker and its egresses from the contract.
-	// 2. Find the Kafka cluster; without a usable config there is nothing we can delete.
-	// 3. Delete its Triggers' consumer groups, once the data plane left them.
-	// 4. Delete its topic unless external.
+	// 2. Name the topic and the groups: recorded names first, so a changed template deletes
+	//    what was created, not what it would name now.
+	// 3. Find the Kafka cluster; without a usable config there is nothing we can delete.
+	// 4. Delete its Triggers' consumer groups, once the data plane left them.
+	// 5. Delete its topic unless external.
 	r.contract.DeleteResource(string(b.UID))
 	log := logging.FromContext(ctx).Desugar().With(zap.String("resource", string(b.UID)))
+	names, cfgErr := nametemplates.Get(r.configMaps, r.systemNamespace)
+	if cfgErr != nil {
+		log.Warn("config-kafka-features is invalid: only recorded names can be deleted", zap.Error(cfgErr))
+	}
+	topic, nameErr := names.BrokerTopic(b)
 	cluster, ok, err := ClusterFor(r.configMaps, r.credentials, r.kafka, b)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		log.Warn("broker config or its Kafka Secret is gone or invalid: leaving its topic and consumer groups in Kafka",
-			zap.String("topic", contractbuild.BrokerTopic(b)))
+			zap.String("topic", topic))
 		controller.GetEventRecorder(ctx).Eventf(b, corev1.EventTypeWarning, ReasonTopicNotDeleted,
-			"the broker config or its Kafka Secret is gone or invalid: topic %q and its consumer groups are left in Kafka", contractbuild.BrokerTopic(b))
+			"the broker config or its Kafka Secret is gone or invalid: topic %q and its consumer groups are left in Kafka", topic)
 		return nil
 	}
-	if event := r.deleteTriggerGroups(ctx, b, cluster); event != nil {
+	if event := r.deleteTriggerGroups(ctx, b, cluster, names); event != nil {
 		return event
 	}
 	if _, external := contractbuild.ExternalTopic(b); external {
 		return nil
 	}
-	topic := contractbuild.BrokerTopic(b)
+	if nameErr != nil {
+		controller.GetEventRecorder(ctx).Eventf(b, corev1.EventTypeWarning, ReasonTopicNotDeleted,
+			"the broker's topic has no recorded name and its template fails (%v): no topic deleted", nameErr)
+		return nil
+	}
 	if err := cluster.DeleteTopic(ctx, topic); err != nil {
 		return fmt.Errorf("deleting topic %q: %w", topic, err)
 	}
@@ -346,17 +390,24 @@ func ClusterFor(configMaps corelisters.ConfigMapLister, credentials kafka.Creden
 	return cluster, true, nil
 }
 
-func (r *Reconciler) deleteTriggerGroups(ctx context.Context, b *eventingv1.Broker, cluster Kafka) pkgreconciler.Event {
+func (r *Reconciler) deleteTriggerGroups(ctx context.Context, b *eventingv1.Broker, cluster Kafka, names contractbuild.NameTemplates) pkgreconciler.Event {
 	triggers, err := r.triggers.Triggers(b.Namespace).List(labels.Everything())
 	if err != nil {
 		return fmt.Errorf("listing triggers: %w", err)
 	}
 	var groups, uids []string
 	for _, t := range triggers {
-		if t.Spec.Broker == b.Name {
-			groups = append(groups, contractbuild.TriggerConsumerGroup(t))
-			uids = append(uids, string(t.UID))
+		if t.Spec.Broker != b.Name {
+			continue
 		}
+		uids = append(uids, string(t.UID))
+		group, err := names.TriggerConsumerGroup(t)
+		if err != nil {
+			logging.FromContext(ctx).Desugar().Warn("leaving the consumer group of a trigger that has no recorded group and whose template fails",
+				zap.String("egress", string(t.UID)), zap.Error(err))
+			continue
+		}
+		groups = append(groups, group)
 	}
 	slices.Sort(groups)
 	// The dispatcher commits without joining the groups: wait until it stopped the Triggers, or

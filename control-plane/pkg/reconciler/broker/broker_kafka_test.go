@@ -49,11 +49,14 @@ func TestTopicStepRealKafka(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	topic := contractbuild.BrokerTopic(b)
+	topic, event := r.topicName(b)
+	if event != nil {
+		t.Fatalf("topicName = %v", event)
+	}
 	adm := kafkatest.Admin(t, servers)
 	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topic) })
 
-	if event, _ := r.topic(ctx, b, cfg, nil, kafkaconn.Origin{}); event != nil {
+	if event, _ := r.topic(ctx, b, topic, cfg, nil, kafkaconn.Origin{}); event != nil {
 		t.Fatalf("topic step = %v", event)
 	}
 	if c := b.Status.GetCondition(ConditionTopicReady); c == nil || !c.IsTrue() {
@@ -92,7 +95,7 @@ func TestTopicStepRealKafka(t *testing.T) {
 	}
 
 	// A second pass finds the topic and succeeds.
-	if event, _ := r.topic(ctx, b, cfg, nil, kafkaconn.Origin{}); event != nil {
+	if event, _ := r.topic(ctx, b, topic, cfg, nil, kafkaconn.Origin{}); event != nil {
 		t.Fatalf("second topic step = %v", event)
 	}
 

@@ -81,7 +81,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:        brokerKey,
 			Objects:    []runtime.Object{newBroker(), brokerConfig()},
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, "SecretNotFound", secretMissing)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(func(b *eventingv1.Broker) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(topicRecorded, func(b *eventingv1.Broker) {
 				conditions(b).MarkFalse(ConditionConfigParsed, "SecretNotFound", secretMissing)
 			})}},
 		},
@@ -93,7 +93,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:        brokerKey,
 			Objects:    []runtime.Object{newBroker(), brokerConfig(), authSecret(func(s *corev1.Secret) { delete(s.Data, "password") })},
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, "SecretKeyMissing", keyMissing)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(func(b *eventingv1.Broker) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(topicRecorded, func(b *eventingv1.Broker) {
 				conditions(b).MarkFalse(ConditionConfigParsed, "SecretKeyMissing", keyMissing)
 			})}},
 		},
@@ -105,7 +105,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:        brokerKey,
 			Objects:    []runtime.Object{newBroker(), brokerConfig(), authSecret(func(s *corev1.Secret) { s.Data["sasl.mechanism"] = []byte("OAUTHBEARER") })},
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, "OAuthBearerUnsupported", oauth)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(func(b *eventingv1.Broker) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(topicRecorded, func(b *eventingv1.Broker) {
 				conditions(b).MarkFalse(ConditionConfigParsed, "OAuthBearerUnsupported", oauth)
 			})}},
 		},
@@ -116,7 +116,7 @@ func TestReconcileKind(t *testing.T) {
 			Name:              "the auth Secret's settings reach Kafka, given as stringData too",
 			Key:               brokerKey,
 			Objects:           []runtime.Object{newBroker(), brokerConfig(), authSecret(func(s *corev1.Secret) { s.StringData = map[string]string{"sasl.mechanism": "SCRAM-SHA-256"} })},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, topicCreated, dlsNotConfigured, servedAddress)}},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(topicRecorded, configParsed, topicCreated, dlsNotConfigured, servedAddress)}},
 		},
 		kafka: &fakeKafka{}, published: map[string]uint64{brokerUID: 7}, dataPlane: served,
 		wantResources: []contract.Resource{wantResource()}, wantEnsured: []kafka.TopicSpec{wantTopicSpec()},
@@ -126,7 +126,7 @@ func TestReconcileKind(t *testing.T) {
 			Name:              "a broker without auth.secret.ref.name connects in PLAINTEXT",
 			Key:               brokerKey,
 			Objects:           []runtime.Object{newBroker(), brokerConfig(func(cm *corev1.ConfigMap) { delete(cm.Data, "auth.secret.ref.name") })},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, topicCreated, dlsNotConfigured, servedAddress)}},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(topicRecorded, configParsed, topicCreated, dlsNotConfigured, servedAddress)}},
 		},
 		kafka: &fakeKafka{}, published: map[string]uint64{brokerUID: 7}, dataPlane: served,
 		wantResources: []contract.Resource{func() contract.Resource {
@@ -143,7 +143,7 @@ func TestReconcileKind(t *testing.T) {
 			Objects:    []runtime.Object{newBroker(), brokerConfig(), authSecret()},
 			WantErr:    true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, "SASLAuthenticationFailed", saslRefused)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, func(b *eventingv1.Broker) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(topicRecorded, configParsed, func(b *eventingv1.Broker) {
 				conditions(b).MarkFalse(ConditionTopicReady, "SASLAuthenticationFailed", saslRefused)
 			})}},
 		},
@@ -199,7 +199,7 @@ func TestReconcileKind(t *testing.T) {
 			WantPatches: []clientgotesting.PatchActionImpl{patchFinalizers()},
 			WantEvents:  []string{Eventf(corev1.EventTypeNormal, "FinalizerUpdate", `Updated %q finalizers`, brokerName)},
 			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{
-				Object: newBroker(withoutFinalizer, configParsed, topicCreated, dlsNotConfigured, servedAddress),
+				Object: newBroker(withoutFinalizer, topicRecorded, configParsed, topicCreated, dlsNotConfigured, servedAddress),
 			}},
 		},
 		kafka: &fakeKafka{}, published: map[string]uint64{brokerUID: 7}, dataPlane: served,
@@ -243,7 +243,7 @@ func TestReconcileKind(t *testing.T) {
 			Objects:    []runtime.Object{newBroker(), brokerConfig(), authSecret()},
 			WantErr:    true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonTopicCreateFailed, "creating topic: BROKER_NOT_AVAILABLE: The broker is not available.")},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, func(b *eventingv1.Broker) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(topicRecorded, configParsed, func(b *eventingv1.Broker) {
 				conditions(b).MarkFalse(ConditionTopicReady, ReasonTopicCreateFailed, "creating topic: BROKER_NOT_AVAILABLE: The broker is not available.")
 			})}},
 		},
@@ -256,7 +256,7 @@ func TestReconcileKind(t *testing.T) {
 			Objects:    []runtime.Object{newBroker(), brokerConfig(), authSecret()},
 			WantErr:    true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonKafkaUnavailable, "connecting to Kafka [kafka-1:9092 kafka-2:9092]: no route")},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, func(b *eventingv1.Broker) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(topicRecorded, configParsed, func(b *eventingv1.Broker) {
 				conditions(b).MarkFalse(ConditionTopicReady, ReasonKafkaUnavailable, "no route")
 			})}},
 		},
@@ -267,7 +267,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:        brokerKey,
 			Objects:    []runtime.Object{newBroker(), brokerConfig(), authSecret()},
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonTopicPartitions, `topic "knative-broker-ns-default" has 1 partitions, fewer than the 3 requested`)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, func(b *eventingv1.Broker) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(topicRecorded, configParsed, func(b *eventingv1.Broker) {
 				conditions(b).MarkFalse(ConditionTopicReady, ReasonTopicPartitions, `topic "knative-broker-ns-default" has 1 partitions, fewer than the 3 requested`)
 			})}},
 		},
@@ -310,7 +310,7 @@ func TestReconcileKind(t *testing.T) {
 			WantErr: true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, "DeadLetterSinkResolveFailed",
 				`resolving the dead-letter sink: failed to get object ns/missing: services.serving.knative.dev "missing" not found`)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(withDeadLetterRef, configParsed, topicCreated, func(b *eventingv1.Broker) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(withDeadLetterRef, topicRecorded, configParsed, topicCreated, func(b *eventingv1.Broker) {
 				b.Status.MarkDeadLetterSinkResolvedFailed(ReasonDeadLetterSinkFailed, `failed to get object ns/missing: services.serving.knative.dev "missing" not found`)
 			})}},
 		},
@@ -321,7 +321,7 @@ func TestReconcileKind(t *testing.T) {
 			Name:    "a served broker is Ready with its address and its dead-letter sink",
 			Key:     brokerKey,
 			Objects: []runtime.Object{newBroker(withDeadLetterURI), brokerConfig(), authSecret()},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(withDeadLetterURI, configParsed, topicCreated, func(b *eventingv1.Broker) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(withDeadLetterURI, topicRecorded, configParsed, topicCreated, func(b *eventingv1.Broker) {
 				b.Status.MarkDeadLetterSinkResolvedSucceeded(eventingduckv1.DeliveryStatus{DeadLetterSinkURI: apis.HTTP("dls.ns.svc.cluster.local")})
 			}, servedAddress)}},
 		},
@@ -333,7 +333,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:     brokerKey,
 			Objects: []runtime.Object{newBroker(), brokerConfig(), authSecret()},
 			WantErr: true,
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, topicCreated, dlsNotConfigured,
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(topicRecorded, configParsed, topicCreated, dlsNotConfigured,
 				dataPlaneUnknown(ReasonContractNotPublished, "the broker's contract entry is not published yet"))}},
 		},
 		kafka: &fakeKafka{}, dataPlane: served,
@@ -344,7 +344,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:     brokerKey,
 			Objects: []runtime.Object{newBroker(), brokerConfig(), authSecret()},
 			WantErr: true,
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, topicCreated, dlsNotConfigured,
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(topicRecorded, configParsed, topicCreated, dlsNotConfigured,
 				dataPlaneUnknown(ReasonContractNotApplied, "the data plane applied contract generation 7; the broker is in generation 8"))}},
 		},
 		kafka: &fakeKafka{}, published: map[string]uint64{brokerUID: 8}, dataPlane: served,
@@ -355,7 +355,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:     brokerKey,
 			Objects: []runtime.Object{newBroker(), brokerConfig(), authSecret()},
 			WantErr: true,
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, topicCreated, dlsNotConfigured,
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(topicRecorded, configParsed, topicCreated, dlsNotConfigured,
 				dataPlaneUnknown("TopicNotFound", "no metadata yet"))}},
 		},
 		kafka: &fakeKafka{}, published: map[string]uint64{brokerUID: 7},
@@ -367,7 +367,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:     brokerKey,
 			Objects: []runtime.Object{newBroker(), brokerConfig(), authSecret()},
 			WantErr: true,
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, topicCreated, dlsNotConfigured,
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(topicRecorded, configParsed, topicCreated, dlsNotConfigured,
 				dataPlaneUnknown(ReasonDataPlaneUnreachable, "connection refused"))}},
 		},
 		kafka: &fakeKafka{}, published: map[string]uint64{brokerUID: 7}, dataPlane: fakeDataPlane{err: errors.New("connection refused")},
@@ -376,7 +376,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:    "an already reconciled broker causes no writes",
 			Key:     brokerKey,
-			Objects: []runtime.Object{newBroker(configParsed, topicCreated, dlsNotConfigured, servedAddress), brokerConfig(), authSecret()},
+			Objects: []runtime.Object{newBroker(topicRecorded, configParsed, topicCreated, dlsNotConfigured, servedAddress), brokerConfig(), authSecret()},
 		},
 		kafka: &fakeKafka{}, published: map[string]uint64{brokerUID: 7}, dataPlane: served,
 		wantResources: []contract.Resource{wantResource()}, wantEnsured: []kafka.TopicSpec{wantTopicSpec()},
@@ -438,6 +438,84 @@ func TestReconcileKind(t *testing.T) {
 		wantDeleted:   []string{brokerUID},
 		wantGroupsDel: [][]string{nil},
 		wantTopicsDel: []string{topic},
+	}, {
+		TableRow: TableRow{
+			Name:    "a new broker's topic is named by brokers-topic-template and recorded",
+			Key:     brokerKey,
+			Objects: []runtime.Object{newBroker(), brokerConfig(), authSecret(), featuresConfig("brokers-topic-template", "custom.{{ .Namespace }}.{{ .Name }}")},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(withRecordedTopic("custom.ns.default"), configParsed, func(b *eventingv1.Broker) {
+				conditions(b).MarkTrueWithReason(ConditionTopicReady, "TopicCreated", "topic %q", "custom.ns.default")
+			}, dlsNotConfigured, servedAddress)}},
+		},
+		kafka: &fakeKafka{}, published: map[string]uint64{brokerUID: 7}, dataPlane: served,
+		wantResources: []contract.Resource{withTopic(wantResource(), "custom.ns.default")},
+		wantEnsured:   []kafka.TopicSpec{withTopicName(wantTopicSpec(), "custom.ns.default")},
+	}, {
+		TableRow: TableRow{
+			Name:    "a recorded topic wins over a changed template: the broker keeps its topic",
+			Key:     brokerKey,
+			Objects: []runtime.Object{newBroker(topicRecorded, configParsed, topicCreated, dlsNotConfigured, servedAddress), brokerConfig(), authSecret(), featuresConfig("brokers-topic-template", "changed-{{ .Name }}")},
+		},
+		kafka: &fakeKafka{}, published: map[string]uint64{brokerUID: 7}, dataPlane: served,
+		wantResources: []contract.Resource{wantResource()}, wantEnsured: []kafka.TopicSpec{wantTopicSpec()},
+	}, {
+		TableRow: TableRow{
+			Name:    "a topic the incumbent recorded under another template is kept",
+			Key:     brokerKey,
+			Objects: []runtime.Object{newBroker(withRecordedTopic("knative-broker-custom")), brokerConfig(), authSecret()},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(withRecordedTopic("knative-broker-custom"), configParsed, func(b *eventingv1.Broker) {
+				conditions(b).MarkTrueWithReason(ConditionTopicReady, "TopicCreated", "topic %q", "knative-broker-custom")
+			}, dlsNotConfigured, servedAddress)}},
+		},
+		kafka: &fakeKafka{}, published: map[string]uint64{brokerUID: 7}, dataPlane: served,
+		wantResources: []contract.Resource{withTopic(wantResource(), "knative-broker-custom")},
+		wantEnsured:   []kafka.TopicSpec{withTopicName(wantTopicSpec(), "knative-broker-custom")},
+	}, {
+		TableRow: TableRow{
+			Name:    "a template that yields an invalid topic name marks TopicReady False",
+			Key:     brokerKey,
+			Objects: []runtime.Object{newBroker(), brokerConfig(), authSecret(), featuresConfig("brokers-topic-template", "{{ .Namespace }}/{{ .Name }}")},
+			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonNameTemplateInvalid,
+				`naming the topic: template brokers-topic-template: the topic name "ns/default" has characters other than ASCII letters, digits, '.', '_' and '-'`)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, func(b *eventingv1.Broker) {
+				conditions(b).MarkFalse(ConditionTopicReady, ReasonNameTemplateInvalid,
+					`naming the topic: template brokers-topic-template: the topic name "ns/default" has characters other than ASCII letters, digits, '.', '_' and '-'`)
+			})}},
+		},
+	}, {
+		TableRow: TableRow{
+			Name:    "a template that does not parse marks TopicReady False naming the ConfigMap",
+			Key:     brokerKey,
+			Objects: []runtime.Object{newBroker(), brokerConfig(), authSecret(), featuresConfig("brokers-topic-template", "{{ .Name")},
+			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonNameTemplateInvalid,
+				`naming the topic: ConfigMap knative-eventing/config-kafka-features: brokers-topic-template: template: brokers-topic-template:1: unclosed action`)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newBroker(configParsed, func(b *eventingv1.Broker) {
+				conditions(b).MarkFalse(ConditionTopicReady, ReasonNameTemplateInvalid,
+					`naming the topic: ConfigMap knative-eventing/config-kafka-features: brokers-topic-template: template: brokers-topic-template:1: unclosed action`)
+			})}},
+		},
+	}, {
+		TableRow: TableRow{
+			Name:    "a broker with a recorded topic still works while the template does not parse",
+			Key:     brokerKey,
+			Objects: []runtime.Object{newBroker(topicRecorded, configParsed, topicCreated, dlsNotConfigured, servedAddress), brokerConfig(), authSecret(), featuresConfig("brokers-topic-template", "{{ .Name")},
+		},
+		kafka: &fakeKafka{}, published: map[string]uint64{brokerUID: 7}, dataPlane: served,
+		wantResources: []contract.Resource{wantResource()}, wantEnsured: []kafka.TopicSpec{wantTopicSpec()},
+	}, {
+		TableRow: TableRow{
+			Name: "deleting a broker after a template change deletes the recorded topic and groups, not the templates' names",
+			Key:  brokerKey,
+			Objects: []runtime.Object{newBroker(deleted, withRecordedTopic("old-topic")), brokerConfig(), authSecret(),
+				featuresConfig("brokers-topic-template", "new-{{ .Name }}", "triggers-consumergroup-template", "new-{{ .Name }}"),
+				withRecordedGroup(newTrigger("a", brokerName), "old-group-a"), newTrigger("c", brokerName)},
+			WantPatches: []clientgotesting.PatchActionImpl{patchRemoveFinalizers()},
+			WantEvents:  []string{Eventf(corev1.EventTypeNormal, "FinalizerUpdate", `Updated %q finalizers`, brokerName)},
+		},
+		kafka:         &fakeKafka{},
+		wantDeleted:   []string{brokerUID},
+		wantGroupsDel: [][]string{{"new-c", "old-group-a"}},
+		wantTopicsDel: []string{"old-topic"},
 	}}
 
 	for _, r := range rows {
@@ -449,15 +527,16 @@ func TestReconcileKind(t *testing.T) {
 			r.Test(t, reconcilertesting.MakeFactory(func(ctx context.Context, listers *reconcilertesting.Listers, _ configmap.Watcher) controller.Reconciler {
 				ctx = addressable.WithDuck(ctx)
 				rec := &Reconciler{
-					configMaps:   listers.GetConfigMapLister(),
-					triggers:     listers.GetTriggerLister(),
-					credentials:  kafka.NewCredentials(listers.GetSecretLister()),
-					kafka:        r.kafka.get,
-					contract:     store,
-					dataPlane:    r.dataPlane,
-					resolver:     resolver.NewURIResolverFromTracker(ctx, &FakeTracker{}),
-					tracker:      &FakeTracker{},
-					pollInterval: time.Second,
+					configMaps:      listers.GetConfigMapLister(),
+					triggers:        listers.GetTriggerLister(),
+					credentials:     kafka.NewCredentials(listers.GetSecretLister()),
+					kafka:           r.kafka.get,
+					contract:        store,
+					dataPlane:       r.dataPlane,
+					resolver:        resolver.NewURIResolverFromTracker(ctx, &FakeTracker{}),
+					tracker:         &FakeTracker{},
+					systemNamespace: "knative-eventing",
+					pollInterval:    time.Second,
 				}
 				return brokerreconciler.NewReconciler(ctx, logging.FromContext(ctx), fakeeventingclient.Get(ctx),
 					listers.GetBrokerLister(), controller.GetEventRecorder(ctx), rec, eventing.BrokerClass)
@@ -521,6 +600,42 @@ func withDeadLetterRef(b *eventingv1.Broker) {
 	b.Spec.Delivery = &eventingduckv1.DeliverySpec{DeadLetterSink: &duckv1.Destination{
 		Ref: &duckv1.KReference{APIVersion: "serving.knative.dev/v1", Kind: "Service", Namespace: ns, Name: "missing"},
 	}}
+}
+
+// topicRecorded records the default topic name in b's status, as a reconcile does.
+func topicRecorded(b *eventingv1.Broker) { withRecordedTopic(topic)(b) }
+
+func withRecordedTopic(name string) reconcilertesting.BrokerOption {
+	return func(b *eventingv1.Broker) {
+		if b.Status.Annotations == nil {
+			b.Status.Annotations = map[string]string{}
+		}
+		b.Status.Annotations["default.topic"] = name
+	}
+}
+
+func withRecordedGroup(t *eventingv1.Trigger, group string) *eventingv1.Trigger {
+	t.Status.Annotations = map[string]string{"group.id": group}
+	return t
+}
+
+// featuresConfig is config-kafka-features with the given key-value pairs.
+func featuresConfig(kv ...string) *corev1.ConfigMap {
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "knative-eventing", Name: "config-kafka-features"}, Data: map[string]string{}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		cm.Data[kv[i]] = kv[i+1]
+	}
+	return cm
+}
+
+func withTopic(r contract.Resource, name string) contract.Resource {
+	r.Topic = name
+	return r
+}
+
+func withTopicName(spec kafka.TopicSpec, name string) kafka.TopicSpec {
+	spec.Name = name
+	return spec
 }
 
 func configParsed(b *eventingv1.Broker) { conditions(b).MarkTrue(ConditionConfigParsed) }

@@ -20,6 +20,7 @@ import (
 
 	"knkafka.dev/control-plane/pkg/apis/eventing"
 	"knkafka.dev/control-plane/pkg/kafka"
+	"knkafka.dev/control-plane/pkg/reconciler/internal/nametemplates"
 )
 
 // Deps are the collaborators of the Broker reconciler.
@@ -46,14 +47,15 @@ func NewController(ctx context.Context, _ configmap.Watcher, deps Deps) *control
 	configMapInformer := configmapinformer.Get(ctx)
 	secretInformer := secretinformer.Get(ctx)
 	r := &Reconciler{
-		configMaps:   configMapInformer.Lister(),
-		triggers:     triggerinformer.Get(ctx).Lister(),
-		credentials:  kafka.NewCredentials(secretInformer.Lister()),
-		kafka:        deps.Kafka,
-		contract:     deps.Contract,
-		dataPlane:    deps.DataPlane,
-		ingressHost:  deps.IngressHost,
-		pollInterval: deps.PollInterval,
+		configMaps:      configMapInformer.Lister(),
+		triggers:        triggerinformer.Get(ctx).Lister(),
+		credentials:     kafka.NewCredentials(secretInformer.Lister()),
+		kafka:           deps.Kafka,
+		contract:        deps.Contract,
+		dataPlane:       deps.DataPlane,
+		ingressHost:     deps.IngressHost,
+		systemNamespace: nametemplates.SystemNamespace(),
+		pollInterval:    deps.PollInterval,
 	}
 	if r.pollInterval <= 0 {
 		r.pollInterval = time.Second
@@ -73,6 +75,9 @@ func NewController(ctx context.Context, _ configmap.Watcher, deps Deps) *control
 	addHandler(ctx, configMapInformer.Informer(), controller.HandleAll(
 		controller.EnsureTypeMeta(impl.Tracker.OnChanged, corev1.SchemeGroupVersion.WithKind("ConfigMap")),
 	))
+	// A changed config-kafka-features requeues every Kafka Broker: one that could not be named
+	// may be now.
+	nametemplates.Watch(ctx, configMapInformer.Informer(), r.systemNamespace, func() { impl.FilteredGlobalResync(kafkaClass, brokerInformer.Informer()) })
 	// A created, changed (a rotated password) or deleted auth Secret requeues the Brokers whose
 	// config names it, and only those.
 	addHandler(ctx, secretInformer.Informer(), controller.HandleAll(

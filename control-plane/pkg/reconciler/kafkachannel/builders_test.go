@@ -107,6 +107,27 @@ func deleted(kc *messagingv1beta1.KafkaChannel) {
 
 func configParsed(kc *messagingv1beta1.KafkaChannel) { kc.Status.MarkConfigParsed() }
 
+// topicRecorded records the default topic name in kc's status, as a reconcile does.
+func topicRecorded(kc *messagingv1beta1.KafkaChannel) { withRecordedTopic(topic)(kc) }
+
+func withRecordedTopic(name string) ChannelOption {
+	return func(kc *messagingv1beta1.KafkaChannel) {
+		if kc.Status.Annotations == nil {
+			kc.Status.Annotations = map[string]string{}
+		}
+		kc.Status.Annotations["default.topic"] = name
+	}
+}
+
+// featuresConfig is config-kafka-features with the given key-value pairs.
+func featuresConfig(kv ...string) *corev1.ConfigMap {
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: systemNS, Name: "config-kafka-features"}, Data: map[string]string{}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		cm.Data[kv[i]] = kv[i+1]
+	}
+	return cm
+}
+
 func topicReady(kc *messagingv1beta1.KafkaChannel) { kc.Status.MarkTopicReady(topic) }
 
 func serviceReady(kc *messagingv1beta1.KafkaChannel) { kc.Status.MarkServiceReady() }

@@ -2,7 +2,6 @@ package kafkachannel
 
 import (
 	"context"
-	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -20,7 +19,6 @@ import (
 	"knative.dev/pkg/controller"
 	"knative.dev/pkg/logging"
 	"knative.dev/pkg/resolver"
-	"knative.dev/pkg/system"
 
 	"knkafka.dev/control-plane/pkg/apis/eventing"
 	messagingv1beta1 "knkafka.dev/control-plane/pkg/apis/messaging/v1beta1"
@@ -28,6 +26,7 @@ import (
 	kafkachannelreconciler "knkafka.dev/control-plane/pkg/client/injection/reconciler/messaging/v1beta1/kafkachannel"
 	"knkafka.dev/control-plane/pkg/contractbuild"
 	"knkafka.dev/control-plane/pkg/kafka"
+	"knkafka.dev/control-plane/pkg/reconciler/internal/nametemplates"
 )
 
 // Deps are the collaborators of the KafkaChannel reconciler.
@@ -80,6 +79,9 @@ func NewController(ctx context.Context, _ configmap.Watcher, deps Deps) *control
 		FilterFunc: controller.FilterWithNameAndNamespace(r.systemNamespace, contractbuild.ChannelConfigMapName),
 		Handler:    controller.HandleAll(func(any) { impl.GlobalResync(channelInformer.Informer()) }),
 	})
+	// A changed config-kafka-features requeues every channel: one that could not be named may be
+	// now.
+	nametemplates.Watch(ctx, configMapInformer.Informer(), r.systemNamespace, func() { impl.GlobalResync(channelInformer.Informer()) })
 	addHandler(ctx, secretInformer.Informer(), controller.HandleAll(
 		controller.EnsureTypeMeta(impl.Tracker.OnChanged, corev1.SchemeGroupVersion.WithKind("Secret")),
 	))
@@ -131,15 +133,10 @@ func enqueueChannel(s *messagingv1.Subscription, enqueue func(types.NamespacedNa
 	enqueue(types.NamespacedName{Namespace: namespace, Name: ref.Name})
 }
 
-// SystemNamespace is the namespace of kafka-channel-config and of the channel ingress: the
-// SYSTEM_NAMESPACE environment variable (as knative.dev/pkg/system reads it), knative-eventing
-// when unset.
-func SystemNamespace() string {
-	if ns := os.Getenv(system.NamespaceEnvKey); ns != "" {
-		return ns
-	}
-	return contractbuild.ChannelConfigMapNS
-}
+// SystemNamespace is the namespace of kafka-channel-config, config-kafka-features and the channel
+// ingress: the SYSTEM_NAMESPACE environment variable (as knative.dev/pkg/system reads it),
+// knative-eventing when unset.
+func SystemNamespace() string { return nametemplates.SystemNamespace() }
 
 // addHandler adds h to informer; failing to is a programming error (the informer already stopped).
 func addHandler(ctx context.Context, informer cache.SharedInformer, h cache.ResourceEventHandler) {

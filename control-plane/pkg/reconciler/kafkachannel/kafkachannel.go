@@ -32,6 +32,7 @@ import (
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/control-plane/pkg/contractbuild"
 	"knkafka.dev/control-plane/pkg/kafka"
+	"knkafka.dev/control-plane/pkg/reconciler/internal/nametemplates"
 	"knkafka.dev/control-plane/pkg/serving"
 	"knkafka.dev/kafkaconn"
 )
@@ -95,6 +96,8 @@ const (
 	// ReasonDeliveryOrderInvalid is recorded on a Subscription whose delivery-order annotation
 	// is invalid.
 	ReasonDeliveryOrderInvalid = "DeliveryOrderInvalid"
+	// ReasonNameTemplateInvalid marks TopicReady False when channels-topic-template fails.
+	ReasonNameTemplateInvalid = nametemplates.ReasonInvalid
 )
 
 // retentionKey is the topic config spec.retentionDuration sets.
@@ -117,7 +120,8 @@ type Reconciler struct {
 	contract    ContractStore
 	dataPlane   DataPlane
 	resolver    *resolver.URIResolver
-	// systemNamespace holds kafka-channel-config and the kafka-channel-ingress Service.
+	// systemNamespace holds kafka-channel-config, config-kafka-features and the
+	// kafka-channel-ingress Service.
 	systemNamespace string
 	// pollInterval is how soon a channel is looked at again while the data plane catches up.
 	pollInterval time.Duration
@@ -129,7 +133,8 @@ type Reconciler struct {
 // subscribers ready once served.
 func (r *Reconciler) ReconcileKind(ctx context.Context, kc *messagingv1beta1.KafkaChannel) pkgreconciler.Event {
 	// 1. Read kafka-channel-config and the Kafka credentials it names. → ConfigParsed
-	// 2. Create the topic; align its retention with the spec.           → TopicReady
+	// 2. Name the topic (recorded, else from the template; record it), create it and align its
+	//    retention with the spec.                                       → TopicReady
 	// 3. Create or repair the <name>-kn-channel ExternalName Service.   → ChannelServiceReady
 	// 4. Resolve the channel's dead-letter sink.                        → DeadLetterSinkResolved
 	// 5. Set the contract entry and one egress per subscriber; delete the egresses of
@@ -146,13 +151,17 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, kc *messagingv1beta1.Kaf
 	if event != nil {
 		return event
 	}
-	resource := contractbuild.ChannelResource(kc, cfg)
+	topic, event := r.topicName(kc)
+	if event != nil {
+		return event
+	}
+	resource := contractbuild.ChannelResource(kc, topic, cfg)
 	sec, event := r.security(kc, cfg)
 	if event != nil {
 		r.contract.SetResource(resource)
 		return event
 	}
-	if event, refused := r.topic(ctx, kc, cfg, sec, resource.Origin()); event != nil {
+	if event, refused := r.topic(ctx, kc, topic, cfg, sec, resource.Origin()); event != nil {
 		if refused {
 			r.contract.SetResource(resource)
 		}
@@ -165,7 +174,7 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, kc *messagingv1beta1.Kaf
 	if event != nil {
 		return event
 	}
-	buildErrs := r.setContract(ctx, kc, cfg, deadLetter)
+	buildErrs := r.setContract(ctx, kc, resource, deadLetter)
 	view := r.observe(ctx, kc)
 	subscribersPending := r.subscribers(kc, buildErrs, view)
 	if !r.served(kc, view) || subscribersPending {
@@ -199,6 +208,28 @@ func (r *Reconciler) config(kc *messagingv1beta1.KafkaChannel) (contractbuild.Ch
 	return cfg, nil
 }
 
+// topicName names kc's topic (see contractbuild.NameTemplates.ChannelTopic) and records it in kc's
+// status annotations, where Knative's Kafka channel records it too: from then on the topic stays
+// whatever the template becomes. A template that fails marks TopicReady False;
+// config-kafka-features' watch requeues kc when it changes.
+func (r *Reconciler) topicName(kc *messagingv1beta1.KafkaChannel) (string, pkgreconciler.Event) {
+	// Without usable templates, a recorded name still works.
+	names, cfgErr := nametemplates.Get(r.configMaps, r.systemNamespace)
+	topic, err := names.ChannelTopic(kc)
+	if err != nil {
+		if cfgErr != nil {
+			err = cfgErr
+		}
+		kc.Status.MarkTopicFailed(ReasonNameTemplateInvalid, "naming the topic: %v", err)
+		return "", pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonNameTemplateInvalid, "naming the topic: %v", err)
+	}
+	if kc.Status.Annotations == nil {
+		kc.Status.Annotations = map[string]string{}
+	}
+	kc.Status.Annotations[contractbuild.TopicStatusAnnotation] = topic
+	return topic, nil
+}
+
 // security tracks and reads the auth Secret of kafka-channel-config. A Secret that is missing or
 // unusable marks ConfigParsed False with the kafkaconn reason; the event is not retried: the
 // tracker requeues kc when the Secret changes.
@@ -227,8 +258,7 @@ func (r *Reconciler) security(kc *messagingv1beta1.KafkaChannel, cfg contractbui
 // It returns an event for what the user must fix and an event wrapped in an error (recorded and
 // retried with backoff) for what may pass. refused reports that the cluster refused the
 // credentials (a kafkaconn reason): TopicReady then carries that reason.
-func (r *Reconciler) topic(ctx context.Context, kc *messagingv1beta1.KafkaChannel, cfg contractbuild.ChannelConfig, sec *kafkaconn.Security, origin kafkaconn.Origin) (event pkgreconciler.Event, refused bool) {
-	topic := contractbuild.ChannelTopic(kc)
+func (r *Reconciler) topic(ctx context.Context, kc *messagingv1beta1.KafkaChannel, topic string, cfg contractbuild.ChannelConfig, sec *kafkaconn.Security, origin kafkaconn.Origin) (event pkgreconciler.Event, refused bool) {
 	retention, err := kc.RetentionDuration()
 	if err != nil {
 		kc.Status.MarkTopicFailed(ReasonRetentionInvalid, "%v", err)
@@ -300,10 +330,14 @@ func (r *Reconciler) FinalizeKind(ctx context.Context, kc *messagingv1beta1.Kafk
 	// 1. Remove the channel and its egresses from the contract.
 	// 2. Find the Kafka cluster; without a usable config there is nothing we can delete.
 	// 3. Delete the subscriptions' consumer groups, once the data plane left them.
-	// 4. Delete the topic.
+	// 4. Delete the topic: the recorded one, else the template's.
 	r.contract.DeleteResource(string(kc.UID))
 	left := r.egresses.forget(string(kc.UID))
-	topic := contractbuild.ChannelTopic(kc)
+	names, cfgErr := nametemplates.Get(r.configMaps, r.systemNamespace)
+	topic, nameErr := names.ChannelTopic(kc)
+	if nameErr != nil && cfgErr != nil {
+		nameErr = cfgErr
+	}
 	cluster, ok, err := r.cluster(kc)
 	if err != nil {
 		return err
@@ -336,6 +370,11 @@ func (r *Reconciler) FinalizeKind(ctx context.Context, kc *messagingv1beta1.Kafk
 		default:
 			return fmt.Errorf("deleting the consumer groups of the channel's subscriptions: %w", err)
 		}
+	}
+	if nameErr != nil {
+		controller.GetEventRecorder(ctx).Eventf(kc, corev1.EventTypeWarning, ReasonTopicNotDeleted,
+			"the channel's topic has no recorded name and its template fails (%v): no topic deleted", nameErr)
+		return nil
 	}
 	if err := cluster.DeleteTopic(ctx, topic); err != nil {
 		return fmt.Errorf("deleting topic %q: %w", topic, err)

@@ -50,7 +50,10 @@ func TestReconcileRealKafka(t *testing.T) {
 	}}
 	r := newReconciler(tctx, ls, &fakeKafka{}, store, dataPlane)
 	r.kafka = KafkaFrom(clients)
-	topic := contractbuild.ChannelTopic(kc)
+	topic, err := contractbuild.DefaultNameTemplates().ChannelTopic(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	adm := kafkatest.Admin(t, servers)
 	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topic) })
 
@@ -59,6 +62,9 @@ func TestReconcileRealKafka(t *testing.T) {
 	}
 	if !kc.Status.IsReady() {
 		t.Fatalf("channel not Ready: %+v", kc.Status.Conditions)
+	}
+	if got := kc.Status.Annotations[contractbuild.TopicStatusAnnotation]; got != topic {
+		t.Errorf("recorded topic = %q, want %q", got, topic)
 	}
 	if err := kafkatest.WaitTopic(ctx, adm, topic, 3); err != nil {
 		t.Fatal(err)

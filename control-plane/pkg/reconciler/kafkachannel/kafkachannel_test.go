@@ -58,7 +58,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:        channelKey,
 			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig()},
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, "SecretNotFound", secretMissing)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, func(kc *messagingv1beta1.KafkaChannel) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, func(kc *messagingv1beta1.KafkaChannel) {
 				kc.Status.MarkConfigFailed("SecretNotFound", secretMissing)
 			})}},
 		},
@@ -69,7 +69,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:        channelKey,
 			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret(func(s *corev1.Secret) { delete(s.Data, "user") })},
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, "SecretKeyMissing", keyMissing)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, func(kc *messagingv1beta1.KafkaChannel) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, func(kc *messagingv1beta1.KafkaChannel) {
 				kc.Status.MarkConfigFailed("SecretKeyMissing", keyMissing)
 			})}},
 		},
@@ -83,7 +83,7 @@ func TestReconcileKind(t *testing.T) {
 				authSecret(func(s *corev1.Secret) { s.Namespace = "kafka"; s.Data["sasl.mechanism"] = []byte("PLAIN") }),
 				channelServiceObject()},
 			WantErr: true, // requeued until the entry is published
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, prepared,
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, prepared,
 				dataPlaneUnknown(ReasonContractNotPublished, "the channel's contract entry is not published yet"))}},
 		},
 		wantResources: []contract.Resource{func() contract.Resource {
@@ -100,7 +100,7 @@ func TestReconcileKind(t *testing.T) {
 			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret()},
 			WantErr:    true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, "SASLAuthenticationFailed", saslRefused)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, configParsed, func(kc *messagingv1beta1.KafkaChannel) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, configParsed, func(kc *messagingv1beta1.KafkaChannel) {
 				kc.Status.MarkTopicFailed("SASLAuthenticationFailed", saslRefused)
 			})}},
 		},
@@ -118,7 +118,7 @@ func TestReconcileKind(t *testing.T) {
 			WantPatches: []clientgotesting.PatchActionImpl{patchFinalizers()},
 			WantCreates: []runtime.Object{channelServiceObject()},
 			WantEvents:  []string{Eventf(corev1.EventTypeNormal, "FinalizerUpdate", `Updated %q finalizers`, channelName)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, withoutFinalizer, prepared,
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, withoutFinalizer, prepared,
 				dataPlaneUnknown(ReasonContractNotPublished, "the channel's contract entry is not published yet"))}},
 		},
 		wantResources: []contract.Resource{wantResource()}, wantEnsured: []kafka.TopicSpec{wantTopicSpec()}, wantConfigured: wantRetention(),
@@ -150,7 +150,7 @@ func TestReconcileKind(t *testing.T) {
 			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret()},
 			WantErr:    true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonKafkaUnavailable, "connecting to Kafka [kafka-1:9092 kafka-2:9092]: no route")},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, configParsed, func(kc *messagingv1beta1.KafkaChannel) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, configParsed, func(kc *messagingv1beta1.KafkaChannel) {
 				kc.Status.MarkTopicFailed(ReasonKafkaUnavailable, "no route")
 			})}},
 		},
@@ -162,7 +162,7 @@ func TestReconcileKind(t *testing.T) {
 			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret()},
 			WantErr:    true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonTopicCreateFailed, "creating topic: BROKER_NOT_AVAILABLE: The broker is not available.")},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, configParsed, func(kc *messagingv1beta1.KafkaChannel) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, configParsed, func(kc *messagingv1beta1.KafkaChannel) {
 				kc.Status.MarkTopicFailed(ReasonTopicCreateFailed, "creating topic: BROKER_NOT_AVAILABLE: The broker is not available.")
 			})}},
 		},
@@ -174,7 +174,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:        channelKey,
 			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret()},
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonTopicPartitions, `topic "knative-messaging-kafka.ns.orders" has 1 partitions, fewer than the 3 requested`)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, configParsed, func(kc *messagingv1beta1.KafkaChannel) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, configParsed, func(kc *messagingv1beta1.KafkaChannel) {
 				kc.Status.MarkTopicFailed(ReasonTopicPartitions, `topic "knative-messaging-kafka.ns.orders" has 1 partitions, fewer than the 3 requested`)
 			})}},
 		},
@@ -186,7 +186,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:        channelKey,
 			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns, WithRetention("a week")), channelConfig(), authSecret()},
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonRetentionInvalid, "%s", retentionError(t, "a week"))},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, WithRetention("a week"), configParsed,
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, WithRetention("a week"), configParsed,
 				func(kc *messagingv1beta1.KafkaChannel) {
 					kc.Status.MarkTopicFailed(ReasonRetentionInvalid, "%s", retentionError(t, "a week"))
 				})}},
@@ -198,7 +198,7 @@ func TestReconcileKind(t *testing.T) {
 			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret()},
 			WantErr:    true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonTopicConfigFailed, "altering: POLICY_VIOLATION: Request parameters do not satisfy the configured policy.")},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, configParsed, func(kc *messagingv1beta1.KafkaChannel) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, configParsed, func(kc *messagingv1beta1.KafkaChannel) {
 				kc.Status.MarkTopicFailed(ReasonTopicConfigFailed, "altering: POLICY_VIOLATION: Request parameters do not satisfy the configured policy.")
 			})}},
 		},
@@ -208,7 +208,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:       "a changed retention is set on the existing topic",
 			Key:        channelKey,
-			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns, prepared, served), channelConfig(), authSecret(), channelServiceObject()},
+			Objects:    []runtime.Object{NewKafkaChannel(channelName, ns, topicRecorded, prepared, served), channelConfig(), authSecret(), channelServiceObject()},
 			WantEvents: []string{Eventf(corev1.EventTypeNormal, ReasonTopicConfigUpdated, `set retention.ms=3600000 on topic "knative-messaging-kafka.ns.orders"`)},
 		},
 		kafka: &fakeKafka{configChanged: true}, published: map[string]uint64{channelUID: 7}, dataPlane: servedBy(7),
@@ -223,7 +223,7 @@ func TestReconcileKind(t *testing.T) {
 			WantCreates:  []runtime.Object{channelServiceObject()},
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonServiceFailed,
 				"creating Service ns/orders-kn-channel: inducing failure for create services")},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, configParsed, topicReady, func(kc *messagingv1beta1.KafkaChannel) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, configParsed, topicReady, func(kc *messagingv1beta1.KafkaChannel) {
 				kc.Status.MarkServiceFailed(ReasonServiceFailed, "creating Service ns/orders-kn-channel: inducing failure for create services")
 			})}},
 		},
@@ -232,7 +232,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name: "a service someone changed is put back",
 			Key:  channelKey,
-			Objects: []runtime.Object{NewKafkaChannel(channelName, ns, prepared, served), channelConfig(), authSecret(), channelServiceObject(func(svc *corev1.Service) {
+			Objects: []runtime.Object{NewKafkaChannel(channelName, ns, topicRecorded, prepared, served), channelConfig(), authSecret(), channelServiceObject(func(svc *corev1.Service) {
 				svc.Labels = map[string]string{"app": "mine"}
 				svc.Spec = corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.0.0.1", Ports: []corev1.ServicePort{{Name: "http", Port: 8080}}}
 			})},
@@ -252,7 +252,7 @@ func TestReconcileKind(t *testing.T) {
 			WantErr: true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonServiceNotOwned,
 				"Service ns/orders-kn-channel exists and is not owned by the channel")},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, configParsed, topicReady, func(kc *messagingv1beta1.KafkaChannel) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, configParsed, topicReady, func(kc *messagingv1beta1.KafkaChannel) {
 				kc.Status.MarkServiceFailed(ReasonServiceNotOwned, "Service ns/orders-kn-channel exists and is not owned by the channel")
 			})}},
 		},
@@ -265,7 +265,7 @@ func TestReconcileKind(t *testing.T) {
 			WantErr: true,
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonDeadLetterSinkFailed,
 				`resolving the dead-letter sink: failed to get object ns/missing: services.serving.knative.dev "missing" not found`)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, withDeadLetterRef, configParsed, topicReady, serviceReady,
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, withDeadLetterRef, configParsed, topicReady, serviceReady,
 				func(kc *messagingv1beta1.KafkaChannel) {
 					kc.Status.MarkDeadLetterSinkFailed(ReasonDeadLetterSinkFailed, `failed to get object ns/missing: services.serving.knative.dev "missing" not found`)
 				})}},
@@ -279,7 +279,7 @@ func TestReconcileKind(t *testing.T) {
 				NewKafkaChannel(channelName, ns, withDeadLetterURI, WithSubscribers(subscriber("a"), withReply(subscriber("b")))),
 				channelConfig(), authSecret(), channelServiceObject(),
 			},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, withDeadLetterURI,
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, withDeadLetterURI,
 				WithSubscribers(subscriber("a"), withReply(subscriber("b"))),
 				configParsed, topicReady, serviceReady, dlsResolved(deadLetterURI), served,
 				WithSubscriberStatuses(subscriberStatus("a", corev1.ConditionTrue, ""), subscriberStatus("b", corev1.ConditionTrue, "")),
@@ -306,7 +306,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:     channelKey,
 			Objects: []runtime.Object{NewKafkaChannel(channelName, ns, WithSubscribers(subscriber("a"), subscriber("b"))), channelConfig(), authSecret(), channelServiceObject()},
 			WantErr: true,
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, WithSubscribers(subscriber("a"), subscriber("b")),
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, WithSubscribers(subscriber("a"), subscriber("b")),
 				prepared, served, WithSubscriberStatuses(
 					subscriberStatus("a", corev1.ConditionUnknown, "JoiningGroup: the consumer group is joining"),
 					subscriberStatus("b", corev1.ConditionUnknown, "ContractNotPublished: the subscription's contract entry is not published yet"),
@@ -327,7 +327,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:     channelKey,
 			Objects: []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret(), channelServiceObject()},
 			WantErr: true,
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, prepared,
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, prepared,
 				dataPlaneUnknown(ReasonContractNotApplied, "the data plane applied contract generation 7; the channel is in generation 8"))}},
 		},
 		published: map[string]uint64{channelUID: 8}, dataPlane: servedBy(7),
@@ -338,7 +338,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:     channelKey,
 			Objects: []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret(), channelServiceObject()},
 			WantErr: true,
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, prepared,
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, prepared,
 				dataPlaneUnknown("TopicNotFound", "no metadata yet"))}},
 		},
 		published: map[string]uint64{channelUID: 7},
@@ -352,7 +352,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:     channelKey,
 			Objects: []runtime.Object{NewKafkaChannel(channelName, ns, WithSubscribers(subscriber("a"))), channelConfig(), authSecret(), channelServiceObject()},
 			WantErr: true,
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, WithSubscribers(subscriber("a")), prepared,
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, WithSubscribers(subscriber("a")), prepared,
 				dataPlaneUnknown(ReasonDataPlaneUnreachable, "connection refused"),
 				WithSubscriberStatuses(subscriberStatus("a", corev1.ConditionUnknown, "DataPlaneUnreachable: connection refused")))}},
 		},
@@ -367,7 +367,7 @@ func TestReconcileKind(t *testing.T) {
 				NewKafkaChannel(channelName, ns, WithSubscribers(withDelivery(subscriber("a"), "10s"), subscriber("b"))),
 				channelConfig(), authSecret(), channelServiceObject(),
 			},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns,
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded,
 				WithSubscribers(withDelivery(subscriber("a"), "10s"), subscriber("b")), prepared, served,
 				WithSubscriberStatuses(
 					subscriberStatus("a", corev1.ConditionFalse, "the subscription cannot be delivered: "+egressError(t, withDelivery(subscriber("a"), "10s"))),
@@ -384,11 +384,11 @@ func TestReconcileKind(t *testing.T) {
 			Name: "a removed subscriber's egress is deleted and it leaves the status",
 			Key:  channelKey,
 			Objects: []runtime.Object{
-				NewKafkaChannel(channelName, ns, WithSubscribers(subscriber("a")), prepared, served,
+				NewKafkaChannel(channelName, ns, topicRecorded, WithSubscribers(subscriber("a")), prepared, served,
 					WithSubscriberStatuses(subscriberStatus("a", corev1.ConditionTrue, ""), subscriberStatus("old", corev1.ConditionTrue, ""))),
 				channelConfig(), authSecret(), channelServiceObject(),
 			},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, WithSubscribers(subscriber("a")), prepared, served,
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, WithSubscribers(subscriber("a")), prepared, served,
 				WithSubscriberStatuses(subscriberStatus("a", corev1.ConditionTrue, "")))}},
 		},
 		published: map[string]uint64{channelUID: 7, "a": 7}, dataPlane: servedBy(7, "a"),
@@ -411,7 +411,7 @@ func TestReconcileKind(t *testing.T) {
 				NewSubscription("not-d", ns, WithSubscriptionOrder("key-ordered"), func(s *messagingv1.Subscription) { s.Name = "sub-d" }),
 				channelConfig(), authSecret(), channelServiceObject(),
 			},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, WithChannelOrder("unordered"),
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, WithChannelOrder("unordered"),
 				WithSubscribers(subscriber("a"), subscriber("b"), subscriber("c"), subscriber("d")), prepared, served,
 				WithSubscriberStatuses(subscriberStatus("a", corev1.ConditionTrue, ""), subscriberStatus("b", corev1.ConditionTrue, ""),
 					subscriberStatus("c", corev1.ConditionTrue, ""), subscriberStatus("d", corev1.ConditionTrue, "")))}},
@@ -437,7 +437,7 @@ func TestReconcileKind(t *testing.T) {
 			},
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonDeliveryOrderInvalid,
 				`the channel does not deliver this subscription: annotation kafka.eventing.knative.dev/delivery.order must be "ordered", "unordered" or "key-ordered" (in any case), got "fifo"`)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns,
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded,
 				WithSubscribers(subscriber("a"), subscriber("b")), prepared, served,
 				WithSubscriberStatuses(
 					subscriberStatus("a", corev1.ConditionFalse, `the subscription cannot be delivered: subscriber a: subscription: annotation kafka.eventing.knative.dev/delivery.order must be "ordered", "unordered" or "key-ordered" (in any case), got "fifo"`),
@@ -457,7 +457,7 @@ func TestReconcileKind(t *testing.T) {
 				NewKafkaChannel(channelName, ns, WithChannelOrder("fifo"), WithSubscribers(subscriber("a"))),
 				channelConfig(), authSecret(), channelServiceObject(),
 			},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, WithChannelOrder("fifo"),
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, topicRecorded, WithChannelOrder("fifo"),
 				WithSubscribers(subscriber("a")), prepared, served,
 				WithSubscriberStatuses(subscriberStatus("a", corev1.ConditionFalse,
 					`the subscription cannot be delivered: subscriber a: channel ns/orders: annotation kafka.eventing.knative.dev/delivery.order must be "ordered", "unordered" or "key-ordered" (in any case), got "fifo"`)))}},
@@ -471,7 +471,7 @@ func TestReconcileKind(t *testing.T) {
 			Name: "an already reconciled channel causes no writes",
 			Key:  channelKey,
 			Objects: []runtime.Object{
-				NewKafkaChannel(channelName, ns, WithSubscribers(subscriber("a")), prepared, served,
+				NewKafkaChannel(channelName, ns, topicRecorded, WithSubscribers(subscriber("a")), prepared, served,
 					WithSubscriberStatuses(subscriberStatus("a", corev1.ConditionTrue, ""))),
 				channelConfig(), authSecret(), channelServiceObject(),
 			},
@@ -538,6 +538,57 @@ func TestReconcileKind(t *testing.T) {
 		kafka:                &fakeKafka{deleteErr: kerr.RequestTimedOut},
 		wantDeletedResources: []string{channelUID},
 		wantTopicsDeleted:    []string{topic},
+	}, {
+		TableRow: TableRow{
+			Name:    "a recorded topic wins over a changed channels-topic-template: the channel keeps its topic",
+			Key:     channelKey,
+			Objects: []runtime.Object{NewKafkaChannel(channelName, ns, topicRecorded, prepared, served), channelConfig(), authSecret(), channelServiceObject(), featuresConfig("channels-topic-template", "changed-{{ .Name }}")},
+		},
+		published: map[string]uint64{channelUID: 7}, dataPlane: servedBy(7),
+		wantResources: []contract.Resource{wantResource()},
+		wantEnsured:   []kafka.TopicSpec{wantTopicSpec()}, wantConfigured: wantRetention(),
+	}, {
+		TableRow: TableRow{
+			Name:    "a new channel's topic is named by channels-topic-template and recorded",
+			Key:     channelKey,
+			Objects: []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret(), channelServiceObject(), featuresConfig("channels-topic-template", "knative-channel-{{ .Namespace }}-{{ .Name }}")},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, withRecordedTopic("knative-channel-ns-orders"), prepared, served,
+				func(kc *messagingv1beta1.KafkaChannel) { kc.Status.MarkTopicReady("knative-channel-ns-orders") })}},
+		},
+		published: map[string]uint64{channelUID: 7}, dataPlane: servedBy(7),
+		wantResources: []contract.Resource{func() contract.Resource {
+			r := wantResource()
+			r.Topic = "knative-channel-ns-orders"
+			return r
+		}()},
+		wantEnsured: []kafka.TopicSpec{func() kafka.TopicSpec {
+			spec := wantTopicSpec()
+			spec.Name = "knative-channel-ns-orders"
+			return spec
+		}()},
+		wantConfigured: []topicConfigCall{{Topic: "knative-channel-ns-orders", Configs: map[string]string{"retention.ms": "3600000"}}},
+	}, {
+		TableRow: TableRow{
+			Name:    "a channels-topic-template yielding an invalid name marks TopicReady False",
+			Key:     channelKey,
+			Objects: []runtime.Object{NewKafkaChannel(channelName, ns), channelConfig(), authSecret(), featuresConfig("channels-topic-template", "{{ .Namespace }}:{{ .Name }}")},
+			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonNameTemplateInvalid,
+				`naming the topic: template channels-topic-template: the topic name "ns:orders" has characters other than ASCII letters, digits, '.', '_' and '-'`)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: NewKafkaChannel(channelName, ns, configParsed, func(kc *messagingv1beta1.KafkaChannel) {
+				kc.Status.MarkTopicFailed(ReasonNameTemplateInvalid,
+					`naming the topic: template channels-topic-template: the topic name "ns:orders" has characters other than ASCII letters, digits, '.', '_' and '-'`)
+			})}},
+		},
+	}, {
+		TableRow: TableRow{
+			Name:        "deleting a channel after a template change deletes its recorded topic",
+			Key:         channelKey,
+			Objects:     []runtime.Object{NewKafkaChannel(channelName, ns, deleted, withRecordedTopic("old-topic")), channelConfig(), authSecret(), featuresConfig("channels-topic-template", "new-{{ .Name }}")},
+			WantPatches: []clientgotesting.PatchActionImpl{patchRemoveFinalizers()},
+			WantEvents:  []string{Eventf(corev1.EventTypeNormal, "FinalizerUpdate", `Updated %q finalizers`, channelName)},
+		},
+		wantDeletedResources: []string{channelUID},
+		wantTopicsDeleted:    []string{"old-topic"},
 	}}
 
 	for _, r := range rows {

@@ -24,7 +24,7 @@ import (
 	"knkafka.dev/control-plane/pkg/serving"
 )
 
-// setContract sets kc's contract entry and the egress of every subscriber that can be built, and
+// setContract sets kc's contract entry (resource) and the egress of every subscriber that can be built, and
 // deletes the egresses of subscribers that left or can no longer be built. It returns why each
 // failing subscriber could not be built.
 //
@@ -32,9 +32,9 @@ import (
 // for kc before (the ledger) or that the last status reported (status.subscribers), minus the
 // current ones. The ledger covers a status update that was lost; a restarted controller starts
 // with an empty store, so anything it did not set since is not there to delete.
-func (r *Reconciler) setContract(ctx context.Context, kc *messagingv1beta1.KafkaChannel, cfg contractbuild.ChannelConfig, deadLetter *apis.URL) map[types.UID]error {
+func (r *Reconciler) setContract(ctx context.Context, kc *messagingv1beta1.KafkaChannel, resource contract.Resource, deadLetter *apis.URL) map[types.UID]error {
 	channel := string(kc.UID)
-	r.contract.SetResource(contractbuild.ChannelResource(kc, cfg))
+	r.contract.SetResource(resource)
 	var current []string
 	var buildErrs map[types.UID]error
 	for _, sub := range kc.Spec.Subscribers {

@@ -26,6 +26,7 @@ import (
 	"knkafka.dev/control-plane/pkg/apis/eventing"
 	"knkafka.dev/control-plane/pkg/kafka"
 	"knkafka.dev/control-plane/pkg/reconciler/broker"
+	"knkafka.dev/control-plane/pkg/reconciler/internal/nametemplates"
 )
 
 // FinalizerName is the Trigger finalizer; it is the one Knative's Kafka broker uses, so Triggers
@@ -51,13 +52,14 @@ func NewController(ctx context.Context, _ configmap.Watcher, deps Deps) *control
 	brokerInformer := brokerinformer.Get(ctx)
 	triggerInformer := triggerinformer.Get(ctx)
 	r := &Reconciler{
-		brokers:      brokerInformer.Lister(),
-		configMaps:   configmapinformer.Get(ctx).Lister(),
-		credentials:  kafka.NewCredentials(secretinformer.Get(ctx).Lister()),
-		kafka:        deps.Kafka,
-		contract:     deps.Contract,
-		dataPlane:    deps.DataPlane,
-		pollInterval: deps.PollInterval,
+		brokers:         brokerInformer.Lister(),
+		configMaps:      configmapinformer.Get(ctx).Lister(),
+		credentials:     kafka.NewCredentials(secretinformer.Get(ctx).Lister()),
+		kafka:           deps.Kafka,
+		contract:        deps.Contract,
+		dataPlane:       deps.DataPlane,
+		systemNamespace: nametemplates.SystemNamespace(),
+		pollInterval:    deps.PollInterval,
 	}
 	if r.pollInterval <= 0 {
 		r.pollInterval = time.Second
@@ -79,6 +81,9 @@ func NewController(ctx context.Context, _ configmap.Watcher, deps Deps) *control
 		FilterFunc: pkgreconciler.AnnotationFilterFunc(eventingv1.BrokerClassAnnotationKey, eventing.BrokerClass, false),
 		Handler:    controller.HandleAll(enqueueTriggersOf(ctx, triggerInformer.Lister(), impl.Enqueue)),
 	})
+	// A changed config-kafka-features requeues the Kafka Brokers' Triggers: one that could not be
+	// named may be now.
+	nametemplates.Watch(ctx, configmapinformer.Get(ctx).Informer(), r.systemNamespace, func() { impl.FilteredGlobalResync(ours, triggerInformer.Informer()) })
 	return impl
 }
 

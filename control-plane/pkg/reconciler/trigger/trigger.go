@@ -30,6 +30,7 @@ import (
 	"knkafka.dev/control-plane/pkg/contractbuild"
 	"knkafka.dev/control-plane/pkg/kafka"
 	"knkafka.dev/control-plane/pkg/reconciler/broker"
+	"knkafka.dev/control-plane/pkg/reconciler/internal/nametemplates"
 	"knkafka.dev/control-plane/pkg/serving"
 )
 
@@ -60,6 +61,7 @@ const (
 	ReasonDataPlaneUnreachable  = serving.ReasonDataPlaneUnreachable
 	ReasonContractNotApplied    = serving.ReasonContractNotApplied
 	ReasonConsumerGroupNotReady = serving.ReasonConsumerGroupNotReady
+	ReasonNameTemplateInvalid   = nametemplates.ReasonInvalid
 )
 
 // Reconciler reconciles Triggers of Kafka-class Brokers.
@@ -74,6 +76,8 @@ type Reconciler struct {
 	resolver    *resolver.URIResolver
 	// dependencies finds and watches the objects of knative.dev/dependency annotations.
 	dependencies duck.ListableTracker
+	// systemNamespace holds config-kafka-features, whose template names new consumer groups.
+	systemNamespace string
 	// pollInterval is how soon a Trigger is looked at again while the data plane catches up.
 	pollInterval time.Duration
 }
@@ -83,9 +87,10 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, t *eventingv1.Trigger) p
 	// 1. Find the broker; wait for it to be Ready.                    → BrokerReady
 	// 2. Resolve the subscriber (ref, then its uri path).             → SubscriberResolved
 	// 3. Resolve the dead-letter sink: the trigger's, else the broker's. → DeadLetterSinkResolved
-	// 4. Build the egress (delivery merged over the broker's) and set it.
-	// 5. Follow the knative.dev/dependency annotation's object.       → DependencyReady
-	// 6. Wait until the data plane's consumer group serves it.        → SubscriptionReady
+	// 4. Name the consumer group: recorded, else from the template; record it. → SubscriptionReady
+	// 5. Build the egress (delivery merged over the broker's) and set it.
+	// 6. Follow the knative.dev/dependency annotation's object.       → DependencyReady
+	// 7. Wait until the data plane's consumer group serves it.        → SubscriptionReady
 	t.Status.InitializeConditions()
 	b, event := r.broker(t)
 	if b == nil {
@@ -99,7 +104,11 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, t *eventingv1.Trigger) p
 	if event != nil {
 		return event
 	}
-	egress, err := contractbuild.TriggerEgress(t, b, subscriber, deadLetter)
+	group, event := r.consumerGroup(t)
+	if event != nil {
+		return event
+	}
+	egress, err := contractbuild.TriggerEgress(t, b, group, subscriber, deadLetter)
 	if err != nil {
 		t.Status.MarkNotSubscribed(ReasonInvalidConfiguration, "%v", err)
 		return pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonInvalidConfiguration, "%v", err)
@@ -135,6 +144,28 @@ func (r *Reconciler) broker(t *eventingv1.Trigger) (*eventingv1.Broker, pkgrecon
 		return nil, nil
 	}
 	return b, nil
+}
+
+// consumerGroup names t's consumer group (see contractbuild.NameTemplates.TriggerConsumerGroup)
+// and records it in t's status annotations, where Knative's Kafka broker records it too: from then
+// on the group, and so its committed offsets, stay whatever the template becomes. A template that
+// fails marks the subscription not ready; config-kafka-features' watch requeues t when it changes.
+func (r *Reconciler) consumerGroup(t *eventingv1.Trigger) (string, pkgreconciler.Event) {
+	// Without usable templates, a recorded name still works.
+	names, cfgErr := nametemplates.Get(r.configMaps, r.systemNamespace)
+	group, err := names.TriggerConsumerGroup(t)
+	if err != nil {
+		if cfgErr != nil {
+			err = cfgErr
+		}
+		t.Status.MarkNotSubscribed(ReasonNameTemplateInvalid, "naming the consumer group: %v", err)
+		return "", pkgreconciler.NewEvent(corev1.EventTypeWarning, ReasonNameTemplateInvalid, "naming the consumer group: %v", err)
+	}
+	if t.Status.Annotations == nil {
+		t.Status.Annotations = map[string]string{}
+	}
+	t.Status.Annotations[contractbuild.ConsumerGroupStatusAnnotation] = group
+	return group, nil
 }
 
 func (r *Reconciler) subscriber(ctx context.Context, t *eventingv1.Trigger) (*apis.URL, pkgreconciler.Event) {
@@ -193,7 +224,8 @@ func (r *Reconciler) FinalizeKind(ctx context.Context, t *eventingv1.Trigger) pk
 	// 1. Find the broker; without it the egress went with the broker's entry and the broker's
 	//    finalizer deleted the group.
 	// 2. Remove the egress from the contract.
-	// 3. Delete the consumer group once the data plane left it.
+	// 3. Delete the consumer group — the recorded one, else the template's — once the data
+	//    plane left it.
 	b, err := r.brokers.Brokers(t.Namespace).Get(t.Spec.Broker)
 	if apierrors.IsNotFound(err) {
 		return nil
@@ -205,7 +237,13 @@ func (r *Reconciler) FinalizeKind(ctx context.Context, t *eventingv1.Trigger) pk
 	if err != nil {
 		return err
 	}
-	group := contractbuild.TriggerConsumerGroup(t)
+	names, cfgErr := nametemplates.Get(r.configMaps, r.systemNamespace)
+	group, err := names.TriggerConsumerGroup(t)
+	if err != nil {
+		logging.FromContext(ctx).Desugar().Warn("the trigger has no recorded consumer group and its template fails: leaving its group in Kafka",
+			zap.String("egress", string(t.UID)), zap.Error(err), zap.NamedError("config", cfgErr))
+		return nil
+	}
 	if !ok {
 		logging.FromContext(ctx).Desugar().Warn("broker config or its Kafka Secret is gone or invalid: leaving the trigger's consumer group in Kafka",
 			zap.String("egress", string(t.UID)), zap.String("group", group))

@@ -94,7 +94,7 @@ func TestReconcileKind(t *testing.T) {
 			Objects:           []runtime.Object{newTrigger(withoutFinalizer), newBroker()},
 			WantPatches:       []clientgotesting.PatchActionImpl{patch(`{"metadata":{"finalizers":["kafka.triggers.eventing.knative.dev"],"resourceVersion":""}}`)},
 			WantEvents:        []string{Eventf(corev1.EventTypeNormal, "FinalizerUpdate", `Updated %q finalizers`, triggerName)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withoutFinalizer, brokerReady, subscriberResolved, dlsNotConfigured, subscribed)}},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withoutFinalizer, groupRecorded, brokerReady, subscriberResolved, dlsNotConfigured, subscribed)}},
 		},
 		published: map[string]uint64{triggerUID: 5}, dataPlane: served,
 		wantSet: []setEgress{{brokerUID, bareEgress()}},
@@ -117,7 +117,7 @@ func TestReconcileKind(t *testing.T) {
 			Objects: []runtime.Object{newTrigger(withOrder("sometimes")), newBroker()},
 			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonInvalidConfiguration,
 				`annotation kafka.eventing.knative.dev/delivery.order must be "ordered", "unordered" or "key-ordered" (in any case), got "sometimes"`)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withOrder("sometimes"), brokerReady, subscriberResolved, dlsNotConfigured, func(t *eventingv1.Trigger) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withOrder("sometimes"), groupRecorded, brokerReady, subscriberResolved, dlsNotConfigured, func(t *eventingv1.Trigger) {
 				t.Status.MarkNotSubscribed(ReasonInvalidConfiguration, `annotation kafka.eventing.knative.dev/delivery.order must be "ordered", "unordered" or "key-ordered" (in any case), got "sometimes"`)
 			})}},
 		},
@@ -126,7 +126,7 @@ func TestReconcileKind(t *testing.T) {
 			Name:    "a served trigger is Ready with its egress set: filter, merged delivery, order and the broker's dead-letter sink",
 			Key:     triggerKey,
 			Objects: []runtime.Object{newTrigger(withEverything), newBroker(withBrokerDelivery)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withEverything, brokerReady, subscriberResolved, func(t *eventingv1.Trigger) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withEverything, groupRecorded, brokerReady, subscriberResolved, func(t *eventingv1.Trigger) {
 				t.Status.DeliveryStatus = eventingduckv1.DeliveryStatus{DeadLetterSinkURI: brokerDLS}
 				t.Status.MarkDeadLetterSinkResolvedSucceeded()
 			}, subscribed)}},
@@ -150,7 +150,7 @@ func TestReconcileKind(t *testing.T) {
 			Name:    "the trigger's dead-letter sink wins over the broker's",
 			Key:     triggerKey,
 			Objects: []runtime.Object{newTrigger(withTriggerDLS), newBroker(withBrokerDelivery)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withTriggerDLS, brokerReady, subscriberResolved, func(t *eventingv1.Trigger) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withTriggerDLS, groupRecorded, brokerReady, subscriberResolved, func(t *eventingv1.Trigger) {
 				t.Status.DeliveryStatus = eventingduckv1.DeliveryStatus{DeadLetterSinkURI: triggerDLS}
 				t.Status.MarkDeadLetterSinkResolvedSucceeded()
 			}, subscribed)}},
@@ -167,7 +167,7 @@ func TestReconcileKind(t *testing.T) {
 			Name:    "a subscriber ref with a uri is the ref's address with the uri's path",
 			Key:     triggerKey,
 			Objects: []runtime.Object{newTrigger(withServiceRefAndPath), newBroker(), subscriberService()},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withServiceRefAndPath, brokerReady, func(t *eventingv1.Trigger) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withServiceRefAndPath, groupRecorded, brokerReady, func(t *eventingv1.Trigger) {
 				t.Status.SubscriberURI = apis.HTTP("display.ns.svc.cluster.local")
 				t.Status.SubscriberURI.Path = "/events/orders"
 				t.Status.MarkSubscriberResolvedSucceeded()
@@ -184,7 +184,7 @@ func TestReconcileKind(t *testing.T) {
 			Name:              "a trigger whose dependency is Ready is Ready",
 			Key:               triggerKey,
 			Objects:           []runtime.Object{newTrigger(withDependency), newBroker(), newPingSource(pingReady)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withDependency, brokerReady, subscriberResolved, dlsNotConfigured, subscribed)}},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withDependency, groupRecorded, brokerReady, subscriberResolved, dlsNotConfigured, subscribed)}},
 		},
 		published: map[string]uint64{triggerUID: 5}, dataPlane: served,
 		wantSet: []setEgress{{brokerUID, bareEgress()}},
@@ -193,7 +193,7 @@ func TestReconcileKind(t *testing.T) {
 			Name:    "a trigger whose dependency is not Ready is served but not Ready, with the dependency's reason",
 			Key:     triggerKey,
 			Objects: []runtime.Object{newTrigger(withDependency), newBroker(), newPingSource(pingNotReady)},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withDependency, brokerReady, subscriberResolved, dlsNotConfigured, subscribed, func(t *eventingv1.Trigger) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withDependency, groupRecorded, brokerReady, subscriberResolved, dlsNotConfigured, subscribed, func(t *eventingv1.Trigger) {
 				t.Status.MarkDependencyFailed("SinkNotFound", "the sink is gone")
 			})}},
 		},
@@ -204,7 +204,7 @@ func TestReconcileKind(t *testing.T) {
 			Name:    "a trigger whose dependency has not observed its generation waits with DependencyReady Unknown",
 			Key:     triggerKey,
 			Objects: []runtime.Object{newTrigger(withDependency), newBroker(), newPingSource(pingReady, func(p *sourcesv1.PingSource) { p.Generation = 2 })},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withDependency, brokerReady, subscriberResolved, dlsNotConfigured, subscribed, func(t *eventingv1.Trigger) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withDependency, groupRecorded, brokerReady, subscriberResolved, dlsNotConfigured, subscribed, func(t *eventingv1.Trigger) {
 				t.Status.MarkDependencyUnknown(ReasonGenerationNotEqual, "The dependency's metadata.generation, 2, is not equal to its status.observedGeneration, 1.")
 			})}},
 		},
@@ -215,7 +215,7 @@ func TestReconcileKind(t *testing.T) {
 			Name:    "a trigger whose dependency does not exist is DependencyDoesNotExist",
 			Key:     triggerKey,
 			Objects: []runtime.Object{newTrigger(withDependency), newBroker()},
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withDependency, brokerReady, subscriberResolved, dlsNotConfigured, subscribed, func(t *eventingv1.Trigger) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withDependency, groupRecorded, brokerReady, subscriberResolved, dlsNotConfigured, subscribed, func(t *eventingv1.Trigger) {
 				t.Status.MarkDependencyFailed(ReasonDependencyDoesNotExist, `Dependency does not exist: pingsources.sources.knative.dev "ping" not found`)
 			})}},
 		},
@@ -227,7 +227,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:     triggerKey,
 			Objects: []runtime.Object{newTrigger(), newBroker()},
 			WantErr: true,
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(brokerReady, subscriberResolved, dlsNotConfigured, dependencyReady, func(t *eventingv1.Trigger) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(groupRecorded, brokerReady, subscriberResolved, dlsNotConfigured, dependencyReady, func(t *eventingv1.Trigger) {
 				t.Status.MarkSubscribedUnknown(ReasonContractNotPublished, "the trigger's contract entry is not published yet")
 			})}},
 		},
@@ -239,7 +239,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:     triggerKey,
 			Objects: []runtime.Object{newTrigger(), newBroker()},
 			WantErr: true,
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(brokerReady, subscriberResolved, dlsNotConfigured, dependencyReady, func(t *eventingv1.Trigger) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(groupRecorded, brokerReady, subscriberResolved, dlsNotConfigured, dependencyReady, func(t *eventingv1.Trigger) {
 				t.Status.MarkSubscribedUnknown("JoiningGroup", "rebalancing")
 			})}},
 		},
@@ -252,7 +252,7 @@ func TestReconcileKind(t *testing.T) {
 			Key:     triggerKey,
 			Objects: []runtime.Object{newTrigger(), newBroker()},
 			WantErr: true,
-			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(brokerReady, subscriberResolved, dlsNotConfigured, dependencyReady, func(t *eventingv1.Trigger) {
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(groupRecorded, brokerReady, subscriberResolved, dlsNotConfigured, dependencyReady, func(t *eventingv1.Trigger) {
 				t.Status.MarkSubscribedUnknown(ReasonContractNotApplied, "the data plane applied contract generation 5; the trigger is in generation 6")
 			})}},
 		},
@@ -262,7 +262,7 @@ func TestReconcileKind(t *testing.T) {
 		TableRow: TableRow{
 			Name:    "an already reconciled trigger causes no writes",
 			Key:     triggerKey,
-			Objects: []runtime.Object{newTrigger(brokerReady, subscriberResolved, dlsNotConfigured, subscribed), newBroker()},
+			Objects: []runtime.Object{newTrigger(groupRecorded, brokerReady, subscriberResolved, dlsNotConfigured, subscribed), newBroker()},
 		},
 		published: map[string]uint64{triggerUID: 5}, dataPlane: served,
 		wantSet: []setEgress{{brokerUID, bareEgress()}},
@@ -336,6 +336,67 @@ func TestReconcileKind(t *testing.T) {
 		},
 		dataPlane:   fakeDataPlane{err: errors.New("connection refused")},
 		wantDeleted: [][2]string{{brokerUID, triggerUID}},
+	}, {
+		TableRow: TableRow{
+			Name:              "a new trigger's consumer group is named by triggers-consumergroup-template and recorded",
+			Key:               triggerKey,
+			Objects:           []runtime.Object{newTrigger(), newBroker(), featuresConfig("triggers-consumergroup-template", "cg.{{ .Namespace }}.{{ .Name }}")},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withRecordedGroup("cg.ns.orders"), brokerReady, subscriberResolved, dlsNotConfigured, subscribed)}},
+		},
+		published: map[string]uint64{triggerUID: 5}, dataPlane: served,
+		wantSet: []setEgress{{brokerUID, withGroup(bareEgress(), "cg.ns.orders")}},
+	}, {
+		TableRow: TableRow{
+			Name:    "a recorded consumer group wins over a changed template: the trigger keeps its offsets",
+			Key:     triggerKey,
+			Objects: []runtime.Object{newTrigger(groupRecorded, brokerReady, subscriberResolved, dlsNotConfigured, subscribed), newBroker(), featuresConfig("triggers-consumergroup-template", "changed-{{ .Name }}")},
+		},
+		published: map[string]uint64{triggerUID: 5}, dataPlane: served,
+		wantSet: []setEgress{{brokerUID, bareEgress()}},
+	}, {
+		TableRow: TableRow{
+			Name:              "a consumer group the incumbent recorded under another template is kept",
+			Key:               triggerKey,
+			Objects:           []runtime.Object{newTrigger(withRecordedGroup("test-ns-orders-trigger")), newBroker()},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(withRecordedGroup("test-ns-orders-trigger"), brokerReady, subscriberResolved, dlsNotConfigured, subscribed)}},
+		},
+		published: map[string]uint64{triggerUID: 5}, dataPlane: served,
+		wantSet: []setEgress{{brokerUID, withGroup(bareEgress(), "test-ns-orders-trigger")}},
+	}, {
+		TableRow: TableRow{
+			Name:    "a template that fails to execute marks SubscriptionReady False",
+			Key:     triggerKey,
+			Objects: []runtime.Object{newTrigger(), newBroker(), featuresConfig("triggers-consumergroup-template", "{{ .Labels.team }}")},
+			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonNameTemplateInvalid,
+				`naming the consumer group: executing template triggers-consumergroup-template: template: triggers-consumergroup-template:1:10: executing "triggers-consumergroup-template" at <.Labels.team>: map has no entry for key "team"`)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(brokerReady, subscriberResolved, dlsNotConfigured, func(t *eventingv1.Trigger) {
+				t.Status.MarkNotSubscribed(ReasonNameTemplateInvalid,
+					`naming the consumer group: executing template triggers-consumergroup-template: template: triggers-consumergroup-template:1:10: executing "triggers-consumergroup-template" at <.Labels.team>: map has no entry for key "team"`)
+			})}},
+		},
+	}, {
+		TableRow: TableRow{
+			Name:    "a template that does not parse marks SubscriptionReady False naming the ConfigMap",
+			Key:     triggerKey,
+			Objects: []runtime.Object{newTrigger(), newBroker(), featuresConfig("triggers-consumergroup-template", "{{ .Name")},
+			WantEvents: []string{Eventf(corev1.EventTypeWarning, ReasonNameTemplateInvalid,
+				`naming the consumer group: ConfigMap knative-eventing/config-kafka-features: triggers-consumergroup-template: template: triggers-consumergroup-template:1: unclosed action`)},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newTrigger(brokerReady, subscriberResolved, dlsNotConfigured, func(t *eventingv1.Trigger) {
+				t.Status.MarkNotSubscribed(ReasonNameTemplateInvalid,
+					`naming the consumer group: ConfigMap knative-eventing/config-kafka-features: triggers-consumergroup-template: template: triggers-consumergroup-template:1: unclosed action`)
+			})}},
+		},
+	}, {
+		TableRow: TableRow{
+			Name:        "deleting a trigger after a template change deletes its recorded consumer group",
+			Key:         triggerKey,
+			Objects:     []runtime.Object{newTrigger(deleted, withRecordedGroup("old-group")), newBroker(), brokerConfig(), featuresConfig("triggers-consumergroup-template", "new-{{ .Name }}")},
+			WantPatches: []clientgotesting.PatchActionImpl{patch(`{"metadata":{"finalizers":[],"resourceVersion":""}}`)},
+			WantEvents:  []string{Eventf(corev1.EventTypeNormal, "FinalizerUpdate", `Updated %q finalizers`, triggerName)},
+		},
+		wantDeleted:       [][2]string{{brokerUID, triggerUID}},
+		wantGroupsDeleted: [][]string{{"old-group"}},
+		wantSecurity:      []string{"PLAINTEXT"},
 	}}
 
 	for _, r := range rows {
@@ -348,15 +409,16 @@ func TestReconcileKind(t *testing.T) {
 				ctx = addressable.WithDuck(ctx)
 				ctx = source.WithDuck(ctx)
 				rec := &Reconciler{
-					brokers:      listers.GetBrokerLister(),
-					configMaps:   listers.GetConfigMapLister(),
-					credentials:  kafka.NewCredentials(listers.GetSecretLister()),
-					kafka:        r.kafka.get,
-					contract:     store,
-					dataPlane:    r.dataPlane,
-					resolver:     resolver.NewURIResolverFromTracker(ctx, &FakeTracker{}),
-					dependencies: duck.NewListableTrackerFromTracker(ctx, source.Get, &FakeTracker{}),
-					pollInterval: time.Second,
+					brokers:         listers.GetBrokerLister(),
+					configMaps:      listers.GetConfigMapLister(),
+					credentials:     kafka.NewCredentials(listers.GetSecretLister()),
+					kafka:           r.kafka.get,
+					contract:        store,
+					dataPlane:       r.dataPlane,
+					resolver:        resolver.NewURIResolverFromTracker(ctx, &FakeTracker{}),
+					dependencies:    duck.NewListableTrackerFromTracker(ctx, source.Get, &FakeTracker{}),
+					systemNamespace: "knative-eventing",
+					pollInterval:    time.Second,
 				}
 				return triggerreconciler.NewReconciler(ctx, logging.FromContext(ctx), fakeeventingclient.Get(ctx),
 					listers.GetTriggerLister(), controller.GetEventRecorder(ctx), rec,
@@ -561,6 +623,32 @@ func authSecret() *corev1.Secret {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "knative-eventing", Name: "kafka-auth"},
 		StringData: map[string]string{"protocol": "SASL_PLAINTEXT", "user": "trigger-user", "password": "trigger-password"},
 	}
+}
+
+// groupRecorded records the default consumer group in t's status, as a reconcile does.
+func groupRecorded(t *eventingv1.Trigger) { withRecordedGroup("knative-trigger-ns-orders")(t) }
+
+func withRecordedGroup(group string) func(*eventingv1.Trigger) {
+	return func(t *eventingv1.Trigger) {
+		if t.Status.Annotations == nil {
+			t.Status.Annotations = map[string]string{}
+		}
+		t.Status.Annotations["group.id"] = group
+	}
+}
+
+// featuresConfig is config-kafka-features with the given key-value pairs.
+func featuresConfig(kv ...string) *corev1.ConfigMap {
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "knative-eventing", Name: "config-kafka-features"}, Data: map[string]string{}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		cm.Data[kv[i]] = kv[i+1]
+	}
+	return cm
+}
+
+func withGroup(e contract.Egress, group string) contract.Egress {
+	e.ConsumerGroup = group
+	return e
 }
 
 func bareEgress() contract.Egress {
