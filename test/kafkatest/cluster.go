@@ -58,6 +58,15 @@ func startCluster(dir string, args ...string) (*Cluster, []byte, error) {
 		env:    append(os.Environ(), "KNKAFKA_KAFKA_RUN="+dir),
 	}
 	out, err := c.run(append([]string{"start"}, args...)...)
+	if err != nil && bytes.Contains(out, []byte("exited during start-up")) {
+		// A node that dies at once is most often one that lost its port: the script picks free
+		// ports before the JVM binds them, and on a busy machine another process can take one in
+		// between. Start once more, on new ports.
+		_ = c.Stop()
+		var again []byte
+		again, err = c.run(append([]string{"start"}, args...)...)
+		out = append(append(out, "[kafkatest] started again after a node exited during start-up\n"...), again...)
+	}
 	if err != nil {
 		// The script stops what it started when start-up fails; a timeout kills it first.
 		_ = c.Stop()
