@@ -65,8 +65,21 @@ EOF
   touch "$LIB/.complete"
 }
 
+# pick_port sets PORT to a port nothing listens on, never one it already picked in this run (the
+# kernel may hand out a port again once its probe socket closed). Call it in this shell, not in
+# $(...), so that it remembers; free_port prints one for the callers that need no such care.
+PICKED_PORTS=" "
+pick_port() {
+  while :; do
+    PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+    case $PICKED_PORTS in *" $PORT "*) continue ;; esac
+    PICKED_PORTS+="$PORT "
+    return
+  done
+}
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  pick_port
+  echo "$PORT"
 }
 
 # write_node_config N PORT CPORT VOTERS DIR writes one node's server.properties and log4j config.
@@ -145,7 +158,8 @@ start() {
   [ "$nodes" = 3 ] && heap=384m && rf=3
   local ports=() cports=() voters="" i
   for i in $(seq 1 "$nodes"); do
-    ports+=("$(free_port)"); cports+=("$(free_port)")
+    pick_port; ports+=("$PORT")
+    pick_port; cports+=("$PORT")
     voters+="${voters:+,}$i@127.0.0.1:${cports[$((i-1))]}"
   done
   local cluster_id
@@ -263,7 +277,7 @@ secure_node_config() {
   local listeners="PLAINTEXT://127.0.0.1:$port" map="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
   : >"$RUN/listeners"
   for name in $names; do
-    p=$(free_port)
+    pick_port; p=$PORT
     listeners+=",$name://127.0.0.1:$p"
     case $name in
       MTLS|OTHER_HOST) map+=",$name:SSL" ;;
