@@ -79,6 +79,8 @@ func (e *egress) halt(reason string) {
 
 func (e *egress) start() {
 	if e.fol != nil {
+		// Nothing of its own to cancel: the reader feeds it. A non-nil cancel is what tells stop
+		// that the egress started.
 		e.cancel = func() {}
 		e.fol.r.add(e.fol)
 		return

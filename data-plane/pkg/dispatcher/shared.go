@@ -839,11 +839,7 @@ func (f *follower) leave(ctx context.Context) {
 			r.applyFlowLocked(p, part)
 		}
 	}
-	cu := f.catchup
-	if cu != nil {
-		f.catchup = nil
-		r.detached--
-	}
+	cu := f.takeCatchUpLocked()
 	r.mu.Unlock()
 	if cu != nil {
 		cu.close()
@@ -864,11 +860,7 @@ func (f *follower) halt() {
 	f.halted.Store(true)
 	r := f.r
 	r.mu.Lock()
-	cu := f.catchup
-	if cu != nil {
-		f.catchup = nil
-		r.detached--
-	}
+	cu := f.takeCatchUpLocked()
 	for p, fp := range f.parts {
 		if part := r.owned[p]; part != nil && fp.attached {
 			r.applyFlowLocked(p, part)
@@ -967,10 +959,18 @@ func (f *follower) dropIdleCatchUpLocked() {
 	if f.catchup == nil || f.catchup.reading() > 0 {
 		return
 	}
+	go f.takeCatchUpLocked().close()
+}
+
+// takeCatchUpLocked detaches f's catch-up client (nil for none) from f and from the reader's
+// count, for the caller to close outside r.mu. Call with r.mu held.
+func (f *follower) takeCatchUpLocked() *catchUp {
 	cu := f.catchup
-	f.catchup = nil
-	f.r.detached--
-	go cu.close()
+	if cu != nil {
+		f.catchup = nil
+		f.r.detached--
+	}
+	return cu
 }
 
 // catchUp is a follower's own client for the partitions it is behind the reader on: it assigns
