@@ -1,4 +1,7 @@
-package dispatcher
+// Package fanoutprof holds a benchmark for profiling the dispatcher's fan-out in one process. It
+// lives outside data-plane/ so that make bench's micro-benchmarks (every package there with a
+// Benchmark function) do not run it: it needs a Kafka broker and takes a minute.
+package fanoutprof
 
 import (
 	"context"
@@ -11,12 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/data-plane/pkg/cekafka"
 	"knkafka.dev/data-plane/pkg/delivery"
+	"knkafka.dev/data-plane/pkg/dispatcher"
 	"knkafka.dev/test/kafkatest"
 )
 
@@ -59,7 +64,7 @@ func BenchmarkFanOutDrain(b *testing.B) {
 			w.WriteHeader(http.StatusAccepted)
 		}))
 		logger := zap.NewNop()
-		d := New(logger, delivery.NewSender(logger))
+		d := dispatcher.New(logger, delivery.NewSender(logger))
 		egs := make([]contract.Egress, triggers)
 		uids := make([]string, triggers)
 		for i := range egs {
@@ -103,5 +108,27 @@ func BenchmarkFanOutDrain(b *testing.B) {
 		}
 		cancel()
 		sub.Close()
+	}
+}
+
+func newEvent(id, typ string) *event.Event {
+	e := event.New()
+	e.SetID(id)
+	e.SetType(typ)
+	e.SetSource("/fanoutprof")
+	if err := e.SetData("application/json", map[string]string{"id": id}); err != nil {
+		panic(err)
+	}
+	return &e
+}
+
+func newContract(servers []string, topic string, egs ...contract.Egress) *contract.Contract {
+	return &contract.Contract{
+		SchemaVersion: contract.SchemaVersion,
+		Generation:    1,
+		Resources: []contract.Resource{{
+			UID: "broker-uid", Kind: contract.KindBroker, Namespace: "test", Name: "broker",
+			Topic: topic, BootstrapServers: servers, Egresses: egs,
+		}},
 	}
 }
