@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/data-plane/pkg/dispatcher/membudget"
@@ -119,8 +120,13 @@ type lane struct {
 	timerMu    sync.Mutex
 	timer      *time.Timer // the scheduled commit, nil for none
 	due        time.Time   // when timer fires
+	slot       time.Time   // the commit's reserved turn in the commit rate; zero for none
+	urgent     bool        // the next commit does not wait for the commit rate
 	closing    bool        // no commit is scheduled any more
 	commits    sync.WaitGroup
+	// pace is the process-wide bound on commit requests a second (nil: none); see
+	// config.commitPace.
+	pace *rate.Limiter
 }
 
 func newLane(logger *zap.Logger, order contract.DeliveryOrder, proc recordProcessor, up upstream, m *egressMetrics, cfg *config, maxInFlight int, bytes *membudget.Account) *lane {
@@ -144,6 +150,7 @@ func newLane(logger *zap.Logger, order contract.DeliveryOrder, proc recordProces
 		parts:       map[topicPartition]*partition{},
 		commitCtx:   ctx,
 		stopCommit:  cancel,
+		pace:        cfg.commitPace,
 	}
 	return l
 }
@@ -548,7 +555,16 @@ func (l *lane) applyFlow(p *partition) {
 
 // requestCommit commits at once (the start offsets of unsettled partitions: readiness waits for
 // them).
-func (l *lane) requestCommit() { l.scheduleCommit(0) }
+func (l *lane) requestCommit() { l.scheduleUrgent(0) }
+
+// scheduleUrgent schedules a commit within d that the process-wide commit rate does not hold back:
+// one for start offsets that readiness waits for.
+func (l *lane) scheduleUrgent(d time.Duration) {
+	l.timerMu.Lock()
+	l.urgent = true
+	l.timerMu.Unlock()
+	l.scheduleCommit(d)
+}
 
 // armCommit schedules a commit one interval from now unless one is scheduled: records were queued
 // or finished, so the completed prefix or the lag may move. The commit re-arms itself while there
@@ -569,22 +585,28 @@ func (l *lane) scheduleCommit(d time.Duration) {
 	if l.closing {
 		return
 	}
-	due := time.Now().Add(d)
 	if l.timer != nil {
-		if !due.Before(l.due) || !l.timer.Stop() {
+		if !time.Now().Add(d).Before(l.due) || !l.timer.Stop() {
 			// Due as soon anyway, or firing now: that commit re-arms if it is not enough.
 			return
 		}
 	}
-	l.due = due
+	l.armLocked(d)
+}
+
+// armLocked starts the commit timer. Call with timerMu held and no timer armed.
+func (l *lane) armLocked(d time.Duration) {
+	l.due = time.Now().Add(d)
 	l.timer = time.AfterFunc(d, l.timedCommit)
 	l.armed.Store(true)
 }
 
-// timedCommit is a scheduled commit. Afterwards it schedules the next one: soon (the retry
-// interval) while a start offset is not committed — readiness waits for it — and one interval
-// on while a partition has records outstanding or a completed prefix the commit did not get
-// through; otherwise the next record queued or finished arms it again.
+// timedCommit is a scheduled commit. Unless it is urgent, it first takes its turn in the
+// process-wide commit rate (config.commitPace): when the rate has no room now, it reserves a slot
+// and runs again then. Afterwards it schedules the next one: soon (the retry interval) while a
+// start offset is not committed — readiness waits for it — and one interval on while a partition
+// has records outstanding or a completed prefix the commit did not get through; otherwise the
+// next record queued or finished arms it again.
 func (l *lane) timedCommit() {
 	l.timerMu.Lock()
 	l.timer = nil
@@ -593,13 +615,30 @@ func (l *lane) timedCommit() {
 		l.timerMu.Unlock()
 		return
 	}
+	urgent := l.urgent
+	if wait := time.Until(l.slot); wait > 0 && !urgent {
+		// Fired early (armed again meanwhile): the reserved slot is later.
+		l.armLocked(wait)
+		l.timerMu.Unlock()
+		return
+	}
+	reserved := !l.slot.IsZero()
+	l.slot, l.urgent = time.Time{}, false
+	if l.pace != nil && !urgent && !reserved {
+		if wait := l.pace.Reserve().Delay(); wait > 0 {
+			l.slot = time.Now().Add(wait)
+			l.armLocked(wait)
+			l.timerMu.Unlock()
+			return
+		}
+	}
 	l.commits.Add(1)
 	l.timerMu.Unlock()
 	defer l.commits.Done()
 	l.commit(l.commitCtx, nil)
 	switch unsettled, pending := l.backlog(); {
 	case unsettled:
-		l.scheduleCommit(l.retry)
+		l.scheduleUrgent(l.retry)
 	case pending:
 		l.scheduleCommit(l.interval)
 	}
