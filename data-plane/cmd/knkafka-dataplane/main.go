@@ -37,6 +37,8 @@ func main() {
 		"MiB of fetched, unfinished records the dispatcher holds across all egresses (0: a quarter of GOMEMLIMIT, at most 256; env KNKAFKA_MEMORY_BUDGET_MIB)")
 	flag.IntVar(&cfg.MaxDeliveries, "max-deliveries", int(envInt("KNKAFKA_MAX_DELIVERIES")),
 		"deliveries in flight across all Triggers, Subscriptions and KafkaSources, shared equally among those delivering (0: 1,000; env KNKAFKA_MAX_DELIVERIES)")
+	flag.IntVar(&cfg.MaxCommitRate, "max-commit-rate", int(envInt("KNKAFKA_MAX_COMMIT_RATE")),
+		"periodic offset commits a second across all Triggers, Subscriptions and KafkaSources; beyond it they take turns (0: 200; negative: no bound; env KNKAFKA_MAX_COMMIT_RATE)")
 	flag.BoolVar(&cfg.SeparateReads, "separate-reads", os.Getenv("KNKAFKA_SEPARATE_READS") == "true",
 		"give every Trigger and Subscription a Kafka consumer of its own instead of one shared reader per topic (env KNKAFKA_SEPARATE_READS=true)")
 	flag.DurationVar(&cfg.SessionTimeout, "session-timeout", 0, "dispatcher consumer group session timeout (0: 45s); a replica killed without leaving holds its partitions this long")

@@ -65,6 +65,9 @@ type Config struct {
 	// MaxDeliveries bounds the dispatcher's deliveries in flight across all egresses (0: its
 	// default, 1,000; see dispatcher.MaxDeliveries).
 	MaxDeliveries int
+	// MaxCommitRate bounds the dispatcher's periodic offset commits a second across all egresses
+	// (0: its default, 200; negative: no bound; see dispatcher.MaxCommitRate).
+	MaxCommitRate int
 	// SessionTimeout is the dispatcher's consumer group session timeout (0: franz-go's 45s). A
 	// replica that dies without leaving holds its partitions this long before the group moves them.
 	SessionTimeout time.Duration
@@ -164,6 +167,12 @@ func New(cfg Config) (*Server, error) {
 		}
 		if cfg.MaxDeliveries > 0 {
 			opts = append(opts, dispatcher.MaxDeliveries(cfg.MaxDeliveries))
+		}
+		switch {
+		case cfg.MaxCommitRate > 0:
+			opts = append(opts, dispatcher.MaxCommitRate(cfg.MaxCommitRate))
+		case cfg.MaxCommitRate < 0:
+			opts = append(opts, dispatcher.MaxCommitRate(0))
 		}
 		if cfg.SeparateReads {
 			opts = append(opts, dispatcher.SharedReads(false))

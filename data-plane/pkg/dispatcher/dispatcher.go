@@ -35,6 +35,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/data-plane/pkg/delivery"
@@ -75,6 +76,9 @@ func New(logger *zap.Logger, sender *delivery.Sender, opts ...Option) *Dispatche
 	cfg := defaultConfig()
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.maxCommitRate > 0 {
+		cfg.commitPace = rate.NewLimiter(rate.Limit(cfg.maxCommitRate), cfg.maxCommitRate)
 	}
 	if cfg.registry == nil {
 		cfg.registry = prometheus.NewRegistry()

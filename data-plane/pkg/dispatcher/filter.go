@@ -15,7 +15,8 @@ import (
 
 // newFilter builds the egress's filter as Knative does: the SubscriptionsAPI filters when set
 // (they win over the legacy attributes), else the exact-match attributes (where "" means the
-// attribute must be present with any non-empty value), else none.
+// attribute must be present with any non-empty value; exactFilter when they are all string
+// context attributes), else none.
 //
 // Knative's filter constructors trust their input: `not: {}` passes validation and builds a
 // filter whose Cleanup dereferences nil, and a panic there would take every tenant of the
@@ -38,6 +39,9 @@ func newFilter(logger *zap.Logger, f *contract.Filter) (filter eventfilter.Filte
 		}
 		return subscriptionsapi.CreateSubscriptionsAPIFilters(logger, filters), nil
 	case len(f.Attributes) > 0:
+		if ef := newExactFilter(f.Attributes); ef != nil {
+			return ef, nil
+		}
 		return attributes.NewAttributesFilter(f.Attributes), nil
 	default:
 		return nil, nil

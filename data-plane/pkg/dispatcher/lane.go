@@ -3,10 +3,12 @@ package dispatcher
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/data-plane/pkg/dispatcher/membudget"
@@ -108,10 +110,23 @@ type lane struct {
 	commitMu sync.Mutex
 	// revokeMu makes revocations and close run one at a time, so that kgo's revoke callback
 	// waits for a close that is committing the same partitions.
-	revokeMu   sync.Mutex
-	commitNow  chan struct{}
+	revokeMu sync.Mutex
+
+	// Periodic commits run on a timer armed only while there is something to commit (see
+	// armCommit): a lane that is idle or caught up holds no goroutine and no ticker.
+	commitCtx  context.Context // ends commits in progress when the lane closes
 	stopCommit context.CancelFunc
-	commitDone chan struct{}
+	armed      atomic.Bool // a commit is scheduled; read without timerMu on the hot path
+	timerMu    sync.Mutex
+	timer      *time.Timer // the scheduled commit, nil for none
+	due        time.Time   // when timer fires
+	slot       time.Time   // the commit's reserved turn in the commit rate; zero for none
+	urgent     bool        // the next commit does not wait for the commit rate
+	closing    bool        // no commit is scheduled any more
+	commits    sync.WaitGroup
+	// pace is the process-wide bound on commit requests a second (nil: none); see
+	// config.commitPace.
+	pace *rate.Limiter
 }
 
 func newLane(logger *zap.Logger, order contract.DeliveryOrder, proc recordProcessor, up upstream, m *egressMetrics, cfg *config, maxInFlight int, bytes *membudget.Account) *lane {
@@ -133,22 +148,23 @@ func newLane(logger *zap.Logger, order contract.DeliveryOrder, proc recordProces
 		unitTurn:    make(chan struct{}, 1),
 		bytes:       bytes,
 		parts:       map[topicPartition]*partition{},
-		commitNow:   make(chan struct{}, 1),
+		commitCtx:   ctx,
 		stopCommit:  cancel,
-		commitDone:  make(chan struct{}),
+		pace:        cfg.commitPace,
 	}
-	go l.commitLoop(ctx)
 	return l
 }
 
-// partition is the lane's state for one assigned partition.
+// partition is the lane's state for one assigned partition. Its worker — the goroutine that
+// starts its records in order — runs only while records are queued: push starts it, and it exits
+// once the queue is empty, so that a lane's idle partitions cost no goroutine.
 type partition struct {
 	tp     topicPartition
 	ctx    context.Context // ends deliveries: cancelled when the drain timeout passes
 	cancel context.CancelFunc
 	stop   chan struct{} // closed when no new record may start
-	wake   chan struct{} // capacity 1: records were queued
-	wg     sync.WaitGroup
+	// wg counts the worker and the deliveries it started.
+	wg sync.WaitGroup
 
 	// flowMu orders the kgo pause/resume calls of applyFlow.
 	flowMu    sync.Mutex
@@ -158,7 +174,12 @@ type partition struct {
 	committed int64 // last committed offset; -1 before the first commit
 	hwm       int64
 	paused    bool
-	keys      map[string][]*kgo.Record // KeyOrdered: records waiting behind a key in flight
+	// keys (KeyOrdered) holds the records waiting behind a key in flight; nil until needed.
+	keys map[string][]*kgo.Record
+	// running says the worker runs; it is set, with wg.Add, only while stopped is not.
+	running bool
+	// stopped says the partition is stopping: no worker starts any more.
+	stopped bool
 	// gone, once set, says the partition stopped and released its records, so a late push
 	// releases its own at once.
 	gone bool
@@ -184,19 +205,15 @@ func (l *lane) assign(starts []partitionStart) {
 			ctx:       ctx,
 			cancel:    cancel,
 			stop:      make(chan struct{}),
-			wake:      make(chan struct{}, 1),
 			tracker:   offsets.New(s.offset),
 			committed: s.offset,
 			hwm:       s.offset,
-			keys:      map[string][]*kgo.Record{},
 		}
 		if s.unsettled {
 			p.committed = -1
 			unsettled = true
 		}
 		l.parts[tp] = p
-		p.wg.Add(1)
-		go l.work(p)
 	}
 	if unsettled {
 		l.requestCommit()
@@ -226,6 +243,10 @@ func (l *lane) push(topic string, partition int32, recs []*kgo.Record, hwm int64
 		l.release(recs...) // not ours (any more)
 		return
 	}
+	// Records that need no delivery (a shared reader's records the filter drops: most of them
+	// when many Triggers filter one topic) are told apart here, before p.mu, and never queued.
+	var buf [64]bool
+	wanted := l.screen(recs, buf[:0])
 	p.mu.Lock()
 	if p.gone {
 		p.mu.Unlock()
@@ -233,7 +254,7 @@ func (l *lane) push(topic string, partition int32, recs []*kgo.Record, hwm int64
 		return
 	}
 	var skipped []*kgo.Record
-	for _, r := range recs {
+	for i, r := range recs {
 		if r.Offset < p.tracker.Next() && p.tracker.Outstanding() == 0 {
 			// kgo moved back: the committed offset was out of range and consumption reset to
 			// the start of the partition. Track from here.
@@ -242,6 +263,16 @@ func (l *lane) push(topic string, partition int32, recs []*kgo.Record, hwm int64
 				zap.Int64("expected", p.tracker.Next()))
 			p.tracker = offsets.New(r.Offset)
 			p.committed = min(p.committed, r.Offset)
+		}
+		if wanted != nil && !wanted[i] {
+			// Complete already: the tracker only moves past it, in order with the records
+			// before it that are still queued or in flight.
+			if err := p.tracker.Skip(r.Offset); err != nil {
+				l.logger.Error("skipping a record below the partition's position", zap.String("topic", topic),
+					zap.Int32("partition", partition), zap.Int64("offset", r.Offset), zap.Error(err))
+			}
+			skipped = append(skipped, r)
+			continue
 		}
 		if err := p.tracker.Add(r.Offset); err != nil {
 			// Cannot happen with kgo, which returns each record of an assignment once.
@@ -257,42 +288,68 @@ func (l *lane) push(topic string, partition int32, recs []*kgo.Record, hwm int64
 	if pause {
 		p.paused = true
 	}
+	start := len(p.queue) > 0 && !p.running && !p.stopped
+	if start {
+		p.running = true
+		p.wg.Add(1)
+	}
 	p.mu.Unlock()
 	l.release(skipped...)
 	if pause {
 		l.applyFlow(p)
 	}
-	select {
-	case p.wake <- struct{}{}:
-	default:
+	if start {
+		go l.work(p)
 	}
+	l.armCommit()
 }
 
-// work starts the deliveries of one partition in offset order, as its order allows.
+// screen says which of recs need delivering, appended to buf, or returns nil when all may.
+// Records it rejects are counted and complete (see processor.screen); a filter that panics makes
+// its record wanted, and process meets the panic again and halts only this egress.
+func (l *lane) screen(recs []*kgo.Record, buf []bool) []bool {
+	sc, ok := l.proc.(screener)
+	if !ok {
+		return nil
+	}
+	all := true
+	for _, r := range recs {
+		w := sc.screen(r)
+		all = all && w
+		buf = append(buf, w)
+	}
+	if all {
+		return nil
+	}
+	return buf
+}
+
+// work starts the deliveries of one partition in offset order, as its order allows, and exits
+// once the queue is empty (push starts it again) or the partition stops.
 func (l *lane) work(p *partition) {
 	defer p.wg.Done()
 	for {
-		select {
-		case <-p.stop:
-			return
-		case <-p.wake:
-		}
-		for {
-			p.mu.Lock()
+		p.mu.Lock()
+		if len(p.queue) == 0 || p.stopped {
+			// Stopping: stopPartitions releases what is still queued.
 			if len(p.queue) == 0 {
 				p.queue = nil
-				p.mu.Unlock()
-				break
 			}
-			r := p.queue[0]
-			p.queue[0] = nil
-			p.queue = p.queue[1:]
+			p.running = false
 			p.mu.Unlock()
-			if !l.start(p, r) {
-				// Stopping: r was not started; stopPartitions releases the rest of the queue.
-				l.release(r)
-				return
-			}
+			return
+		}
+		r := p.queue[0]
+		p.queue[0] = nil
+		p.queue = p.queue[1:]
+		p.mu.Unlock()
+		if !l.start(p, r) {
+			// Stopping: r was not started; stopPartitions releases the rest of the queue.
+			l.release(r)
+			p.mu.Lock()
+			p.running = false
+			p.mu.Unlock()
+			return
 		}
 	}
 }
@@ -304,11 +361,6 @@ func (l *lane) start(p *partition, r *kgo.Record) bool {
 	case <-p.stop:
 		return false
 	default:
-	}
-	if sc, ok := l.proc.(screener); ok && !sc.screen(r) {
-		// Nothing to deliver: complete it here, in order, without a slot or a goroutine.
-		l.finish(p, r, true)
-		return true
 	}
 	switch {
 	case l.order == contract.Ordered:
@@ -326,6 +378,9 @@ func (l *lane) start(p *partition, r *kgo.Record) bool {
 			p.keys[key] = append(waiting, r)
 			p.mu.Unlock()
 			return true
+		}
+		if p.keys == nil {
+			p.keys = map[string][]*kgo.Record{}
 		}
 		p.keys[key] = nil
 		p.mu.Unlock()
@@ -458,6 +513,7 @@ func (l *lane) finish(p *partition, r *kgo.Record, completed bool) {
 	if resume {
 		l.applyFlow(p)
 	}
+	l.armCommit()
 }
 
 // release gives back the budget bytes of records the lane is done with: to the lane's account,
@@ -497,34 +553,109 @@ func (l *lane) applyFlow(p *partition) {
 	}
 }
 
-func (l *lane) requestCommit() {
-	select {
-	case l.commitNow <- struct{}{}:
-	default:
+// requestCommit commits at once (the start offsets of unsettled partitions: readiness waits for
+// them).
+func (l *lane) requestCommit() { l.scheduleUrgent(0) }
+
+// scheduleUrgent schedules a commit within d that the process-wide commit rate does not hold back:
+// one for start offsets that readiness waits for.
+func (l *lane) scheduleUrgent(d time.Duration) {
+	l.timerMu.Lock()
+	l.urgent = true
+	l.timerMu.Unlock()
+	l.scheduleCommit(d)
+}
+
+// armCommit schedules a commit one interval from now unless one is scheduled: records were queued
+// or finished, so the completed prefix or the lag may move. The commit re-arms itself while there
+// is more to commit (see timedCommit), so a lane commits at most once an interval while it
+// advances, and not at all — no timer, no goroutine — while nothing moves.
+func (l *lane) armCommit() {
+	if l.armed.Load() {
+		return
+	}
+	l.scheduleCommit(l.interval)
+}
+
+// scheduleCommit makes the next commit run within d: it arms the timer, or brings an armed one
+// forward.
+func (l *lane) scheduleCommit(d time.Duration) {
+	l.timerMu.Lock()
+	defer l.timerMu.Unlock()
+	if l.closing {
+		return
+	}
+	if l.timer != nil {
+		if !time.Now().Add(d).Before(l.due) || !l.timer.Stop() {
+			// Due as soon anyway, or firing now: that commit re-arms if it is not enough.
+			return
+		}
+	}
+	l.armLocked(d)
+}
+
+// armLocked starts the commit timer. Call with timerMu held and no timer armed.
+func (l *lane) armLocked(d time.Duration) {
+	l.due = time.Now().Add(d)
+	l.timer = time.AfterFunc(d, l.timedCommit)
+	l.armed.Store(true)
+}
+
+// timedCommit is a scheduled commit. Unless it is urgent, it first takes its turn in the
+// process-wide commit rate (config.commitPace): when the rate has no room now, it reserves a slot
+// and runs again then. Afterwards it schedules the next one: soon (the retry interval) while a
+// start offset is not committed — readiness waits for it — and one interval on while a partition
+// has records outstanding or a completed prefix the commit did not get through; otherwise the
+// next record queued or finished arms it again.
+func (l *lane) timedCommit() {
+	l.timerMu.Lock()
+	l.timer = nil
+	l.armed.Store(false)
+	if l.closing {
+		l.timerMu.Unlock()
+		return
+	}
+	urgent := l.urgent
+	if wait := time.Until(l.slot); wait > 0 && !urgent {
+		// Fired early (armed again meanwhile): the reserved slot is later.
+		l.armLocked(wait)
+		l.timerMu.Unlock()
+		return
+	}
+	reserved := !l.slot.IsZero()
+	l.slot, l.urgent = time.Time{}, false
+	if l.pace != nil && !urgent && !reserved {
+		if wait := l.pace.Reserve().Delay(); wait > 0 {
+			l.slot = time.Now().Add(wait)
+			l.armLocked(wait)
+			l.timerMu.Unlock()
+			return
+		}
+	}
+	l.commits.Add(1)
+	l.timerMu.Unlock()
+	defer l.commits.Done()
+	l.commit(l.commitCtx, nil)
+	switch unsettled, pending := l.backlog(); {
+	case unsettled:
+		l.scheduleUrgent(l.retry)
+	case pending:
+		l.scheduleCommit(l.interval)
 	}
 }
 
-func (l *lane) commitLoop(ctx context.Context) {
-	defer close(l.commitDone)
-	t := time.NewTicker(l.interval)
-	defer t.Stop()
-	// retry is set while a start offset is not committed yet: readiness waits for it, so it is
-	// retried sooner than the commit interval.
-	var retry <-chan time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-l.commitNow:
-		case <-retry:
-		}
-		l.commit(ctx, nil)
-		retry = nil
-		if l.unsettled() > 0 {
-			retry = time.After(l.retry)
-		}
+// backlog reports whether a partition's start offset is not committed yet, and whether one has
+// records outstanding or completed past its last commit.
+func (l *lane) backlog() (unsettled, pending bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range l.parts {
+		p.mu.Lock()
+		unsettled = unsettled || p.committed < 0
+		pending = pending || p.tracker.Outstanding() > 0 || p.tracker.Committable() > p.committed
+		p.mu.Unlock()
 	}
+	return unsettled, pending
 }
 
 // commit commits the completed prefix of the given partitions, or of all assigned partitions
@@ -618,6 +749,9 @@ func (l *lane) revoke(ctx context.Context, tps map[string][]int32, lost bool) {
 // when the partitions were lost), then cancels them and waits.
 func (l *lane) stopPartitions(ps []*partition, lost bool) {
 	for _, p := range ps {
+		p.mu.Lock()
+		p.stopped = true // no worker starts from here on, so wg.Wait below sees them all
+		p.mu.Unlock()
 		close(p.stop)
 	}
 	done := make(chan struct{})
@@ -655,8 +789,8 @@ func (l *lane) stopPartitions(ps []*partition, lost bool) {
 	}
 }
 
-// close stops every partition, commits what is complete and stops the commit loop. The lane
-// accepts no assignment afterwards.
+// close stops every partition, commits what is complete and stops the scheduled commits. The
+// lane accepts no assignment afterwards.
 func (l *lane) close(ctx context.Context) {
 	l.commitMu.Lock()
 	l.mu.Lock()
@@ -668,7 +802,14 @@ func (l *lane) close(ctx context.Context) {
 	l.mu.Unlock()
 	l.commitMu.Unlock()
 	l.revoke(ctx, tps, false)
+	l.timerMu.Lock()
+	l.closing = true
+	if l.timer != nil {
+		l.timer.Stop()
+		l.timer = nil
+	}
+	l.timerMu.Unlock()
 	l.stopCommit()
-	<-l.commitDone
+	l.commits.Wait()
 	l.metrics.lag.Set(0)
 }

@@ -2,6 +2,7 @@ package dispatcher
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -81,6 +82,10 @@ type egressMetrics struct {
 	all      *metrics
 	inFlight prometheus.Gauge
 	lag      prometheus.Gauge
+	// outcomes caches the dispatched counter of each outcome seen (string → prometheus.Counter):
+	// looking a series up by its labels hashes them, and a lane of a Trigger filtering a busy
+	// topic counts an outcome for every record of it.
+	outcomes sync.Map
 }
 
 func (m *metrics) forEgress(label string) *egressMetrics {
@@ -93,7 +98,13 @@ func (m *metrics) forEgress(label string) *egressMetrics {
 }
 
 func (m *egressMetrics) outcome(o string) {
-	m.all.dispatched.WithLabelValues(m.label, o).Inc()
+	if c, ok := m.outcomes.Load(o); ok {
+		c.(prometheus.Counter).Inc()
+		return
+	}
+	c := m.all.dispatched.WithLabelValues(m.label, o)
+	m.outcomes.Store(o, c)
+	c.Inc()
 }
 
 // forget drops the egress's series once it stopped.

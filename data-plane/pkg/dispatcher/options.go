@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/time/rate"
 
 	"knkafka.dev/control-plane/pkg/contract"
 	"knkafka.dev/data-plane/pkg/kafkaauth"
@@ -28,6 +29,10 @@ type config struct {
 	maxDetached int
 	// maxDeliveries bounds deliveries in flight across all egresses (see MaxDeliveries).
 	maxDeliveries int
+	// maxCommitRate bounds the periodic commit requests a second across the process (0: none);
+	// commitPace enforces it, shared by every lane (set by New).
+	maxCommitRate int
+	commitPace    *rate.Limiter
 	// readerEvents, when set, observes shared readers (tests).
 	readerEvents         func(readerEvent)
 	maxPollRecords       int
@@ -54,6 +59,7 @@ func defaultConfig() config {
 		sharedReads:            true,
 		maxDetached:            16,
 		maxDeliveries:          1000,
+		maxCommitRate:          200,
 		memoryBudget:           defaultMemoryBudget(debug.SetMemoryLimit(-1)),
 	}
 }
@@ -225,6 +231,22 @@ func MaxDetachedLanes(n int) Option {
 	return func(c *config) {
 		if n >= 0 {
 			c.maxDetached = n
+		}
+	}
+}
+
+// MaxCommitRate bounds the periodic offset commits of all egresses of the Dispatcher to n requests
+// a second; the default is 200, and 0 removes the bound. Each egress commits at most once a commit
+// interval while it advances, one request each: with many egresses advancing at once (1,000
+// Triggers draining a backlog) that is a thousand requests a second, and the broker's CPU for
+// them was a third of what the drain cost. Beyond the bound the egresses take turns, so each
+// commits less often — and after a crash redelivers correspondingly more; nothing is committed
+// before it is done. Commits of start offsets (readiness waits for them) and the final commit of a
+// revoked partition are not held back.
+func MaxCommitRate(n int) Option {
+	return func(c *config) {
+		if n >= 0 {
+			c.maxCommitRate = n
 		}
 	}
 }

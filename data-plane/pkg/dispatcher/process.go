@@ -78,9 +78,9 @@ func (p *processor) close() {
 
 // screen reports whether a record of a shared reader may need delivering: false when it is not a
 // CloudEvent or the egress's filter drops it — counted, as process would, and complete — so that
-// the lane finishes it in place instead of taking an in-flight slot and a goroutine for it. With
-// many Triggers filtering one topic most records are dropped by most lanes, and this is where.
-// Records a lane owns alone, and anything that panics, go through process as before.
+// the lane's push skips it (never queued, no worker woken, no in-flight slot). With many Triggers
+// filtering one topic most records are dropped by most lanes, and this is where. Records a lane
+// owns alone, and anything that panics, go through process as before.
 func (p *processor) screen(r *kgo.Record) (wanted bool) {
 	if p.decode != nil || sharedOf(r) == nil {
 		return true

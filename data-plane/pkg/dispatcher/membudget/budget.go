@@ -35,6 +35,8 @@ type Budget struct {
 	used   int64
 	peak   int64
 	active int // accounts holding bytes or waiting for them
+	// smallWants counts the waiters whose want is below 1 (see wakeAdmittedAfter).
+	smallWants int
 	// waiters are the accounts refused since they were last woken, in the order they were.
 	waiters []*Account
 }
@@ -90,6 +92,7 @@ type Account struct {
 	cap     int64 // the account's own cap; 0 means the Budget's PerAccount
 	held    int64 // guarded by b.mu
 	waiting bool  // guarded by b.mu: the last Acquire was refused
+	queued  bool  // guarded by b.mu: a is in b.waiters
 	want    int64 // guarded by b.mu: what the refused Acquire asked for
 	closed  bool  // guarded by b.mu
 	wake    chan struct{}
@@ -160,8 +163,15 @@ func (a *Account) Acquire(n int64) (ok bool, retry <-chan struct{}) {
 	a.setState(a.held, true)
 	// Wake a only once it can take a good part of its share, not for every record's worth: a
 	// waiting consumer fetches again when woken, and fetching to admit a few records is waste.
+	if a.queued && a.want < 1 {
+		b.smallWants--
+	}
 	a.want = max(n, b.share(a)/4)
-	if !slices.Contains(b.waiters, a) {
+	if a.want < 1 {
+		b.smallWants++
+	}
+	if !a.queued {
+		a.queued = true
 		b.waiters = append(b.waiters, a)
 	}
 	return false, a.wake
@@ -169,8 +179,20 @@ func (a *Account) Acquire(n int64) (ok bool, retry <-chan struct{}) {
 
 // unqueue removes a from the waiters. Call with b.mu held.
 func (b *Budget) unqueue(a *Account) {
+	if !a.queued {
+		return
+	}
 	if i := slices.Index(b.waiters, a); i >= 0 {
 		b.waiters = slices.Delete(b.waiters, i, i+1)
+	}
+	b.dequeued(a)
+}
+
+// dequeued notes that a left the waiters. Call with b.mu held.
+func (b *Budget) dequeued(a *Account) {
+	a.queued = false
+	if a.want < 1 {
+		b.smallWants--
 	}
 }
 
@@ -186,7 +208,7 @@ func (a *Account) Release(n int64) {
 		return
 	}
 	a.setState(max(a.held-n, 0), a.waiting)
-	b.wakeAdmitted()
+	b.wakeAdmittedAfter(a)
 }
 
 // StopWaiting says a no longer wants the bytes an Acquire was refused (its records were dropped,
@@ -239,13 +261,34 @@ func (a *Account) Close() int64 {
 
 // wakeAdmitted wakes, in the order they were refused, the waiting accounts that the budget would
 // admit now, and forgets them as waiters until they are refused again. Call with b.mu held.
-func (b *Budget) wakeAdmitted() {
+func (b *Budget) wakeAdmitted() { b.wakeAdmittedAfter(nil) }
+
+// wakeAdmittedAfter is wakeAdmitted after released gave bytes back (nil: after anything else).
+//
+// It skips the scan of every waiter when the scan cannot admit any but released: a waiter was
+// refused, so it held something then (an account holding nothing is always admitted), and only
+// its own Release — which wakes it when it holds nothing — makes that 0 again; so every waiter but
+// released holds at least 1 and wants at least 1 (smallWants counts the exceptions), and admitting
+// it needs a share of at least 2. With 1,000 egresses sharing a bound of 1,000 deliveries the
+// share is 1, and hundreds of waiters were scanned on every delivery's release.
+func (b *Budget) wakeAdmittedAfter(released *Account) {
+	if b.smallWants == 0 && b.limit/int64(max(b.active, 1)) < 2 {
+		if released != nil && released.queued && b.admits(released, released.want) {
+			b.unqueue(released)
+			select {
+			case released.wake <- struct{}{}:
+			default:
+			}
+		}
+		return
+	}
 	kept := b.waiters[:0]
 	for _, a := range b.waiters {
 		if !b.admits(a, a.want) {
 			kept = append(kept, a)
 			continue
 		}
+		b.dequeued(a)
 		select {
 		case a.wake <- struct{}{}:
 		default:

@@ -254,3 +254,44 @@ func TestConcurrentConsumersStayWithinTheBound(t *testing.T) {
 	}
 	t.Logf("peak %d of limit %d", b.Peak(), limit)
 }
+
+// TestReleaseWakesOnlyWhomItAdmitsWithAShareOfOne covers the release path that skips scanning the
+// waiters (a share below 2): the releasing account that now holds nothing is woken, the others
+// holding their share are not, and once departures raise the share the waiters it admits are
+// woken again.
+func TestReleaseWakesOnlyWhomItAdmitsWithAShareOfOne(t *testing.T) {
+	b := New(4, 0, nil)
+	as := []*Account{b.Open(), b.Open(), b.Open(), b.Open()}
+	var retry []<-chan struct{}
+	for _, a := range as {
+		mustAcquire(t, a, 1)
+	}
+	for _, a := range as {
+		retry = append(retry, mustRefuse(t, a, 1)) // a share of 4/4 = 1, each holds 1
+	}
+	as[0].Release(1)
+	if !woken(retry[0]) {
+		t.Fatal("the account that released everything was not woken")
+	}
+	for i := 1; i < 4; i++ {
+		if woken(retry[i]) {
+			t.Fatalf("account %d was woken though its share of 1 is held", i)
+		}
+	}
+	as[0].StopWaiting() // 3 active: a share of 1 still
+	for i := 1; i < 4; i++ {
+		if woken(retry[i]) {
+			t.Fatalf("account %d was woken though its share of 1 is held", i)
+		}
+	}
+	if leaked := as[1].Close(); leaked != 1 {
+		t.Fatalf("Close released %d, want 1", leaked)
+	}
+	// Two active accounts now share 4: each may hold 2, and both are woken.
+	for i := 2; i < 4; i++ {
+		if !woken(retry[i]) {
+			t.Fatalf("account %d was not woken with a share of 2", i)
+		}
+		mustAcquire(t, as[i], 1)
+	}
+}

@@ -48,6 +48,18 @@ func (t *Tracker) Add(offset int64) error {
 	return nil
 }
 
+// Skip registers offset as fetched and already complete (a record that needs no work, such as
+// one its egress's filter drops): it needs no entry of its own, only moves the next expected
+// offset past it, so that once every offset added before it is done the committable offset is
+// past it too. Like Add, offsets must come in increasing order and not below the start offset.
+func (t *Tracker) Skip(offset int64) error {
+	if offset < t.next {
+		return fmt.Errorf("offset %d skipped out of order: expected %d or above", offset, t.next)
+	}
+	t.next = offset + 1
+	return nil
+}
+
 // Done marks an added offset as completed (delivered, dead-lettered, filtered out). It returns
 // an error for an offset that is not outstanding.
 func (t *Tracker) Done(offset int64) error {

@@ -8,6 +8,7 @@ import (
 // op is one step of a table test: add or mark done an offset, then expect Committable.
 type op struct {
 	add, done   bool
+	skip        bool
 	offset      int64
 	wantErr     bool
 	committable int64
@@ -17,6 +18,8 @@ func add(o, c int64) op     { return op{add: true, offset: o, committable: c} }
 func done(o, c int64) op    { return op{done: true, offset: o, committable: c} }
 func badAdd(o, c int64) op  { return op{add: true, offset: o, committable: c, wantErr: true} }
 func badDone(o, c int64) op { return op{done: true, offset: o, committable: c, wantErr: true} }
+func skip(o, c int64) op    { return op{skip: true, offset: o, committable: c} }
+func badSkip(o, c int64) op { return op{skip: true, offset: o, committable: c, wantErr: true} }
 
 func TestTracker(t *testing.T) {
 	tests := []struct {
@@ -46,6 +49,18 @@ func TestTracker(t *testing.T) {
 		{name: "done for an offset never added fails", start: 0, ops: []op{
 			add(0, 0), add(2, 0), badDone(1, 0), badDone(3, 0),
 		}},
+		{name: "a skipped offset alone is committable past", start: 4, ops: []op{
+			skip(4, 5), skip(7, 8),
+		}},
+		{name: "skipped offsets wait for an outstanding one before them", start: 0, ops: []op{
+			add(0, 0), skip(1, 0), skip(2, 0), add(3, 0), skip(4, 0), done(0, 3), done(3, 5),
+		}},
+		{name: "skipped offsets after the last outstanding one", start: 0, ops: []op{
+			add(0, 0), skip(1, 0), skip(2, 0), done(0, 3), add(5, 5), skip(6, 5), done(5, 7),
+		}},
+		{name: "skipping below the next offset fails", start: 5, ops: []op{
+			badSkip(4, 5), add(5, 5), badSkip(5, 5), skip(6, 5),
+		}},
 		{name: "interleaved adds and dones", start: 0, ops: []op{
 			add(0, 0), add(1, 0), done(1, 0), add(2, 0), done(0, 2), add(3, 2), done(3, 2), done(2, 4),
 		}},
@@ -58,9 +73,12 @@ func TestTracker(t *testing.T) {
 			}
 			for i, o := range tt.ops {
 				var err error
-				if o.add {
+				switch {
+				case o.add:
 					err = tr.Add(o.offset)
-				} else {
+				case o.skip:
+					err = tr.Skip(o.offset)
+				default:
 					err = tr.Done(o.offset)
 				}
 				if (err != nil) != o.wantErr {
