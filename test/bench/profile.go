@@ -43,7 +43,7 @@ var profiles = map[string]Profile{
 		Name: "short", StepDuration: Duration(4 * time.Second), LadderStart: 2000, LadderFactor: 1.5, LadderMax: 60000,
 		FixedRates: []int{1000, 5000}, FixedDuration: Duration(8 * time.Second),
 		BacklogEvents: 50000, E2ERates: []int{1000}, E2EDuration: Duration(20 * time.Second),
-		FanOut: []int{1, 10, 100}, FanOutEvents: 5000, IdleTriggers: 1000, ReactivityRepeats: 5,
+		FanOut: []int{1, 10, 100, 1000}, FanOutEvents: 5000, IdleTriggers: 1000, ReactivityRepeats: 5,
 		MaxInFlight: 100, EventSize: 1024,
 	},
 	// smoke checks the driver end to end in a minute or two; its figures mean little.
