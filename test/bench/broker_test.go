@@ -110,3 +110,40 @@ func TestMarkdownShowsTheFanOutFiguresAndUnknownBrokerCPU(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestCountsSumVersionsByAPIKey(t *testing.T) {
+	out := "Trying to connect to JMX url: service:jmx:rmi:///jndi/rmi://127.0.0.1:1/jmxrmi\ntime=1796436680979\n" +
+		requestsMetric + ",request=Fetch,version=16:Count=100\n" +
+		requestsMetric + ",request=Fetch,version=12:Count=5\n" +
+		requestsMetric + ",request=Produce,version=11:Count=42Trying to connect\n" +
+		bytesOutMetric + ":Count=7\n"
+	counts, err := parseJmxCounts(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := requestsByKey(counts)
+	if len(got) != 2 || got["Fetch"] != 105 || got["Produce"] != 42 {
+		t.Fatalf("requestsByKey = %v; want Fetch 105, Produce 42", got)
+	}
+	d := requestDelta(map[string]int64{"Fetch": 100, "Produce": 42}, map[string]int64{"Fetch": 150, "Produce": 42, "Metadata": 2})
+	if len(d) != 2 || d["Fetch"] != 50 || d["Metadata"] != 2 {
+		t.Fatalf("requestDelta = %v; want Fetch 50, Metadata 2", d)
+	}
+}
+
+func TestPipelinePassedNeedsEveryCondition(t *testing.T) {
+	ok := E2EResult{Sent: 1000, Accepted: 995, Delivered: 995, Latency: Latency{Count: 995, P99: 50}}
+	if !pipelinePassed(ok) {
+		t.Fatal("a step with 99.5 % accepted, none lost and p99 50 ms did not pass")
+	}
+	for name, e := range map[string]E2EResult{
+		"too few accepted": {Sent: 1000, Accepted: 980, Delivered: 980, Latency: Latency{Count: 980, P99: 50}},
+		"lost":             {Sent: 1000, Accepted: 1000, Delivered: 999, Lost: 1, Latency: Latency{Count: 999, P99: 50}},
+		"slow":             {Sent: 1000, Accepted: 1000, Delivered: 1000, Latency: Latency{Count: 1000, P99: 101}},
+		"nothing":          {},
+	} {
+		if pipelinePassed(e) {
+			t.Errorf("%s: passed", name)
+		}
+	}
+}

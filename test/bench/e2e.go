@@ -3,7 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"knkafka.dev/control-plane/pkg/contract"
@@ -11,7 +16,9 @@ import (
 
 // endToEnd is scenario 3: events sent to the ingress process at a constant rate, through Kafka,
 // delivered by a separate dispatcher process; latency from the send-time extension to arrival,
-// lost and duplicated events counted by id.
+// lost and duplicated events counted by id; the CPU of both roles and of the Kafka broker, and
+// the requests the broker received by API key. First the fixed rates (E2ERates), then the
+// pipeline ladder (PipelineRates) until a step does not pass.
 func (r *runner) endToEnd(ctx context.Context) error {
 	topic := "bench-e2e"
 	if err := r.kafka.createTopic(ctx, topic, partitions); err != nil {
@@ -23,11 +30,15 @@ func (r *runner) endToEnd(ctx context.Context) error {
 	if err := writeContract(file, &contract.Contract{Generation: 1, Resources: []contract.Resource{r.brokerResource(uid, topic, true, eg)}}); err != nil {
 		return err
 	}
-	in, err := r.startDataplane("e2e-ingress", "ingress", file)
+	var extra []string
+	if r.opts.PprofDir != "" {
+		extra = append(extra, "--pprof")
+	}
+	in, err := r.startDataplane("e2e-ingress", "ingress", file, extra...)
 	if err != nil {
 		return err
 	}
-	disp, err := r.startDataplane("e2e-dispatcher", "dispatcher", file)
+	disp, err := r.startDataplane("e2e-dispatcher", "dispatcher", file, extra...)
 	if err != nil {
 		return err
 	}
@@ -41,27 +52,52 @@ func (r *runner) endToEnd(ctx context.Context) error {
 	r.sink.Reset("warm", 1000, 0)
 	l.attack(ctx, "warm", 500, 2*time.Second, true)
 	for _, rate := range r.profile.E2ERates {
-		e, lat := r.e2eRun(ctx, l, "e2e"+strconv.Itoa(rate), rate, in.Proc, disp.Proc)
+		phase := "e2e" + strconv.Itoa(rate)
+		d := r.profile.E2EDuration.Std()
+		stopProfiles := r.profileRoles(ctx, phase, d, in, disp)
+		e, lat := r.e2eRun(ctx, l, phase, rate, d, in.Proc, disp.Proc)
+		e.Profiles = stopProfiles()
 		e.IngressMemory, _ = in.Memory()
 		e.DispatcherMemory, _ = disp.Memory()
 		r.res.EndToEnd = append(r.res.EndToEnd, e)
 		r.plots.latency = append(r.plots.latency, latencySeries{fmt.Sprintf("knkafka end to end at %d/s", rate), lat})
-		r.logf("  end to end at %d/s: p50 %.2f p99 %.2f p99.9 %.2f ms; %d accepted, %d lost, %d duplicates", rate,
-			e.Latency.P50, e.Latency.P99, e.Latency.P999, e.Accepted, e.Lost, e.Duplicates)
+		r.logf("  end to end at %d/s: p50 %.2f p99 %.2f p99.9 %.2f ms; %d accepted, %d lost, %d duplicates; CPU %.2f + %.2f, broker %.2f s (%.0f µs/event); requests %v",
+			rate, e.Latency.P50, e.Latency.P99, e.Latency.P999, e.Accepted, e.Lost, e.Duplicates,
+			e.IngressCPUSeconds, e.DispatcherCPUSeconds, e.BrokerCPUSeconds, e.cpuMicrosPerEvent(), e.KafkaRequests)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		sleepCtx(ctx, time.Second)
 	}
-	return nil
+	p := &PipelineResult{}
+	r.res.Pipeline = p
+	for i, rate := range r.profile.PipelineRates {
+		e, _ := r.e2eRun(ctx, l, "pipeline"+strconv.Itoa(i), rate, r.profile.PipelineStep.Std(), in.Proc, disp.Proc)
+		p.Steps = append(p.Steps, e)
+		r.logf("  pipeline at %d/s: %s, %d/%d accepted, %d lost, p99 %.2f ms, %.0f µs/event", rate, map[bool]string{true: "passed", false: "failed"}[e.Passed],
+			e.Accepted, e.Sent, e.Lost, e.Latency.P99, e.cpuMicrosPerEvent())
+		if !e.Passed || ctx.Err() != nil {
+			break
+		}
+		p.SaturationPerSec = float64(rate)
+		sleepCtx(ctx, time.Second)
+	}
+	return ctx.Err()
 }
 
-// e2eRun sends rate events/s for the profile's end-to-end duration to l and waits for them at
-// the sink. ingress and dispatcher, when not nil, are the processes whose CPU is reported.
-func (r *runner) e2eRun(ctx context.Context, l *loader, phase string, rate int, ingress, dispatcher *Proc) (E2EResult, []time.Duration) {
-	d := r.profile.E2EDuration.Std()
+// e2eRun sends rate events/s for d to l and waits for them at the sink. ingress and dispatcher,
+// when not nil, are the processes whose CPU is reported; with a dispatcher, the broker's CPU and
+// the requests it received are reported too.
+func (r *runner) e2eRun(ctx context.Context, l *loader, phase string, rate int, d time.Duration, ingress, dispatcher *Proc) (E2EResult, []time.Duration) {
 	r.sink.Reset(phase, int(float64(rate)*d.Seconds()*1.5)+1000, 0)
 	var ui, ud usage
 	var bu brokerUsage
+	var req0 map[string]int64
+	var reqErr error
+	if dispatcher != nil {
+		// Read before the CPU counters start: JmxTool is a JVM of its own, and the broker answers it.
+		req0, reqErr = r.kafka.requestCounts(ctx)
+	}
 	if ingress != nil {
 		ui = startUsage(ingress)
 	}
@@ -89,6 +125,75 @@ func (r *runner) e2eRun(ctx context.Context, l *loader, phase string, rate int, 
 		e.DispatcherEventsPerCPUSecond = perSecond(float64(ss.Unique), cpu)
 		e.BrokerCPUSeconds = bu.stop()
 		e.EventsPerCPUSecondInclBroker = perCPUSecondInclBroker(float64(ss.Unique), e.IngressCPUSeconds+e.DispatcherCPUSeconds, e.BrokerCPUSeconds)
+		if reqErr == nil {
+			req1, err := r.kafka.requestCounts(ctx)
+			if err == nil {
+				e.KafkaRequests = requestDelta(req0, req1)
+			}
+		}
 	}
+	e.Passed = pipelinePassed(e)
 	return e, lat
+}
+
+// profileRoles takes a CPU profile of each data plane over the middle of a run of d (when the run
+// was asked for profiles, BENCH_PPROF) and returns a function that waits for them and returns the
+// files written.
+func (r *runner) profileRoles(ctx context.Context, phase string, d time.Duration, dps ...*dataplane) func() []string {
+	if r.opts.PprofDir == "" || d < 4*time.Second {
+		return func() []string { return nil }
+	}
+	secs := int((d - 3*time.Second).Seconds())
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		files []string
+	)
+	for _, dp := range dps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sleepCtx(ctx, 2*time.Second)
+			path := filepath.Join(r.opts.PprofDir, fmt.Sprintf("%s-%s-%s.pprof", r.res.StartedAt.Format("20060102T150405Z"), phase, dp.Name))
+			if err := fetchProfile(ctx, "http://"+dp.admin+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), path); err != nil {
+				r.logf("  profiling %s: %v", dp.Name, err)
+				return
+			}
+			mu.Lock()
+			files = append(files, path)
+			mu.Unlock()
+		}()
+	}
+	return func() []string {
+		wg.Wait()
+		return files
+	}
+}
+
+// fetchProfile saves the profile served at url to path.
+func fetchProfile(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }

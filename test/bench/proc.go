@@ -223,7 +223,7 @@ type dataplane struct {
 }
 
 // startDataplane runs the data-plane binary with role against contractFile.
-func (r *runner) startDataplane(name, role, contractFile string) (*dataplane, error) {
+func (r *runner) startDataplane(name, role, contractFile string, extra ...string) (*dataplane, error) {
 	admin, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -232,8 +232,9 @@ func (r *runner) startDataplane(name, role, contractFile string) (*dataplane, er
 	if err != nil {
 		return nil, err
 	}
-	p, err := r.procs.start(name, r.opts.Dataplane, "--role", role, "--contract", contractFile,
-		"--admin-addr", admin, "--ingress-addr", in, "--max-in-flight", strconv.Itoa(r.profile.MaxInFlight))
+	args := append([]string{"--role", role, "--contract", contractFile,
+		"--admin-addr", admin, "--ingress-addr", in, "--max-in-flight", strconv.Itoa(r.profile.MaxInFlight)}, extra...)
+	p, err := r.procs.start(name, r.opts.Dataplane, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,7 @@ func main() {
 	flag.StringVar(&opts.Out, "out", "test/bench/results", "results directory")
 	flag.StringVar(&opts.Bootstrap, "bootstrap-servers", "", "use this Kafka instead of starting a private one")
 	flag.StringVar(&opts.MicroFile, "micro", "", "go test -bench output to include")
+	flag.StringVar(&opts.PprofDir, "pprof", "", "write CPU profiles of both roles at each end-to-end fixed rate into this directory")
 	scenarios := flag.String("scenarios", "", "comma-separated subset of ingress,dispatcher,e2e,reactivity,footprint,fanout,peer")
 	fanOut := flag.String("fanout", "", "comma-separated trigger counts of the fan-out steps, instead of the profile's")
 	flag.Parse()
