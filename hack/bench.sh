@@ -8,7 +8,8 @@
 # BENCH_SCENARIOS=ingress,dispatcher,... runs a subset; BENCH_BOOTSTRAP=host:port uses a running Kafka;
 # BENCH_FANOUT=1,10,100,1000 replaces the profile's fan-out trigger counts; BENCH_PPROF=DIR writes CPU
 # profiles of the ingress and dispatcher roles at each end-to-end fixed rate into DIR; BENCH_MICRO=0
-# skips the micro-benchmarks.
+# skips the micro-benchmarks; BENCH_DATAPLANE_ENV="GOMAXPROCS=1 GOGC=200" sets the environment of the
+# data-plane processes only (not of the driver, which is the load generator and the subscriber).
 # docs/benchmarks.md explains the scenarios and shows the latest table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,4 +42,5 @@ args=(--profile "$profile" --repo "$PWD" --dataplane "$bin/knkafka-dataplane" --
 [ -n "${BENCH_BOOTSTRAP:-}" ] && args+=(--bootstrap-servers "$BENCH_BOOTSTRAP")
 [ -n "${BENCH_FANOUT:-}" ] && args+=(--fanout "$BENCH_FANOUT")
 [ -n "${BENCH_PPROF:-}" ] && args+=(--pprof "$BENCH_PPROF")
+[ -n "${BENCH_DATAPLANE_ENV:-}" ] && args+=(--dataplane-env "$BENCH_DATAPLANE_ENV")
 "$bin/knkafka-bench" "${args[@]}"

@@ -119,7 +119,8 @@ func requestsByKey(counts map[string]int64) map[string]int64 {
 			continue
 		}
 		for _, tag := range strings.Split(rest, ",") {
-			if key, ok := strings.CutPrefix(tag, "request="); ok {
+			// FetchConsumer and FetchFollower are the Fetch requests again, split by sender.
+			if key, ok := strings.CutPrefix(tag, "request="); ok && key != "FetchConsumer" && key != "FetchFollower" {
 				out[key] += v
 			}
 		}

@@ -115,6 +115,7 @@ func TestRequestCountsSumVersionsByAPIKey(t *testing.T) {
 	out := "Trying to connect to JMX url: service:jmx:rmi:///jndi/rmi://127.0.0.1:1/jmxrmi\ntime=1796436680979\n" +
 		requestsMetric + ",request=Fetch,version=16:Count=100\n" +
 		requestsMetric + ",request=Fetch,version=12:Count=5\n" +
+		requestsMetric + ",request=FetchConsumer,version=16:Count=100\n" +
 		requestsMetric + ",request=Produce,version=11:Count=42Trying to connect\n" +
 		bytesOutMetric + ":Count=7\n"
 	counts, err := parseJmxCounts(out)

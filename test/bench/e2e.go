@@ -49,8 +49,15 @@ func (r *runner) endToEnd(ctx context.Context) error {
 		return err
 	}
 	l := newLoader("http://"+in.ingress+"/bench/"+uid, r.profile.EventSize)
-	r.sink.Reset("warm", 1000, 0)
-	l.attack(ctx, "warm", 500, 2*time.Second, true)
+	// Warm up every process on the path — the broker's JIT above all: a broker that has only just
+	// started compiles its request path during the first runs, which doubled its CPU at 1k ev/s.
+	warm := r.profile.E2EDuration.Std() / 2
+	r.sink.Reset("warm", int(4000*warm.Seconds())+1000, 0)
+	l.attack(ctx, "warm", 4000, warm, true)
+	waitFor(ctx, time.Minute, 20*time.Second, func() bool { return r.sink.Stats().Unique >= int64(4000*warm.Seconds()*0.99) },
+		func() int64 { return r.sink.Stats().Total })
+	sleepCtx(ctx, time.Second)
+	idle := r.idleCores(ctx, 5*time.Second, in.Proc, disp.Proc)
 	for _, rate := range r.profile.E2ERates {
 		phase := "e2e" + strconv.Itoa(rate)
 		d := r.profile.E2EDuration.Std()
@@ -69,7 +76,7 @@ func (r *runner) endToEnd(ctx context.Context) error {
 		}
 		sleepCtx(ctx, time.Second)
 	}
-	p := &PipelineResult{}
+	p := &PipelineResult{IdleCores: idle}
 	r.res.Pipeline = p
 	for i, rate := range r.profile.PipelineRates {
 		e, _ := r.e2eRun(ctx, l, "pipeline"+strconv.Itoa(i), rate, r.profile.PipelineStep.Std(), in.Proc, disp.Proc)
@@ -196,4 +203,21 @@ func fetchProfile(ctx context.Context, url, path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// idleCores measures the cores ingress, dispatcher and the Kafka broker use over d with nothing
+// sent: the floor under every run's CPU (the broker's KRaft heartbeats and housekeeping, our
+// readers' empty fetches every FetchMaxWait).
+func (r *runner) idleCores(ctx context.Context, d time.Duration, ingress, dispatcher *Proc) IdleCores {
+	ui, ud, bu := startUsage(ingress), startUsage(dispatcher), r.kafka.startUsage()
+	sleepCtx(ctx, d)
+	ci, wall := ui.stop()
+	cd, _ := ud.stop()
+	cb := bu.stop()
+	ic := IdleCores{Ingress: round(ci/wall, 3), Dispatcher: round(cd/wall, 3), Broker: -1}
+	if cb >= 0 {
+		ic.Broker = round(cb/wall, 3)
+	}
+	r.logf("  idle: ingress %.3f, dispatcher %.3f, broker %.3f cores", ic.Ingress, ic.Dispatcher, ic.Broker)
+	return ic
 }

@@ -293,6 +293,9 @@ func endToEndMarkdown(w func(string, ...any), res *Results) {
 		w("\n")
 	}
 	if p := res.Pipeline; p != nil {
+		ic := p.IdleCores
+		w("Idle, with nothing sent (measured before the fixed rates): ingress %.3f, dispatcher %.3f, broker %s cores — part of every figure above, %s µs per event at 1,000 ev/s.\n\n",
+			ic.Ingress, ic.Dispatcher, cpuOrDash(ic.Broker), num(round((ic.Ingress+ic.Dispatcher+max(ic.Broker, 0))*1e6/1000, 1)))
 		w("Pipeline ladder: rising rates through both roles; a step passes when ≥ %.0f %% of the events sent are accepted, all of them delivered, and the end-to-end p99 is ≤ %.0f ms (issue 16's criterion). "+
 			"**Saturation %s ev/s** (the incumbent's in issue 16, another run: %s ev/s; goal ≥ %s).\n\n",
 			pipelineMinAccepted*100, pipelineMaxP99, num(p.SaturationPerSec), num(incumbentSaturation), num(1.25*incumbentSaturation))

@@ -188,6 +188,16 @@ type PipelineResult struct {
 	Steps []E2EResult `json:"steps"`
 	// SaturationPerSec is the highest rate of a step that passed.
 	SaturationPerSec float64 `json:"saturationPerSec"`
+	// IdleCores is what each process used with nothing sent, measured before the fixed rates.
+	IdleCores IdleCores `json:"idleCores"`
+}
+
+// IdleCores is the CPU of the pipeline's processes with nothing flowing (the broker's -1 when
+// unknown).
+type IdleCores struct {
+	Ingress    float64 `json:"ingress"`
+	Dispatcher float64 `json:"dispatcher"`
+	Broker     float64 `json:"broker"`
 }
 
 // The incumbent's figures (Knative's Kafka broker: Java receiver + dispatcher) from issue 16's
