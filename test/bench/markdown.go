@@ -31,7 +31,11 @@ func Markdown(res *Results) string {
 		if c.Pass != nil {
 			ok = map[bool]string{true: "✅", false: "❌"}[*c.Pass]
 		}
-		w("| %s | %s %s | %s | %s | %.2f× | %s | %s |\n", c.Name, num(c.Value), c.Unit, num(c.Reference), c.RefSource, c.Ratio, c.Target, ok)
+		ref, ratio := num(c.Reference), fmt.Sprintf("%.2f×", c.Ratio)
+		if c.Reference == 0 {
+			ref, ratio = "–", ""
+		}
+		w("| %s | %s %s | %s | %s | %s | %s | %s |\n", c.Name, num(c.Value), c.Unit, ref, c.RefSource, ratio, c.Target, ok)
 	}
 	w("\n")
 
