@@ -148,3 +148,36 @@ func TestPipelinePassedNeedsEveryCondition(t *testing.T) {
 		}
 	}
 }
+
+func TestPipelineChecksAndTablesUseAllThreeProcesses(t *testing.T) {
+	e1k := E2EResult{Rate: 1000, Sent: 20000, Accepted: 20000, Delivered: 20000, Latency: Latency{Count: 20000, P99: 2.5},
+		IngressCPUSeconds: 2, DispatcherCPUSeconds: 2, BrokerCPUSeconds: 3, KafkaRequests: map[string]int64{"Produce": 19800, "Fetch": 18000, "Zeta": 2}}
+	res := &Results{EndToEnd: []E2EResult{e1k}, Pipeline: &PipelineResult{SaturationPerSec: 12500, Steps: []E2EResult{e1k}}}
+	res.computeChecks()
+	found := map[string]Check{}
+	for _, c := range res.Checks {
+		found[c.Name] = c
+	}
+	// (2 + 2 + 3) CPU-s over 20,000 events is 350 µs, under half the incumbent's 750.
+	cpu := found["CPU per event at 1k/s, both roles + broker, vs incumbent"]
+	if cpu.Value != 350 || cpu.Pass == nil || !*cpu.Pass {
+		t.Errorf("CPU check = %+v; want 350 µs, passing", cpu)
+	}
+	if c := found["pipeline saturation vs incumbent"]; c.Pass == nil || !*c.Pass || c.RefSource != srcIncumbent {
+		t.Errorf("saturation check = %+v; want passing against the incumbent", c)
+	}
+	if c := found["end-to-end p99 at 1k/s vs goal (issue 16)"]; c.Pass == nil || !*c.Pass {
+		t.Errorf("p99 check = %+v; want passing", c)
+	}
+	md := Markdown(res)
+	for _, want := range []string{
+		"0.10 + 0.10 + 0.15 = **0.35**",                  // cores at 1k ev/s
+		"| 1000/s | 0.99 | 0.90 | 0.0001 | 1.89 |",        // requests per event: known keys first, then the rest
+		"| incumbent (issue 16, another run) | 1000 |",    // the reference row, labelled
+		"**Saturation 12,500 ev/s**",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
