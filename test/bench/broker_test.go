@@ -171,9 +171,9 @@ func TestPipelineChecksAndTablesUseAllThreeProcesses(t *testing.T) {
 	}
 	md := Markdown(res)
 	for _, want := range []string{
-		"0.10 + 0.10 + 0.15 = **0.35**",                  // cores at 1k ev/s
-		"| 1000/s | 0.99 | 0.90 | 0.0001 | 1.89 |",        // requests per event: known keys first, then the rest
-		"| incumbent (issue 16, another run) | 1000 |",    // the reference row, labelled
+		"0.10 + 0.10 + 0.15 = **0.35**",                // cores at 1k ev/s
+		"| 1000/s | 0.99 | 0.90 | 0.0001 | 1.89 |",     // requests per event: known keys first, then the rest
+		"| incumbent (issue 16, another run) | 1000 |", // the reference row, labelled
 		"**Saturation 12,500 ev/s**",
 	} {
 		if !strings.Contains(md, want) {
