@@ -6,7 +6,10 @@
 #     measured in the same run, stops everything it started, and writes
 #     test/bench/results/<time>-<profile>.{json,md} plus PNG plots (latest.json/.md link the newest).
 # BENCH_SCENARIOS=ingress,dispatcher,... runs a subset; BENCH_BOOTSTRAP=host:port uses a running Kafka;
-# BENCH_FANOUT=1,10,100,1000 replaces the profile's fan-out trigger counts.
+# BENCH_FANOUT=1,10,100,1000 replaces the profile's fan-out trigger counts; BENCH_PPROF=DIR writes CPU
+# profiles of the ingress and dispatcher roles at each end-to-end fixed rate into DIR; BENCH_MICRO=0
+# skips the micro-benchmarks; BENCH_DATAPLANE_ENV="GOMAXPROCS=1 GOGC=200" sets the environment of the
+# data-plane processes only (not of the driver, which is the load generator and the subscriber).
 # docs/benchmarks.md explains the scenarios and shows the latest table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +31,7 @@ micro=$out/micro-$stamp.txt
 benchtime=1s
 case $profile in full) benchtime=5s ;; smoke) benchtime=100ms ;; esac
 mapfile -t pkgs < <(grep -rl --include='*_test.go' '^func Benchmark' data-plane control-plane 2>/dev/null | xargs -r -n1 dirname | sort -u | sed 's|^|./|')
-if [ ${#pkgs[@]} -gt 0 ]; then
+if [ ${#pkgs[@]} -gt 0 ] && [ "${BENCH_MICRO:-1}" != 0 ]; then
   echo "[bench] micro-benchmarks (-benchtime $benchtime): ${pkgs[*]}" >&2
   go test -run '^$' -bench . -benchmem -benchtime "$benchtime" "${pkgs[@]}" | tee "$micro" >&2
 fi
@@ -38,4 +41,6 @@ args=(--profile "$profile" --repo "$PWD" --dataplane "$bin/knkafka-dataplane" --
 [ -n "${BENCH_SCENARIOS:-}" ] && args+=(--scenarios "$BENCH_SCENARIOS")
 [ -n "${BENCH_BOOTSTRAP:-}" ] && args+=(--bootstrap-servers "$BENCH_BOOTSTRAP")
 [ -n "${BENCH_FANOUT:-}" ] && args+=(--fanout "$BENCH_FANOUT")
+[ -n "${BENCH_PPROF:-}" ] && args+=(--pprof "$BENCH_PPROF")
+[ -n "${BENCH_DATAPLANE_ENV:-}" ] && args+=(--dataplane-env "$BENCH_DATAPLANE_ENV")
 "$bin/knkafka-bench" "${args[@]}"

@@ -85,50 +85,122 @@ const bytesOutMetric = "kafka.server:type=BrokerTopicMetrics,name=BytesOutPerSec
 
 // bytesOut reads bytesOutMetric's running total from every node with Kafka's JmxTool.
 func (k *kafka) bytesOut(ctx context.Context) (int64, error) {
-	if len(k.jmxPorts) == 0 {
-		return 0, fmt.Errorf("the broker's JMX is not open (external Kafka)")
+	counts, err := k.jmxCounts(ctx, bytesOutMetric)
+	if err != nil {
+		return 0, err
 	}
-	var total int64
+	v, ok := counts[bytesOutMetric]
+	if !ok {
+		return 0, fmt.Errorf("no %s count", bytesOutMetric)
+	}
+	return v, nil
+}
+
+// requestsMetric is the broker's count of requests it received, one MBean per API key and
+// version (kafka.network:type=RequestMetrics,name=RequestsPerSec,request=Fetch,version=16).
+const requestsMetric = "kafka.network:type=RequestMetrics,name=RequestsPerSec"
+
+// requestCounts reads how many requests of each API key (Produce, Fetch, OffsetCommit, ...) every
+// node has received so far, summed over versions and nodes.
+func (k *kafka) requestCounts(ctx context.Context) (map[string]int64, error) {
+	counts, err := k.jmxCounts(ctx, requestsMetric+",request=*,version=*")
+	if err != nil {
+		return nil, err
+	}
+	return requestsByKey(counts), nil
+}
+
+// requestsByKey sums the RequestsPerSec counts of JmxTool's answer by their request tag.
+func requestsByKey(counts map[string]int64) map[string]int64 {
+	out := map[string]int64{}
+	for name, v := range counts {
+		rest, ok := strings.CutPrefix(name, requestsMetric+",")
+		if !ok {
+			continue
+		}
+		for _, tag := range strings.Split(rest, ",") {
+			// FetchConsumer and FetchFollower are the Fetch requests again, split by sender.
+			if key, ok := strings.CutPrefix(tag, "request="); ok && key != "FetchConsumer" && key != "FetchFollower" {
+				out[key] += v
+			}
+		}
+	}
+	return out
+}
+
+// requestDelta is after − before per API key, leaving out keys that did not change.
+func requestDelta(before, after map[string]int64) map[string]int64 {
+	d := map[string]int64{}
+	for key, v := range after {
+		if n := v - before[key]; n > 0 {
+			d[key] = n
+		}
+	}
+	return d
+}
+
+// jmxCounts reads the Count attribute of every MBean matching pattern (an ObjectName, possibly
+// with wildcards) from every node with Kafka's JmxTool, summed over nodes by object name.
+func (k *kafka) jmxCounts(ctx context.Context, pattern string) (map[string]int64, error) {
+	if len(k.jmxPorts) == 0 {
+		return nil, fmt.Errorf("the broker's JMX is not open (external Kafka)")
+	}
+	total := map[string]int64{}
 	for _, port := range k.jmxPorts {
 		ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		cmd := exec.CommandContext(ctx, "bash", k.script, "tool", "org.apache.kafka.tools.JmxTool",
 			"--jmx-url", "service:jmx:rmi:///jndi/rmi://127.0.0.1:"+port+"/jmxrmi",
-			"--object-name", bytesOutMetric, "--attributes", "Count", "--one-time", "true", "--report-format", "properties")
+			"--object-name", pattern, "--attributes", "Count", "--one-time", "true", "--report-format", "properties")
 		cmd.Env = k.env()
 		out, err := cmd.Output()
 		cancel()
 		if err != nil {
-			return 0, fmt.Errorf("JmxTool on port %s: %w", port, err)
+			return nil, fmt.Errorf("JmxTool on port %s: %w", port, err)
 		}
-		v, err := parseJmxCount(string(out))
+		counts, err := parseJmxCounts(string(out))
 		if err != nil {
-			return 0, fmt.Errorf("JmxTool on port %s: %w", port, err)
+			return nil, fmt.Errorf("JmxTool on port %s: %w", port, err)
 		}
-		total += v
+		for name, v := range counts {
+			total[name] += v
+		}
 	}
 	return total, nil
 }
 
-// parseJmxCount finds "<object name>:Count=<n>" in JmxTool's properties output.
+// parseJmxCount finds "<bytesOutMetric>:Count=<n>" in JmxTool's properties output.
 func parseJmxCount(out string) (int64, error) {
+	counts, err := parseJmxCounts(out)
+	if err != nil {
+		return 0, err
+	}
+	v, ok := counts[bytesOutMetric]
+	if !ok {
+		return 0, fmt.Errorf("no %s count in %q", bytesOutMetric, out)
+	}
+	return v, nil
+}
+
+// parseJmxCounts reads every "<object name>:Count=<n>" line of JmxTool's properties output.
+func parseJmxCounts(out string) (map[string]int64, error) {
+	counts := map[string]int64{}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, bytesOutMetric+":Count=") {
+		name, v, ok := strings.Cut(sc.Text(), ":Count=")
+		if !ok {
 			continue
 		}
-		v := strings.TrimPrefix(line, bytesOutMetric+":Count=")
 		// The tool prints its "Trying to connect" notice right after the value, without a newline.
-		if i := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+		if i := strings.IndexFunc(v, func(r rune) bool { return (r < '0' || r > '9') && r != '.' && r != 'E' && r != '-' }); i >= 0 {
 			v = v[:i]
 		}
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil {
-			return 0, fmt.Errorf("parsing %q: %w", line, err)
+			return nil, fmt.Errorf("parsing %q: %w", sc.Text(), err)
 		}
-		return int64(f), nil
+		counts[name] = int64(f)
 	}
-	return 0, fmt.Errorf("no %s count in %q", bytesOutMetric, out)
+	return counts, sc.Err()
 }
 
 // kafkaConns counts the established TCP connections process pid holds to any of ports: the

@@ -110,3 +110,74 @@ func TestMarkdownShowsTheFanOutFiguresAndUnknownBrokerCPU(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestCountsSumVersionsByAPIKey(t *testing.T) {
+	out := "Trying to connect to JMX url: service:jmx:rmi:///jndi/rmi://127.0.0.1:1/jmxrmi\ntime=1796436680979\n" +
+		requestsMetric + ",request=Fetch,version=16:Count=100\n" +
+		requestsMetric + ",request=Fetch,version=12:Count=5\n" +
+		requestsMetric + ",request=FetchConsumer,version=16:Count=100\n" +
+		requestsMetric + ",request=Produce,version=11:Count=42Trying to connect\n" +
+		bytesOutMetric + ":Count=7\n"
+	counts, err := parseJmxCounts(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := requestsByKey(counts)
+	if len(got) != 2 || got["Fetch"] != 105 || got["Produce"] != 42 {
+		t.Fatalf("requestsByKey = %v; want Fetch 105, Produce 42", got)
+	}
+	d := requestDelta(map[string]int64{"Fetch": 100, "Produce": 42}, map[string]int64{"Fetch": 150, "Produce": 42, "Metadata": 2})
+	if len(d) != 2 || d["Fetch"] != 50 || d["Metadata"] != 2 {
+		t.Fatalf("requestDelta = %v; want Fetch 50, Metadata 2", d)
+	}
+}
+
+func TestPipelinePassedNeedsEveryCondition(t *testing.T) {
+	ok := E2EResult{Sent: 1000, Accepted: 995, Delivered: 995, Latency: Latency{Count: 995, P99: 50}}
+	if !pipelinePassed(ok) {
+		t.Fatal("a step with 99.5 % accepted, none lost and p99 50 ms did not pass")
+	}
+	for name, e := range map[string]E2EResult{
+		"too few accepted": {Sent: 1000, Accepted: 980, Delivered: 980, Latency: Latency{Count: 980, P99: 50}},
+		"lost":             {Sent: 1000, Accepted: 1000, Delivered: 999, Lost: 1, Latency: Latency{Count: 999, P99: 50}},
+		"slow":             {Sent: 1000, Accepted: 1000, Delivered: 1000, Latency: Latency{Count: 1000, P99: 101}},
+		"nothing":          {},
+	} {
+		if pipelinePassed(e) {
+			t.Errorf("%s: passed", name)
+		}
+	}
+}
+
+func TestPipelineChecksAndTablesUseAllThreeProcesses(t *testing.T) {
+	e1k := E2EResult{Rate: 1000, Sent: 20000, Accepted: 20000, Delivered: 20000, Latency: Latency{Count: 20000, P99: 2.5},
+		IngressCPUSeconds: 2, DispatcherCPUSeconds: 2, BrokerCPUSeconds: 3, KafkaRequests: map[string]int64{"Produce": 19800, "Fetch": 18000, "Zeta": 2}}
+	res := &Results{EndToEnd: []E2EResult{e1k}, Pipeline: &PipelineResult{SaturationPerSec: 12500, Steps: []E2EResult{e1k}}}
+	res.computeChecks()
+	found := map[string]Check{}
+	for _, c := range res.Checks {
+		found[c.Name] = c
+	}
+	// (2 + 2 + 3) CPU-s over 20,000 events is 350 µs, under half the incumbent's 750.
+	cpu := found["CPU per event at 1k/s, both roles + broker, vs incumbent"]
+	if cpu.Value != 350 || cpu.Pass == nil || !*cpu.Pass {
+		t.Errorf("CPU check = %+v; want 350 µs, passing", cpu)
+	}
+	if c := found["pipeline saturation vs incumbent"]; c.Pass == nil || !*c.Pass || c.RefSource != srcIncumbent {
+		t.Errorf("saturation check = %+v; want passing against the incumbent", c)
+	}
+	if c := found["end-to-end p99 at 1k/s vs goal (issue 16)"]; c.Pass == nil || !*c.Pass {
+		t.Errorf("p99 check = %+v; want passing", c)
+	}
+	md := Markdown(res)
+	for _, want := range []string{
+		"0.10 + 0.10 + 0.15 = **0.35**",                // cores at 1k ev/s
+		"| 1000/s | 0.99 | 0.90 | 0.0001 | 1.89 |",     // requests per event: known keys first, then the rest
+		"| incumbent (issue 16, another run) | 1000 |", // the reference row, labelled
+		"**Saturation 12,500 ev/s**",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -30,7 +31,11 @@ func Markdown(res *Results) string {
 		if c.Pass != nil {
 			ok = map[bool]string{true: "✅", false: "❌"}[*c.Pass]
 		}
-		w("| %s | %s %s | %s | %s | %.2f× | %s | %s |\n", c.Name, num(c.Value), c.Unit, num(c.Reference), c.RefSource, c.Ratio, c.Target, ok)
+		ref, ratio := num(c.Reference), fmt.Sprintf("%.2f×", c.Ratio)
+		if c.Reference == 0 {
+			ref, ratio = "–", ""
+		}
+		w("| %s | %s %s | %s | %s | %s | %s | %s |\n", c.Name, num(c.Value), c.Unit, ref, c.RefSource, ratio, c.Target, ok)
 	}
 	w("\n")
 
@@ -83,25 +88,8 @@ func Markdown(res *Results) string {
 		}
 		w("\n")
 	}
-	if len(res.EndToEnd) > 0 || (res.Peer != nil && res.Peer.E2E != nil) {
-		w("## 3. End to end (ingress process → Kafka → dispatcher process → subscriber)\n\n")
-		w("| path | rate/s | accepted | lost | duplicates | p50 ms | p99 ms | p99.9 ms | max ms | ingress p99 ms | ingress ev/CPU-s | dispatcher ev/CPU-s | CPU s: ingress + dispatcher, broker | ev/CPU-s incl. broker |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-		row := func(name string, e E2EResult) {
-			cpu := "–"
-			if e.DispatcherCPUSeconds > 0 {
-				cpu = fmt.Sprintf("%.2f + %.2f, %s", e.IngressCPUSeconds, e.DispatcherCPUSeconds, cpuOrDash(e.BrokerCPUSeconds))
-			}
-			w("| %s | %d | %d | %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %s | %s | %s |\n", name, e.Rate, e.Accepted, e.Lost, e.Duplicates,
-				e.Latency.P50, e.Latency.P99, e.Latency.P999, e.Latency.Max, e.IngressLatency.P99, num(e.IngressEventsPerCPUSecond), orDash(e.DispatcherEventsPerCPUSecond),
-				cpu, orDash(e.EventsPerCPUSecondInclBroker))
-		}
-		for _, e := range res.EndToEnd {
-			row("knkafka", e)
-		}
-		if res.Peer != nil && res.Peer.E2E != nil {
-			row("Knative IMC (in memory)", *res.Peer.E2E)
-		}
-		w("| Java peer (notes) | 1000 | | 0 | 0 | %.2f | %.2f | %.2f | | %.2f | %s | | | |\n\n", javaE2EP50At1k, javaE2EP99At1k, javaE2EP999At1k, javaIngressP99At1k, num(javaIngressEvCPU1k))
+	if len(res.EndToEnd) > 0 || res.Pipeline != nil || (res.Peer != nil && res.Peer.E2E != nil) {
+		endToEndMarkdown(w, res)
 	}
 	if len(res.FanOut) > 0 {
 		w("## 4. Fan-out: one broker, N triggers each filtering on one of %d event types, draining a backlog\n\n", fanOutTypes)
@@ -233,5 +221,138 @@ func num(v float64) string {
 		return fmt.Sprintf("%.1f", v)
 	default:
 		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+// requestKeys orders the Kafka API keys of the request tables: the data path's first, then the
+// rest by name.
+var requestKeys = []string{"Produce", "Fetch", "OffsetCommit", "Heartbeat", "Metadata", "ListOffsets", "OffsetFetch", "FindCoordinator", "JoinGroup", "SyncGroup", "InitProducerId", "ApiVersions"}
+
+// endToEndMarkdown renders scenario 3: the fixed rates with CPU per event (both roles and the
+// broker) next to the incumbent's figures from issue 16, the requests the broker received per
+// event by API key, and the pipeline ladder.
+func endToEndMarkdown(w func(string, ...any), res *Results) {
+	w("## 3. End to end (ingress process → Kafka → dispatcher process → subscriber)\n\n")
+	w("CPU is each process's over the run (sending, then waiting for the last delivery and 1 s more); µs/event divides the CPU of both roles and the Kafka broker by the events delivered; cores are that CPU per event at the run's rate. " +
+		"The incumbent's row is issue 16's table (Knative's Kafka broker, Java receiver + dispatcher, same machine kind and criterion), **not measured in this run**.\n\n")
+	w("| path | rate/s | accepted | lost | duplicates | p50 ms | p99 ms | p99.9 ms | max ms | ingress p99 ms | CPU s: ingress + dispatcher + broker | cores: ingress + dispatcher + broker = total | µs/event, all three |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	row := func(name string, e E2EResult) {
+		cpu, cores, per := "–", "–", "–"
+		if e.DispatcherCPUSeconds > 0 {
+			cpu = fmt.Sprintf("%.2f + %.2f + %s", e.IngressCPUSeconds, e.DispatcherCPUSeconds, cpuOrDash(e.BrokerCPUSeconds))
+			cores = fmt.Sprintf("%.2f + %.2f + %.2f = **%.2f**", e.cores(e.IngressCPUSeconds), e.cores(e.DispatcherCPUSeconds), e.cores(max(e.BrokerCPUSeconds, 0)), e.cores(e.cpuSeconds()))
+			per = num(e.cpuMicrosPerEvent())
+		}
+		w("| %s | %d | %d | %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %s | %s |\n", name, e.Rate, e.Accepted, e.Lost, e.Duplicates,
+			e.Latency.P50, e.Latency.P99, e.Latency.P999, e.Latency.Max, e.IngressLatency.P99, cpu, cores, per)
+	}
+	for _, e := range res.EndToEnd {
+		row("knkafka", e)
+	}
+	if res.Peer != nil && res.Peer.E2E != nil {
+		row("Knative IMC (in memory)", *res.Peer.E2E)
+	}
+	w("| incumbent (issue 16, another run) | 1000 | | 0 | | | %.1f–%.1f | | | | | %.2f + %.2f + %.2f = **%.2f** | %s |\n",
+		incumbentP99At1kLow, incumbentP99At1kHigh, incumbentIngressCores1k, incumbentDispatcherCores1, incumbentBrokerCores1k,
+		incumbentIngressCores1k+incumbentDispatcherCores1+incumbentBrokerCores1k, num(incumbentMicrosPerEvent1k))
+	w("| incumbent at saturation (issue 16, another run) | 10000 | | | | | | | | | | both roles: 11.7k–12.4k ev/CPU-s (%s µs/event), broker unknown | |\n", num(round(1e6/incumbentEvPerCPUAtSat, 1)))
+	w("| goal (issue 16) | 1000 | | 0 | | | ≤ %.0f | | | | | ≤ %.3f total | ≤ %s |\n\n", pipelineP99Goal,
+		(incumbentIngressCores1k+incumbentDispatcherCores1+incumbentBrokerCores1k)/2, num(incumbentMicrosPerEvent1k/2))
+
+	var runs []E2EResult
+	var names []string
+	for _, e := range res.EndToEnd {
+		if e.KafkaRequests != nil {
+			runs, names = append(runs, e), append(names, fmt.Sprintf("%d/s", e.Rate))
+		}
+	}
+	if p := res.Pipeline; p != nil {
+		for _, e := range p.Steps {
+			if e.KafkaRequests != nil {
+				runs, names = append(runs, e), append(names, fmt.Sprintf("ladder %d/s", e.Rate))
+			}
+		}
+	}
+	if len(runs) > 0 {
+		w("Requests the Kafka broker received per delivered event, by API key (its RequestMetrics RequestsPerSec counts before and after each run; both roles, plus the broker's own controller traffic):\n\n")
+		keys := slicesOrdered(runs)
+		w("| run |")
+		for _, k := range keys {
+			w(" %s |", k)
+		}
+		w(" all |\n|---|")
+		for range keys {
+			w("---:|")
+		}
+		w("---:|\n")
+		for i, e := range runs {
+			w("| %s |", names[i])
+			var all int64
+			for _, k := range keys {
+				all += e.KafkaRequests[k]
+				w(" %s |", perEvent(e.KafkaRequests[k], e.Delivered))
+			}
+			w(" %s |\n", perEvent(all, e.Delivered))
+		}
+		w("\n")
+	}
+	if p := res.Pipeline; p != nil {
+		ic := p.IdleCores
+		w("Idle, with nothing sent (measured before the fixed rates): ingress %.3f, dispatcher %.3f, broker %s cores — part of every figure above, %s µs per event at 1,000 ev/s.\n\n",
+			ic.Ingress, ic.Dispatcher, cpuOrDash(ic.Broker), num(round((ic.Ingress+ic.Dispatcher+max(ic.Broker, 0))*1e6/1000, 1)))
+		w("Pipeline ladder: rising rates through both roles; a step passes when ≥ %.0f %% of the events sent are accepted, all of them delivered, and the end-to-end p99 is ≤ %.0f ms (issue 16's criterion). "+
+			"**Saturation %s ev/s** (the incumbent's in issue 16, another run: %s ev/s; goal ≥ %s).\n\n",
+			pipelineMinAccepted*100, pipelineMaxP99, num(p.SaturationPerSec), num(incumbentSaturation), num(1.25*incumbentSaturation))
+		w("| rate/s | passed | sent | accepted | lost | duplicates | p50 ms | p99 ms | ingress p99 ms | cores: ingress + dispatcher + broker = total | µs/event, all three | events per CPU-s, both roles |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, e := range p.Steps {
+			roles := 0.0
+			if e.IngressCPUSeconds+e.DispatcherCPUSeconds > 0 {
+				roles = perSecond(float64(e.Delivered), e.IngressCPUSeconds+e.DispatcherCPUSeconds)
+			}
+			w("| %d | %s | %d | %d | %d | %d | %.2f | %.2f | %.2f | %.2f + %.2f + %.2f = **%.2f** | %s | %s |\n", e.Rate, map[bool]string{true: "✅", false: "❌"}[e.Passed],
+				e.Sent, e.Accepted, e.Lost, e.Duplicates, e.Latency.P50, e.Latency.P99, e.IngressLatency.P99,
+				e.cores(e.IngressCPUSeconds), e.cores(e.DispatcherCPUSeconds), e.cores(max(e.BrokerCPUSeconds, 0)), e.cores(e.cpuSeconds()),
+				num(e.cpuMicrosPerEvent()), orDash(roles))
+		}
+		w("\n")
+	}
+}
+
+// slicesOrdered lists the API keys seen in any run: requestKeys' order first, then the rest by name.
+func slicesOrdered(runs []E2EResult) []string {
+	seen := map[string]bool{}
+	for _, e := range runs {
+		for k := range e.KafkaRequests {
+			seen[k] = true
+		}
+	}
+	var out []string
+	for _, k := range requestKeys {
+		if seen[k] {
+			out = append(out, k)
+			delete(seen, k)
+		}
+	}
+	rest := make([]string, 0, len(seen))
+	for k := range seen {
+		rest = append(rest, k)
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
+}
+
+// perEvent shows n per event, with enough precision for counts far below one per event.
+func perEvent(n, events int64) string {
+	if events <= 0 {
+		return "–"
+	}
+	v := float64(n) / float64(events)
+	switch {
+	case n == 0:
+		return "0"
+	case v >= 0.1:
+		return fmt.Sprintf("%.2f", v)
+	default:
+		return fmt.Sprintf("%.4f", v)
 	}
 }

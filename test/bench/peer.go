@@ -35,7 +35,7 @@ func (r *runner) peer(ctx context.Context) error {
 	if st := l.attack(ctx, "warm", 500, 2*time.Second, true); st.Accepted == 0 {
 		return fmt.Errorf("the Knative peer accepted no event: codes %v, errors %v\n%s", st.Codes, st.Errors, p.LogTail(2000))
 	}
-	e, lat := r.e2eRun(ctx, l, "imc1000", 1000, p, nil)
+	e, lat := r.e2eRun(ctx, l, "imc1000", 1000, r.profile.E2EDuration.Std(), p, nil)
 	e.IngressMemory, _ = p.Memory()
 	res.E2E = &e
 	r.plots.latency = append(r.plots.latency, latencySeries{"Knative IMC end to end at 1000/s", lat})

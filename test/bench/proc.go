@@ -45,6 +45,11 @@ func newProcs(dir string) *procs { return &procs{live: map[*Proc]bool{}, dir: di
 
 // start runs bin with args; its output goes to a log file under the run's directory.
 func (ps *procs) start(name, bin string, args ...string) (*Proc, error) {
+	return ps.startEnv(name, nil, bin, args...)
+}
+
+// startEnv is start with env added to the driver's environment.
+func (ps *procs) startEnv(name string, env []string, bin string, args ...string) (*Proc, error) {
 	logPath := filepath.Join(ps.dir, fmt.Sprintf("%s-%d.log", name, time.Now().UnixNano()))
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -52,6 +57,9 @@ func (ps *procs) start(name, bin string, args ...string) (*Proc, error) {
 	}
 	p := &Proc{Name: name, done: make(chan struct{}), LogPath: logPath}
 	p.cmd = exec.Command(bin, args...)
+	if len(env) > 0 {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	// A child outlives a driver killed with SIGKILL only if nothing kills it: ask the kernel to.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -223,7 +231,7 @@ type dataplane struct {
 }
 
 // startDataplane runs the data-plane binary with role against contractFile.
-func (r *runner) startDataplane(name, role, contractFile string) (*dataplane, error) {
+func (r *runner) startDataplane(name, role, contractFile string, extra ...string) (*dataplane, error) {
 	admin, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -232,8 +240,9 @@ func (r *runner) startDataplane(name, role, contractFile string) (*dataplane, er
 	if err != nil {
 		return nil, err
 	}
-	p, err := r.procs.start(name, r.opts.Dataplane, "--role", role, "--contract", contractFile,
-		"--admin-addr", admin, "--ingress-addr", in, "--max-in-flight", strconv.Itoa(r.profile.MaxInFlight))
+	args := append([]string{"--role", role, "--contract", contractFile,
+		"--admin-addr", admin, "--ingress-addr", in, "--max-in-flight", strconv.Itoa(r.profile.MaxInFlight)}, extra...)
+	p, err := r.procs.startEnv(name, r.opts.DataplaneEnv, r.opts.Dataplane, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,10 @@ type Profile struct {
 	// E2ERates and E2EDuration: the end-to-end runs.
 	E2ERates    []int    `json:"e2eRates"`
 	E2EDuration Duration `json:"e2eDuration"`
+	// PipelineRates are the rising rates of the end-to-end ladder, each held for PipelineStep; the
+	// ladder stops at the first step that does not pass (pipelinePassed).
+	PipelineRates []int    `json:"pipelineRates"`
+	PipelineStep  Duration `json:"pipelineStep"`
 	// FanOut lists trigger counts; FanOutEvents is the backlog they drain.
 	FanOut       []int `json:"fanOut"`
 	FanOutEvents int   `json:"fanOutEvents"`
@@ -37,12 +41,17 @@ type Profile struct {
 	EventSize int `json:"eventSize"`
 }
 
+// pipelineRates are the end-to-end ladder's steps: issue 16 reports the incumbent's saturation at
+// 10,000 ev/s and asks for 1.25× that (12,500).
+var pipelineRates = []int{2000, 4000, 6000, 8000, 10000, 12500, 15000, 20000}
+
 // Profiles by name.
 var profiles = map[string]Profile{
 	"short": {
 		Name: "short", StepDuration: Duration(4 * time.Second), LadderStart: 2000, LadderFactor: 1.5, LadderMax: 60000,
 		FixedRates: []int{1000, 5000}, FixedDuration: Duration(8 * time.Second),
-		BacklogEvents: 50000, E2ERates: []int{1000}, E2EDuration: Duration(20 * time.Second),
+		BacklogEvents: 50000, E2ERates: []int{1000, 8000}, E2EDuration: Duration(20 * time.Second),
+		PipelineRates: pipelineRates, PipelineStep: Duration(5 * time.Second),
 		FanOut: []int{1, 10, 100, 1000}, FanOutEvents: 5000, IdleTriggers: 1000, ReactivityRepeats: 5,
 		MaxInFlight: 100, EventSize: 1024,
 	},
@@ -51,13 +60,15 @@ var profiles = map[string]Profile{
 		Name: "smoke", StepDuration: Duration(time.Second), LadderStart: 1000, LadderFactor: 3, LadderMax: 10000,
 		FixedRates: []int{1000}, FixedDuration: Duration(2 * time.Second),
 		BacklogEvents: 5000, E2ERates: []int{1000}, E2EDuration: Duration(3 * time.Second),
+		PipelineRates: []int{1000, 3000}, PipelineStep: Duration(time.Second),
 		FanOut: []int{1, 10}, FanOutEvents: 1000, IdleTriggers: 50, ReactivityRepeats: 2,
 		MaxInFlight: 100, EventSize: 1024,
 	},
 	"full": {
 		Name: "full", StepDuration: Duration(10 * time.Second), LadderStart: 2000, LadderFactor: 1.25, LadderMax: 80000,
 		FixedRates: []int{1000, 5000}, FixedDuration: Duration(30 * time.Second),
-		BacklogEvents: 200000, E2ERates: []int{1000, 5000}, E2EDuration: Duration(60 * time.Second),
+		BacklogEvents: 200000, E2ERates: []int{1000, 8000}, E2EDuration: Duration(60 * time.Second),
+		PipelineRates: pipelineRates, PipelineStep: Duration(10 * time.Second),
 		FanOut: []int{1, 10, 100, 1000}, FanOutEvents: 10000, IdleTriggers: 1000, ReactivityRepeats: 5,
 		MaxInFlight: 100, EventSize: 1024,
 	},

@@ -32,6 +32,12 @@ type Options struct {
 	Scenarios []string
 	// FanOut, when set, replaces the profile's fan-out trigger counts.
 	FanOut []int
+	// PprofDir, when set, is where scenario 3 writes CPU profiles of both roles at each fixed rate
+	// (the processes run with --pprof; profiling costs a little CPU of its own).
+	PprofDir string
+	// DataplaneEnv is added to the environment of the data-plane processes only (GOMAXPROCS=1,
+	// GOGC=200, KNKAFKA_FETCH_PACE=1ms, ...), not to the driver's load generator and subscriber.
+	DataplaneEnv []string
 	// Logf reports progress.
 	Logf func(format string, args ...any)
 }
