@@ -3,6 +3,7 @@ package kafkaauth
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -152,7 +153,8 @@ func noChange(t *testing.T, k *Kubernetes, what string) {
 // A Secret whose first read came after Follow stopped waiting is reported as a change, so the
 // contract applied without it is applied again.
 func TestKubernetesReportsALateFirstRead(t *testing.T) {
-	kube := kubetest.Env(t).Kube
+	env := kubetest.Env(t)
+	kube := env.Kube
 	ns := fmt.Sprintf("kafkaauth-late-%d", time.Now().UnixNano())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -163,12 +165,43 @@ func TestKubernetesReportsALateFirstRead(t *testing.T) {
 		StringData: map[string]string{"user": "alice"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	k := NewKubernetes(kube, zaptest.NewLogger(t))
-	k.syncTimeout = time.Nanosecond // Follow gives up before the first list can answer
+	// The source's client holds every read of Secrets (a list, or the watch that streams the
+	// initial list) until release is closed, so that its first read cannot answer before Follow
+	// gives up — however the goroutines happen to be scheduled.
+	release := make(chan struct{})
+	cfg := env.Config()
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return heldLists{next: rt, release: release}
+	}
+	held, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := NewKubernetes(held, zaptest.NewLogger(t))
+	k.syncTimeout = 200 * time.Millisecond
 	defer k.Close()
 	if err := k.Follow(ctx, []Ref{{ns, "kafka-auth"}}); err == nil {
 		t.Fatal("Follow waited for a read it had no time for")
 	}
+	close(release)
 	waitChange(t, k, "the secret was read after Follow stopped waiting")
 	expectUser(t, k, ns, "kafka-auth", "alice")
+}
+
+// heldLists is a RoundTripper that holds reads of Secrets until release is closed or the request
+// ends.
+type heldLists struct {
+	next    http.RoundTripper
+	release <-chan struct{}
+}
+
+func (h heldLists) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/secrets") {
+		select {
+		case <-h.release:
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		}
+	}
+	return h.next.RoundTrip(req)
 }
