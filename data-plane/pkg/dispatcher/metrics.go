@@ -27,6 +27,12 @@ type metrics struct {
 	// one (to read on their own) and rejoining it.
 	sharedReaders prometheus.Gauge
 	catchUps      *prometheus.CounterVec
+
+	// users counts the egresses using each label: two egresses may share one ("namespace/name"
+	// of a Trigger and of a Subscription, or an egress being replaced), and each holds its
+	// series' children, so a label's series are deleted only when its last egress forgets them.
+	mu    sync.Mutex
+	users map[string]int
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -59,6 +65,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Namespace: "knkafka", Subsystem: "dispatcher", Name: "lane_catch_ups_total",
 			Help: "Partitions of an egress that left a shared reader to catch up on their own (event=detach) and came back (event=rejoin).",
 		}, []string{"event"})),
+		users: map[string]int{},
 	}
 }
 
@@ -86,9 +93,14 @@ type egressMetrics struct {
 	// looking a series up by its labels hashes them, and a lane of a Trigger filtering a busy
 	// topic counts an outcome for every record of it.
 	outcomes sync.Map
+	// forgotten, guarded by all.mu, makes forget count once.
+	forgotten bool
 }
 
 func (m *metrics) forEgress(label string) *egressMetrics {
+	m.mu.Lock()
+	m.users[label]++
+	m.mu.Unlock()
 	return &egressMetrics{
 		label:    label,
 		all:      m,
@@ -107,8 +119,18 @@ func (m *egressMetrics) outcome(o string) {
 	c.Inc()
 }
 
-// forget drops the egress's series once it stopped.
+// forget drops the egress's series once it stopped, unless another egress still uses its label.
 func (m *egressMetrics) forget() {
+	m.all.mu.Lock()
+	defer m.all.mu.Unlock()
+	if m.forgotten {
+		return
+	}
+	m.forgotten = true
+	if m.all.users[m.label]--; m.all.users[m.label] > 0 {
+		return
+	}
+	delete(m.all.users, m.label)
 	m.all.inFlight.DeleteLabelValues(m.label)
 	m.all.lag.DeleteLabelValues(m.label)
 	m.all.dispatched.DeletePartialMatch(prometheus.Labels{"egress": m.label})
