@@ -49,21 +49,32 @@ func newExactFilter(attrs map[string]string) exactFilter {
 	return f
 }
 
-// Filter implements eventfilter.Filter.
+// Filter implements eventfilter.Filter, for callers that hold only the interface.
 func (f exactFilter) Filter(_ context.Context, e event.Event) eventfilter.FilterResult {
+	if f.matches(&e) {
+		return eventfilter.PassFilter
+	}
+	return eventfilter.FailFilter
+}
+
+// matches is the filter on an event the caller already holds by pointer. The processor calls it
+// directly: through Filter, which takes the event by value, every call copied the event to the
+// heap (the attribute getters are called indirectly, so the copy escapes) — one allocation per
+// record and Trigger, a tenth of all the dispatcher's allocations with 1,000 Triggers.
+func (f exactFilter) matches(e *event.Event) bool {
 	for _, a := range f {
-		got := a.get(&e)
+		got := a.get(e)
 		if a.want == eventingv1.TriggerAnyFilter {
 			if got == "" {
-				return eventfilter.FailFilter
+				return false
 			}
 			continue
 		}
 		if got != a.want {
-			return eventfilter.FailFilter
+			return false
 		}
 	}
-	return eventfilter.PassFilter
+	return true
 }
 
 // Cleanup implements eventfilter.Filter; there is nothing to release.

@@ -102,3 +102,30 @@ func TestExactFilterLeavesOtherAttributesToKnative(t *testing.T) {
 		t.Errorf("a filter on type was built as %T, want an exactFilter", typ)
 	}
 }
+
+// TestScreeningByExactFilterDoesNotAllocate checks that the processor applies an exactFilter to
+// the event it holds without copying it: with 1,000 Triggers screening every record of a topic,
+// one allocation per record and Trigger was a tenth of the dispatcher's allocations.
+func TestScreeningByExactFilterDoesNotAllocate(t *testing.T) {
+	f, err := newFilter(zap.NewNop(), &contract.Filter{Attributes: map[string]string{"type": "t", "subject": ""}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (Not source: the SDK keeps it as a URL and builds its string on every read.)
+	p := &processor{filter: f}
+	pass, fail := event.New(), event.New()
+	pass.SetID("1")
+	pass.SetType("t")
+	pass.SetSource("s")
+	pass.SetSubject("x")
+	fail.SetID("2")
+	fail.SetType("u")
+	fail.SetSource("s")
+	fail.SetSubject("x")
+	if !p.passes(&pass) || p.passes(&fail) {
+		t.Fatalf("passes(type t) = %v, passes(type u) = %v; want true, false", p.passes(&pass), p.passes(&fail))
+	}
+	if n := testing.AllocsPerRun(200, func() { p.passes(&pass); p.passes(&fail) }); n != 0 {
+		t.Fatalf("screening two events allocated %.1f times, want 0", n)
+	}
+}

@@ -104,11 +104,23 @@ func (p *processor) wanted(r *kgo.Record) *event.Event {
 		p.metrics.outcome(outcomeUndecodable)
 		return nil
 	}
-	if p.filter != nil && p.filter.Filter(p.filterCtx, *e) == eventfilter.FailFilter {
+	if !p.passes(e) {
 		p.metrics.outcome(outcomeFiltered)
 		return nil
 	}
 	return e
+}
+
+// passes applies the egress's filter to e.
+func (p *processor) passes(e *event.Event) bool {
+	switch f := p.filter.(type) {
+	case nil:
+		return true
+	case exactFilter:
+		return f.matches(e)
+	default:
+		return f.Filter(p.filterCtx, *e) != eventfilter.FailFilter
+	}
 }
 
 // process handles r and reports whether its offset may be committed: true when the event was
