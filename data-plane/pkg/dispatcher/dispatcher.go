@@ -83,6 +83,7 @@ func New(logger *zap.Logger, sender *delivery.Sender, opts ...Option) *Dispatche
 	if cfg.registry == nil {
 		cfg.registry = prometheus.NewRegistry()
 	}
+	cfg.workers = newWorkerPool(maxIdleWorkers)
 	m := newMetrics(cfg.registry)
 	perEgress := cfg.memoryPerEgress
 	if perEgress <= 0 {
@@ -395,6 +396,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		for _, p := range ps {
 			p.Close()
 		}
+		d.cfg.workers.close()
 		close(d.closeDone)
 	})
 	select {

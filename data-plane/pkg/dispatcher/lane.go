@@ -127,6 +127,8 @@ type lane struct {
 	// pace is the process-wide bound on commit requests a second (nil: none); see
 	// config.commitPace.
 	pace *rate.Limiter
+	// workers runs the partitions' workers and the deliveries (config.workers).
+	workers *workerPool
 }
 
 func newLane(logger *zap.Logger, order contract.DeliveryOrder, proc recordProcessor, up upstream, m *egressMetrics, cfg *config, maxInFlight int, bytes *membudget.Account) *lane {
@@ -151,6 +153,7 @@ func newLane(logger *zap.Logger, order contract.DeliveryOrder, proc recordProces
 		commitCtx:   ctx,
 		stopCommit:  cancel,
 		pace:        cfg.commitPace,
+		workers:     cfg.workers,
 	}
 	return l
 }
@@ -299,7 +302,7 @@ func (l *lane) push(topic string, partition int32, recs []*kgo.Record, hwm int64
 		l.applyFlow(p)
 	}
 	if start {
-		go l.work(p)
+		l.workers.run(func() { l.work(p) })
 	}
 	l.armCommit()
 }
@@ -388,11 +391,11 @@ func (l *lane) start(p *partition, r *kgo.Record) bool {
 			return false
 		}
 		p.wg.Add(1)
-		go func() {
+		l.workers.run(func() {
 			defer p.wg.Done()
 			defer l.releaseSlot()
 			l.runKey(p, key, r)
-		}()
+		})
 		return true
 	default:
 		// Unordered, and KeyOrdered records without a key: a record without a partitionkey
@@ -401,11 +404,11 @@ func (l *lane) start(p *partition, r *kgo.Record) bool {
 			return false
 		}
 		p.wg.Add(1)
-		go func() {
+		l.workers.run(func() {
 			defer p.wg.Done()
 			defer l.releaseSlot()
 			l.deliver(p, r)
-		}()
+		})
 		return true
 	}
 }
