@@ -48,7 +48,9 @@ func (s *Sender) attempt(ctx context.Context, r request, timeout time.Duration) 
 		return attempt{err: fmt.Errorf("sending event: %w", err)}
 	}
 	defer func() {
-		_, _ = io.CopyN(io.Discard, resp.Body, maxDrainBytes)
+		if resp.ContentLength != 0 { // most answers have no body: nothing to drain
+			_, _ = io.CopyN(io.Discard, resp.Body, maxDrainBytes)
+		}
 		_ = resp.Body.Close()
 	}()
 
@@ -97,6 +99,11 @@ var errReplyTooLarge = errors.New("reply body exceeds the size limit")
 // readReply returns the CloudEvent in a 2xx response, or nil when there is none. A body that is
 // not a valid event (or too large) still counts as delivered: it is logged and dropped.
 func (s *Sender) readReply(ctx context.Context, r request, resp *http.Response) *event.Event {
+	if len(resp.Header["Ce-Specversion"]) == 0 && len(resp.Header["Content-Type"]) == 0 {
+		// Neither binary nor structured mode: the SDK would say so too, after building a message
+		// for it. Most subscribers answer so.
+		return nil
+	}
 	msg := cehttp.NewMessage(resp.Header, nil)
 	if msg.ReadEncoding() == binding.EncodingUnknown {
 		return nil // not an event: a plain acknowledgement

@@ -514,6 +514,14 @@ func TestDeliverExtractsReply(t *testing.T) {
 			_, _ = io.WriteString(w, body)
 		}
 	}
+	binaryNoData := func(_ int, w http.ResponseWriter, _ *http.Request) {
+		// No body and no Content-Type: only the Ce- headers say there is an event.
+		w.Header().Set("Ce-Id", "r3")
+		w.Header().Set("Ce-Type", "reply.type")
+		w.Header().Set("Ce-Source", "/sub")
+		w.Header().Set("Ce-Specversion", "1.0")
+		w.WriteHeader(http.StatusOK)
+	}
 	text := func(_ int, w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusOK)
@@ -534,6 +542,9 @@ func TestDeliverExtractsReply(t *testing.T) {
 		name: "invalid structured body", respond: structured(`{"specversion":"1.0","id":`),
 	}, {
 		name: "structured event missing id", respond: structured(`{"specversion":"1.0","type":"t","source":"/s"}`),
+	}, {
+		name: "binary without data", respond: binaryNoData,
+		want: &eventView{"r3", "reply.type", "/sub", "", "", nil},
 	}, {
 		name: "plain text", respond: text,
 	}, {
@@ -661,6 +672,8 @@ func TestDeliverCountsMetrics(t *testing.T) {
 	_ = NewSender(nil, WithRegistry(reg))
 
 	s.Deliver(context.Background(), newEvent(), Target{URL: sub.URL, Egress: "ns/t", Delivery: contract.Delivery{Retry: 1}})
+	// The second delivery updates the series the first one created.
+	s.Deliver(context.Background(), newEvent(), Target{URL: sub.URL, Egress: "ns/t", Delivery: contract.Delivery{Retry: 1}})
 
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -683,9 +696,9 @@ func TestDeliverCountsMetrics(t *testing.T) {
 	}
 	want := map[string]float64{
 		"knkafka_dispatch_requests_total,code=500,egress=ns/t,role=subscriber": 1,
-		"knkafka_dispatch_requests_total,code=202,egress=ns/t,role=subscriber": 1,
-		"knkafka_dispatch_latency_seconds,egress=ns/t,role=subscriber":         2,
-		"knkafka_dispatch_events_total,egress=ns/t,outcome=delivered":          1,
+		"knkafka_dispatch_requests_total,code=202,egress=ns/t,role=subscriber": 2,
+		"knkafka_dispatch_latency_seconds,egress=ns/t,role=subscriber":         3,
+		"knkafka_dispatch_events_total,egress=ns/t,outcome=delivered":          2,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("metrics (-want +got):\n%s", diff)

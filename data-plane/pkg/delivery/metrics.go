@@ -3,6 +3,7 @@ package delivery
 import (
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +18,10 @@ type metrics struct {
 	latency *prometheus.HistogramVec
 	// outcomes counts Deliver results by egress and outcome.
 	outcomes *prometheus.CounterVec
+
+	// attemptSeries and outcomeSeries hold the series already used (see attempt).
+	attemptSeries sync.Map // attemptKey → *attemptSeries
+	outcomeSeries sync.Map // outcomeKey → prometheus.Counter
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -58,11 +63,45 @@ func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
 	return c
 }
 
+// The series each delivery updates are looked up once and kept: a lookup by label values hashes
+// every value and takes the vector's lock, three times a delivery, and formats the status code.
+// Like the vectors themselves, the cache keeps a series for as long as the process runs.
+
+type attemptKey struct {
+	egress string
+	role   role
+	code   int
+}
+
+type attemptSeries struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
+}
+
+type outcomeKey struct {
+	egress  string
+	outcome Outcome
+}
+
 func (m *metrics) attempt(egress string, r role, code int, d time.Duration) {
-	m.attempts.WithLabelValues(egress, string(r), strconv.Itoa(code)).Inc()
-	m.latency.WithLabelValues(egress, string(r)).Observe(d.Seconds())
+	k := attemptKey{egress, r, code}
+	v, ok := m.attemptSeries.Load(k)
+	if !ok {
+		v, _ = m.attemptSeries.LoadOrStore(k, &attemptSeries{
+			count:   m.attempts.WithLabelValues(egress, string(r), strconv.Itoa(code)),
+			latency: m.latency.WithLabelValues(egress, string(r)),
+		})
+	}
+	a := v.(*attemptSeries)
+	a.count.Inc()
+	a.latency.Observe(d.Seconds())
 }
 
 func (m *metrics) outcome(egress string, o Outcome) {
-	m.outcomes.WithLabelValues(egress, o.String()).Inc()
+	k := outcomeKey{egress, o}
+	v, ok := m.outcomeSeries.Load(k)
+	if !ok {
+		v, _ = m.outcomeSeries.LoadOrStore(k, m.outcomes.WithLabelValues(egress, o.String()))
+	}
+	v.(prometheus.Counter).Inc()
 }
