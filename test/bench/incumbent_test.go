@@ -5,22 +5,31 @@ import (
 	"testing"
 )
 
-func TestOptInScenariosRunOnlyWhenNamed(t *testing.T) {
-	for _, c := range []struct {
-		list  []string
-		name  string
-		optIn bool
-		want  bool
-	}{
-		{nil, "e2e", false, true},
-		{nil, "incumbent", true, false},
-		{[]string{"e2e", "incumbent"}, "incumbent", true, true},
-		{[]string{"e2e"}, "incumbent", true, false},
-		{[]string{"incumbent"}, "e2e", false, false},
-	} {
-		if got := selected(c.list, c.name, c.optIn); got != c.want {
-			t.Errorf("selected(%v, %q, %v) = %v, want %v", c.list, c.name, c.optIn, got, c.want)
+func TestScenarioOrderSkipsOptInUnlessNamedAndFollowsTheNames(t *testing.T) {
+	all := []scenario{{name: "ingress"}, {name: "e2e"}, {name: "peer"}, {name: "incumbent", optIn: true}}
+	names := func(ss []scenario) string {
+		var out []string
+		for _, s := range ss {
+			out = append(out, s.name)
 		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range []struct {
+		list []string
+		want string
+	}{
+		{nil, "ingress,e2e,peer"},
+		{[]string{"e2e", "incumbent"}, "e2e,incumbent"},
+		{[]string{"incumbent", "e2e"}, "incumbent,e2e"},
+		{[]string{"peer", " ingress", "peer"}, "peer,ingress"},
+	} {
+		got, err := order(all, c.list)
+		if err != nil || names(got) != c.want {
+			t.Errorf("order(%v) = %q, %v; want %q", c.list, names(got), err, c.want)
+		}
+	}
+	if _, err := order(all, []string{"e2e", "incumbnet"}); err == nil || !strings.Contains(err.Error(), "incumbnet") {
+		t.Errorf("order with a misspelt name: err = %v, want one naming it", err)
 	}
 }
 

@@ -102,6 +102,23 @@ func run(ctx context.Context, opts Options) (*runner, error) {
 	}
 	r := &runner{opts: opts, profile: profile, self: self, work: work, procs: newProcs(work),
 		res: &Results{Profile: profile, StartedAt: time.Now().UTC(), JavaPeer: javaFigures()}}
+	all := []scenario{
+		{"ingress", r.ingress, false},
+		{"dispatcher", r.dispatcher, false},
+		{"e2e", r.endToEnd, false},
+		{"reactivity", r.reactivity, false},
+		{"footprint", r.footprint, false},
+		{"fanout", r.fanOut, false},
+		{"brokers", r.manyBrokersScenario, false},
+		{"peer", r.peer, false},
+		// The incumbent needs its jars built beforehand (hack/incumbent.sh build): only when asked.
+		{"incumbent", r.incumbent, true},
+	}
+	plan, err := order(all, opts.Scenarios)
+	if err != nil {
+		_ = os.RemoveAll(work)
+		return nil, err
+	}
 	r.res.Machine = machineInfo()
 	r.res.Git = gitInfo(opts.Repo)
 	defer func() {
@@ -140,22 +157,7 @@ func run(ctx context.Context, opts Options) (*runner, error) {
 		return nil, err
 	}
 
-	all := []scenario{
-		{"ingress", r.ingress, false},
-		{"dispatcher", r.dispatcher, false},
-		{"e2e", r.endToEnd, false},
-		{"reactivity", r.reactivity, false},
-		{"footprint", r.footprint, false},
-		{"fanout", r.fanOut, false},
-		{"brokers", r.manyBrokersScenario, false},
-		{"peer", r.peer, false},
-		// The incumbent needs its jars built beforehand (hack/incumbent.sh build): only when asked.
-		{"incumbent", r.incumbent, true},
-	}
-	for _, s := range all {
-		if !selected(opts.Scenarios, s.name, s.optIn) {
-			continue
-		}
+	for _, s := range plan {
 		if ctx.Err() != nil {
 			break
 		}
@@ -188,18 +190,41 @@ var standingNotes = []string{
 	"The Knative peer is the in-memory channel's data path (no Kafka, nothing durable) and answers only after its subscriber did.",
 }
 
-// selected says whether the scenario name runs: every scenario but the opt-in ones when list is
-// empty, else those listed.
-func selected(list []string, name string, optIn bool) bool {
-	if len(list) == 0 {
-		return !optIn
+// order returns the scenarios to run: with no names, every one but the opt-in ones, in their
+// standing order; else the ones named, in the order named (so the order a shared Kafka broker warms
+// up in can be swapped: "incumbent,e2e" against "e2e,incumbent"). An unknown name is an error.
+func order(all []scenario, names []string) ([]scenario, error) {
+	var out []scenario
+	if len(names) == 0 {
+		for _, s := range all {
+			if !s.optIn {
+				out = append(out, s)
+			}
+		}
+		return out, nil
 	}
-	for _, s := range list {
-		if s == name {
-			return true
+	seen := map[string]bool{}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if seen[n] {
+			continue
+		}
+		found := false
+		for _, s := range all {
+			if s.name == n {
+				out, found, seen[n] = append(out, s), true, true
+				break
+			}
+		}
+		if !found {
+			var known []string
+			for _, s := range all {
+				known = append(known, s.name)
+			}
+			return nil, fmt.Errorf("unknown scenario %q (known: %s)", n, strings.Join(known, ", "))
 		}
 	}
-	return false
+	return out, nil
 }
 
 // warmKafka waits until the new broker serves group coordination (its first group join sees
