@@ -5,7 +5,9 @@
 #     knkafka-dataplane processes from contract files through each scenario next to ceilings
 #     measured in the same run, stops everything it started, and writes
 #     test/bench/results/<time>-<profile>.{json,md} plus PNG plots (latest.json/.md link the newest).
-# BENCH_SCENARIOS=ingress,dispatcher,... runs a subset; BENCH_BOOTSTRAP=host:port uses a running Kafka;
+# BENCH_SCENARIOS=ingress,dispatcher,... runs a subset in the order named (default: all but the opt-in "incumbent", which
+# runs scenario 3's pipeline against Knative's Kafka broker data plane as two local JVMs built once
+# with `bash hack/incumbent.sh build`, and fails when they are not built); BENCH_BOOTSTRAP=host:port uses a running Kafka;
 # BENCH_FANOUT=1,10,100,1000 replaces the profile's fan-out trigger counts; BENCH_PPROF=DIR writes CPU
 # profiles of the ingress and dispatcher roles at each end-to-end fixed rate into DIR; BENCH_MICRO=0
 # skips the micro-benchmarks; BENCH_DATAPLANE_ENV="GOMAXPROCS=1 GOGC=200" sets the environment of the

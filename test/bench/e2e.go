@@ -48,41 +48,64 @@ func (r *runner) endToEnd(ctx context.Context) error {
 	if err := disp.waitReady(ctx, 1, nil, []string{eg.UID}, 90*time.Second); err != nil {
 		return err
 	}
-	l := newLoader("http://"+in.ingress+"/bench/"+uid, r.profile.EventSize)
+	p := pipelineTarget{label: "knkafka", phasePrefix: "", url: "http://" + in.ingress + "/bench/" + uid, in: in.Proc, disp: disp.Proc,
+		profile: func(phase string, d time.Duration) func() []string { return r.profileRoles(ctx, phase, d, in, disp) }}
+	r.res.EndToEnd, r.res.Pipeline = r.measurePipeline(ctx, p)
+	return ctx.Err()
+}
+
+// pipelineTarget is one pipeline scenario 3's measurement runs against: the ingress URL events are
+// posted to, and the two processes whose CPU and memory are reported.
+type pipelineTarget struct {
+	// label names the pipeline in logs and plots; phasePrefix keeps its event ids apart.
+	label, phasePrefix string
+	url                string
+	in, disp           *Proc
+	// profile, when not nil, takes CPU profiles of both roles over a fixed-rate run.
+	profile func(phase string, d time.Duration) func() []string
+}
+
+// measurePipeline is scenario 3's measurement, whoever's pipeline t is: a warm-up, the idle cores,
+// the fixed rates (E2ERates) and the pipeline ladder (PipelineRates) until a step does not pass.
+func (r *runner) measurePipeline(ctx context.Context, t pipelineTarget) ([]E2EResult, *PipelineResult) {
+	l := newLoader(t.url, r.profile.EventSize)
 	// Warm up every process on the path — the broker's JIT above all: a broker that has only just
 	// started keeps compiling its request path for a minute or more. At 1k ev/s its CPU came out
 	// 2.4× the warm figure after 2 s of warm-up, 1.6× after 10 s at 4k ev/s, 1.2× after 20 s.
 	warm := r.profile.E2EDuration.Std()
-	r.sink.Reset("warm", int(4000*warm.Seconds())+1000, 0)
-	l.attack(ctx, "warm", 4000, warm, true)
+	r.sink.Reset(t.phasePrefix+"warm", int(4000*warm.Seconds())+1000, 0)
+	l.attack(ctx, t.phasePrefix+"warm", 4000, warm, true)
 	waitFor(ctx, time.Minute, 20*time.Second, func() bool { return r.sink.Stats().Unique >= int64(4000*warm.Seconds()*0.99) },
 		func() int64 { return r.sink.Stats().Total })
 	sleepCtx(ctx, time.Second)
-	idle := r.idleCores(ctx, 5*time.Second, in.Proc, disp.Proc)
+	idle := r.idleCores(ctx, 5*time.Second, t.in, t.disp)
+	var fixed []E2EResult
 	for _, rate := range r.profile.E2ERates {
-		phase := "e2e" + strconv.Itoa(rate)
+		phase := t.phasePrefix + "e2e" + strconv.Itoa(rate)
 		d := r.profile.E2EDuration.Std()
-		stopProfiles := r.profileRoles(ctx, phase, d, in, disp)
-		e, lat := r.e2eRun(ctx, l, phase, rate, d, in.Proc, disp.Proc)
+		stopProfiles := func() []string { return nil }
+		if t.profile != nil {
+			stopProfiles = t.profile(phase, d)
+		}
+		e, lat := r.e2eRun(ctx, l, phase, rate, d, t.in, t.disp)
 		e.Profiles = stopProfiles()
-		e.IngressMemory, _ = in.Memory()
-		e.DispatcherMemory, _ = disp.Memory()
-		r.res.EndToEnd = append(r.res.EndToEnd, e)
-		r.plots.latency = append(r.plots.latency, latencySeries{fmt.Sprintf("knkafka end to end at %d/s", rate), lat})
-		r.logf("  end to end at %d/s: p50 %.2f p99 %.2f p99.9 %.2f ms; %d accepted, %d lost, %d duplicates; CPU %.2f + %.2f, broker %.2f s (%.0f µs/event); requests %v",
-			rate, e.Latency.P50, e.Latency.P99, e.Latency.P999, e.Accepted, e.Lost, e.Duplicates,
+		e.IngressMemory, _ = t.in.Memory()
+		e.DispatcherMemory, _ = t.disp.Memory()
+		fixed = append(fixed, e)
+		r.plots.latency = append(r.plots.latency, latencySeries{fmt.Sprintf("%s end to end at %d/s", t.label, rate), lat})
+		r.logf("  %s end to end at %d/s: p50 %.2f p99 %.2f p99.9 %.2f ms; %d accepted, %d lost, %d duplicates; CPU %.2f + %.2f, broker %.2f s (%.0f µs/event); requests %v",
+			t.label, rate, e.Latency.P50, e.Latency.P99, e.Latency.P999, e.Accepted, e.Lost, e.Duplicates,
 			e.IngressCPUSeconds, e.DispatcherCPUSeconds, e.BrokerCPUSeconds, e.cpuMicrosPerEvent(), e.KafkaRequests)
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return fixed, nil
 		}
 		sleepCtx(ctx, time.Second)
 	}
 	p := &PipelineResult{IdleCores: idle}
-	r.res.Pipeline = p
 	for i, rate := range r.profile.PipelineRates {
-		e, _ := r.e2eRun(ctx, l, "pipeline"+strconv.Itoa(i), rate, r.profile.PipelineStep.Std(), in.Proc, disp.Proc)
+		e, _ := r.e2eRun(ctx, l, t.phasePrefix+"pipeline"+strconv.Itoa(i), rate, r.profile.PipelineStep.Std(), t.in, t.disp)
 		p.Steps = append(p.Steps, e)
-		r.logf("  pipeline at %d/s: %s, %d/%d accepted, %d lost, p99 %.2f ms, %.0f µs/event", rate, map[bool]string{true: "passed", false: "failed"}[e.Passed],
+		r.logf("  %s pipeline at %d/s: %s, %d/%d accepted, %d lost, p99 %.2f ms, %.0f µs/event", t.label, rate, map[bool]string{true: "passed", false: "failed"}[e.Passed],
 			e.Accepted, e.Sent, e.Lost, e.Latency.P99, e.cpuMicrosPerEvent())
 		if !e.Passed || ctx.Err() != nil {
 			break
@@ -90,7 +113,7 @@ func (r *runner) endToEnd(ctx context.Context) error {
 		p.SaturationPerSec = float64(rate)
 		sleepCtx(ctx, time.Second)
 	}
-	return ctx.Err()
+	return fixed, p
 }
 
 // e2eRun sends rate events/s for d to l and waits for them at the sink. ingress and dispatcher,

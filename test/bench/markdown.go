@@ -88,7 +88,7 @@ func Markdown(res *Results) string {
 		}
 		w("\n")
 	}
-	if len(res.EndToEnd) > 0 || res.Pipeline != nil || (res.Peer != nil && res.Peer.E2E != nil) {
+	if len(res.EndToEnd) > 0 || res.Pipeline != nil || (res.Peer != nil && res.Peer.E2E != nil) || res.Incumbent != nil {
 		endToEndMarkdown(w, res)
 	}
 	if len(res.FanOut) > 0 {
@@ -234,7 +234,11 @@ var requestKeys = []string{"Produce", "Fetch", "OffsetCommit", "Heartbeat", "Met
 func endToEndMarkdown(w func(string, ...any), res *Results) {
 	w("## 3. End to end (ingress process → Kafka → dispatcher process → subscriber)\n\n")
 	w("CPU is each process's over the run (sending, then waiting for the last delivery and 1 s more); µs/event divides the CPU of both roles and the Kafka broker by the events delivered; cores are that CPU per event at the run's rate. " +
-		"The incumbent's row is issue 16's table (Knative's Kafka broker, Java receiver + dispatcher, same machine kind and criterion), **not measured in this run**.\n\n")
+		"The rows marked \"issue 16, another run\" are issue 16's table (Knative's Kafka broker, Java receiver + dispatcher, same machine kind and criterion), **not measured in this run**; " +
+		"the rows marked \"incumbent, this run\" are that data plane measured in this run (the opt-in incumbent scenario: same Kafka, loader, subscriber, warm-up and rates).\n\n")
+	if inc := res.Incumbent; inc != nil {
+		w("Incumbent, this run: %s, built from %s; ready %.1f s after launch; %s.\n\n", inc.Name, inc.Source, inc.ReadySeconds, inc.Note)
+	}
 	w("| path | rate/s | accepted | lost | duplicates | p50 ms | p99 ms | p99.9 ms | max ms | ingress p99 ms | CPU s: ingress + dispatcher + broker | cores: ingress + dispatcher + broker = total | µs/event, all three |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	row := func(name string, e E2EResult) {
 		cpu, cores, per := "–", "–", "–"
@@ -251,6 +255,11 @@ func endToEndMarkdown(w func(string, ...any), res *Results) {
 	}
 	if res.Peer != nil && res.Peer.E2E != nil {
 		row("Knative IMC (in memory)", *res.Peer.E2E)
+	}
+	if inc := res.Incumbent; inc != nil {
+		for _, e := range inc.EndToEnd {
+			row("incumbent, this run", e)
+		}
 	}
 	w("| incumbent (issue 16, another run) | 1000 | | 0 | | | %.1f–%.1f | | | | | %.2f + %.2f + %.2f = **%.2f** | %s |\n",
 		incumbentP99At1kLow, incumbentP99At1kHigh, incumbentIngressCores1k, incumbentDispatcherCores1, incumbentBrokerCores1k,
@@ -270,6 +279,20 @@ func endToEndMarkdown(w func(string, ...any), res *Results) {
 		for _, e := range p.Steps {
 			if e.KafkaRequests != nil {
 				runs, names = append(runs, e), append(names, fmt.Sprintf("ladder %d/s", e.Rate))
+			}
+		}
+	}
+	if inc := res.Incumbent; inc != nil {
+		for _, e := range inc.EndToEnd {
+			if e.KafkaRequests != nil {
+				runs, names = append(runs, e), append(names, fmt.Sprintf("incumbent %d/s", e.Rate))
+			}
+		}
+		if p := inc.Pipeline; p != nil {
+			for _, e := range p.Steps {
+				if e.KafkaRequests != nil {
+					runs, names = append(runs, e), append(names, fmt.Sprintf("incumbent ladder %d/s", e.Rate))
+				}
 			}
 		}
 	}
@@ -303,19 +326,31 @@ func endToEndMarkdown(w func(string, ...any), res *Results) {
 		w("Pipeline ladder: rising rates through both roles; a step passes when ≥ %.0f %% of the events sent are accepted, all of them delivered, and the end-to-end p99 is ≤ %.0f ms (issue 16's criterion). "+
 			"**Saturation %s ev/s** (the incumbent's in issue 16, another run: %s ev/s; goal ≥ %s).\n\n",
 			pipelineMinAccepted*100, pipelineMaxP99, num(p.SaturationPerSec), num(incumbentSaturation), num(1.25*incumbentSaturation))
-		w("| rate/s | passed | sent | accepted | lost | duplicates | p50 ms | p99 ms | ingress p99 ms | cores: ingress + dispatcher + broker = total | µs/event, all three | events per CPU-s, both roles |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-		for _, e := range p.Steps {
-			roles := 0.0
-			if e.IngressCPUSeconds+e.DispatcherCPUSeconds > 0 {
-				roles = perSecond(float64(e.Delivered), e.IngressCPUSeconds+e.DispatcherCPUSeconds)
-			}
-			w("| %d | %s | %d | %d | %d | %d | %.2f | %.2f | %.2f | %.2f + %.2f + %.2f = **%.2f** | %s | %s |\n", e.Rate, map[bool]string{true: "✅", false: "❌"}[e.Passed],
-				e.Sent, e.Accepted, e.Lost, e.Duplicates, e.Latency.P50, e.Latency.P99, e.IngressLatency.P99,
-				e.cores(e.IngressCPUSeconds), e.cores(e.DispatcherCPUSeconds), e.cores(max(e.BrokerCPUSeconds, 0)), e.cores(e.cpuSeconds()),
-				num(e.cpuMicrosPerEvent()), orDash(roles))
-		}
-		w("\n")
+		ladderMarkdown(w, p)
 	}
+	if inc := res.Incumbent; inc != nil && inc.Pipeline != nil {
+		p := inc.Pipeline
+		ic := p.IdleCores
+		w("Incumbent, this run — idle (before its fixed rates): receiver %.3f, dispatcher %.3f, broker %s cores. Its pipeline ladder, same criterion: **saturation %s ev/s**.\n\n",
+			ic.Ingress, ic.Dispatcher, cpuOrDash(ic.Broker), num(p.SaturationPerSec))
+		ladderMarkdown(w, p)
+	}
+}
+
+// ladderMarkdown renders the steps of a pipeline ladder.
+func ladderMarkdown(w func(string, ...any), p *PipelineResult) {
+	w("| rate/s | passed | sent | accepted | lost | duplicates | p50 ms | p99 ms | ingress p99 ms | cores: ingress + dispatcher + broker = total | µs/event, all three | events per CPU-s, both roles |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, e := range p.Steps {
+		roles := 0.0
+		if e.IngressCPUSeconds+e.DispatcherCPUSeconds > 0 {
+			roles = perSecond(float64(e.Delivered), e.IngressCPUSeconds+e.DispatcherCPUSeconds)
+		}
+		w("| %d | %s | %d | %d | %d | %d | %.2f | %.2f | %.2f | %.2f + %.2f + %.2f = **%.2f** | %s | %s |\n", e.Rate, map[bool]string{true: "✅", false: "❌"}[e.Passed],
+			e.Sent, e.Accepted, e.Lost, e.Duplicates, e.Latency.P50, e.Latency.P99, e.IngressLatency.P99,
+			e.cores(e.IngressCPUSeconds), e.cores(e.DispatcherCPUSeconds), e.cores(max(e.BrokerCPUSeconds, 0)), e.cores(e.cpuSeconds()),
+			num(e.cpuMicrosPerEvent()), orDash(roles))
+	}
+	w("\n")
 }
 
 // slicesOrdered lists the API keys seen in any run: requestKeys' order first, then the rest by name.

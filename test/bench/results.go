@@ -24,7 +24,10 @@ type Results struct {
 	Footprint   *FootprintResult   `json:"footprint,omitempty"`
 	Reactivity  *ReactivityResult  `json:"reactivity,omitempty"`
 	Peer        *PeerResult        `json:"peer,omitempty"`
-	Micro       []MicroBenchmark   `json:"micro,omitempty"`
+	// Incumbent is Knative's Kafka broker data plane through scenario 3, measured in this run
+	// (the opt-in "incumbent" scenario).
+	Incumbent *IncumbentResult `json:"incumbent,omitempty"`
+	Micro     []MicroBenchmark `json:"micro,omitempty"`
 	// JavaPeer are the Java data plane's figures from the team's notes (measured on this machine
 	// kind in an earlier run, not in this one); the checks divide by them.
 	JavaPeer map[string]float64 `json:"javaPeerFromNotes"`
@@ -381,6 +384,8 @@ const (
 	// srcIncumbent marks figures of issue 16's table: the incumbent measured in another run.
 	srcIncumbent = "incumbent (issue 16, another run)"
 	srcGoal      = "goal (issue 16)"
+	// srcIncumbentHere marks the incumbent measured in this run (the "incumbent" scenario).
+	srcIncumbentHere = "incumbent, this run"
 )
 
 // computeChecks derives the ratios the notes ask for from whatever scenarios ran.
@@ -428,6 +433,9 @@ func (res *Results) computeChecks() {
 	if p := res.Pipeline; p != nil {
 		cs = append(cs, atLeast("pipeline saturation vs incumbent", "ev/s", p.SaturationPerSec, incumbentSaturation, srcIncumbent, 1.25))
 	}
+	if inc := res.Incumbent; inc != nil {
+		cs = append(cs, incumbentChecks(res, inc)...)
+	}
 	if r := res.Reactivity; r != nil {
 		cs = append(cs, info("contract change → first delivery (median) vs Java max", "s", r.MedianSeconds, javaContractChangeSeconds, srcJava))
 		cs = append(cs, info("start-up → first delivery vs Java", "s", r.StartupSeconds, javaStartupSeconds, srcJava))
@@ -452,4 +460,27 @@ func stepAt(steps []Step, rate int) (Step, bool) {
 		}
 	}
 	return Step{}, false
+}
+
+// incumbentChecks compares scenario 3's figures with the incumbent's measured in the same run,
+// against issue 16's targets: half its CPU per event at 1k/s, 1.25× its pipeline saturation.
+func incumbentChecks(res *Results, inc *IncumbentResult) []Check {
+	var cs []Check
+	for _, e := range res.EndToEnd {
+		for _, ie := range inc.EndToEnd {
+			if ie.Rate != e.Rate || ie.Delivered == 0 {
+				continue
+			}
+			cs = append(cs, info(fmt.Sprintf("end-to-end p99 at %d/s vs incumbent (this run)", e.Rate), "ms", e.Latency.P99, ie.Latency.P99, srcIncumbentHere))
+			if e.Rate == 1000 {
+				cs = append(cs, atMost("CPU per event at 1k/s, both roles + broker, vs incumbent (this run)", "µs", e.cpuMicrosPerEvent(), ie.cpuMicrosPerEvent(), srcIncumbentHere, 0.5))
+			} else {
+				cs = append(cs, info(fmt.Sprintf("CPU per event at %d/s, both roles + broker, vs incumbent (this run)", e.Rate), "µs", e.cpuMicrosPerEvent(), ie.cpuMicrosPerEvent(), srcIncumbentHere))
+			}
+		}
+	}
+	if p, ip := res.Pipeline, inc.Pipeline; p != nil && ip != nil {
+		cs = append(cs, atLeast("pipeline saturation vs incumbent (this run)", "ev/s", p.SaturationPerSec, ip.SaturationPerSec, srcIncumbentHere, 1.25))
+	}
+	return cs
 }

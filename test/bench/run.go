@@ -46,6 +46,8 @@ type Options struct {
 type scenario struct {
 	name string
 	run  func(ctx context.Context) error
+	// optIn scenarios run only when named in Options.Scenarios.
+	optIn bool
 }
 
 // runner carries a run's shared state.
@@ -100,6 +102,23 @@ func run(ctx context.Context, opts Options) (*runner, error) {
 	}
 	r := &runner{opts: opts, profile: profile, self: self, work: work, procs: newProcs(work),
 		res: &Results{Profile: profile, StartedAt: time.Now().UTC(), JavaPeer: javaFigures()}}
+	all := []scenario{
+		{"ingress", r.ingress, false},
+		{"dispatcher", r.dispatcher, false},
+		{"e2e", r.endToEnd, false},
+		{"reactivity", r.reactivity, false},
+		{"footprint", r.footprint, false},
+		{"fanout", r.fanOut, false},
+		{"brokers", r.manyBrokersScenario, false},
+		{"peer", r.peer, false},
+		// The incumbent needs its jars built beforehand (hack/incumbent.sh build): only when asked.
+		{"incumbent", r.incumbent, true},
+	}
+	plan, err := order(all, opts.Scenarios)
+	if err != nil {
+		_ = os.RemoveAll(work)
+		return nil, err
+	}
 	r.res.Machine = machineInfo()
 	r.res.Git = gitInfo(opts.Repo)
 	defer func() {
@@ -138,20 +157,7 @@ func run(ctx context.Context, opts Options) (*runner, error) {
 		return nil, err
 	}
 
-	all := []scenario{
-		{"ingress", r.ingress},
-		{"dispatcher", r.dispatcher},
-		{"e2e", r.endToEnd},
-		{"reactivity", r.reactivity},
-		{"footprint", r.footprint},
-		{"fanout", r.fanOut},
-		{"brokers", r.manyBrokersScenario},
-		{"peer", r.peer},
-	}
-	for _, s := range all {
-		if !selected(opts.Scenarios, s.name) {
-			continue
-		}
+	for _, s := range plan {
 		if ctx.Err() != nil {
 			break
 		}
@@ -179,21 +185,46 @@ func run(ctx context.Context, opts Options) (*runner, error) {
 // standingNotes explain what the figures are and are not.
 var standingNotes = []string{
 	"Everything runs on one machine: vegeta, the subscriber and Kafka share the cores with the process measured, as they do for its ceilings.",
-	"Java peer figures are from the team's notes (same machine kind, an earlier run), not measured in this run.",
+	"Java peer figures are from the team's notes (same machine kind, an earlier run), not measured in this run; so are the rows marked \"issue 16, another run\". Rows marked \"incumbent, this run\" were measured in this run (the opt-in incumbent scenario).",
 	"Fan-out: one shared reader per topic feeds every trigger's lane, so bytes read and connections to Kafka stay those of one trigger; deliveries in flight are bounded across all triggers (--max-deliveries, 1,000).",
 	"The Knative peer is the in-memory channel's data path (no Kafka, nothing durable) and answers only after its subscriber did.",
 }
 
-func selected(list []string, name string) bool {
-	if len(list) == 0 {
-		return true
+// order returns the scenarios to run: with no names, every one but the opt-in ones, in their
+// standing order; else the ones named, in the order named (so the order a shared Kafka broker warms
+// up in can be swapped: "incumbent,e2e" against "e2e,incumbent"). An unknown name is an error.
+func order(all []scenario, names []string) ([]scenario, error) {
+	var out []scenario
+	if len(names) == 0 {
+		for _, s := range all {
+			if !s.optIn {
+				out = append(out, s)
+			}
+		}
+		return out, nil
 	}
-	for _, s := range list {
-		if s == name {
-			return true
+	seen := map[string]bool{}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if seen[n] {
+			continue
+		}
+		found := false
+		for _, s := range all {
+			if s.name == n {
+				out, found, seen[n] = append(out, s), true, true
+				break
+			}
+		}
+		if !found {
+			var known []string
+			for _, s := range all {
+				known = append(known, s.name)
+			}
+			return nil, fmt.Errorf("unknown scenario %q (known: %s)", n, strings.Join(known, ", "))
 		}
 	}
-	return false
+	return out, nil
 }
 
 // warmKafka waits until the new broker serves group coordination (its first group join sees

@@ -39,7 +39,7 @@ func main() {
 	flag.StringVar(&opts.MicroFile, "micro", "", "go test -bench output to include")
 	flag.StringVar(&opts.PprofDir, "pprof", "", "write CPU profiles of both roles at each end-to-end fixed rate into this directory")
 	dpEnv := flag.String("dataplane-env", "", "space-separated VAR=VALUE settings for the data-plane processes only")
-	scenarios := flag.String("scenarios", "", "comma-separated subset of ingress,dispatcher,e2e,reactivity,footprint,fanout,peer")
+	scenarios := flag.String("scenarios", "", "comma-separated subset of ingress,dispatcher,e2e,reactivity,footprint,fanout,brokers,peer (all of them when empty), or the opt-in incumbent (Knative's Kafka broker through scenario 3; needs hack/incumbent.sh build)")
 	fanOut := flag.String("fanout", "", "comma-separated trigger counts of the fan-out steps, instead of the profile's")
 	flag.Parse()
 	if opts.Dataplane == "" {
