@@ -127,7 +127,7 @@ type lane struct {
 	// pace is the process-wide bound on commit requests a second (nil: none); see
 	// config.commitPace.
 	pace *rate.Limiter
-	// workers runs the partitions' workers and the deliveries (config.workers).
+	// workers runs the deliveries (config.workers).
 	workers *workerPool
 }
 
@@ -302,7 +302,7 @@ func (l *lane) push(topic string, partition int32, recs []*kgo.Record, hwm int64
 		l.applyFlow(p)
 	}
 	if start {
-		l.workers.run(func() { l.work(p) })
+		go l.work(p)
 	}
 	l.armCommit()
 }

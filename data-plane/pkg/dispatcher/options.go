@@ -33,7 +33,7 @@ type config struct {
 	// commitPace enforces it, shared by every lane (set by New).
 	maxCommitRate int
 	commitPace    *rate.Limiter
-	// workers runs deliveries and partition workers (set by New; nil: a goroutine each).
+	// workers runs deliveries (set by New; nil: a goroutine each).
 	workers *workerPool
 	// readerEvents, when set, observes shared readers (tests).
 	readerEvents         func(readerEvent)
