@@ -270,31 +270,25 @@ func endToEndMarkdown(w func(string, ...any), res *Results) {
 
 	var runs []E2EResult
 	var names []string
-	for _, e := range res.EndToEnd {
-		if e.KafkaRequests != nil {
-			runs, names = append(runs, e), append(names, fmt.Sprintf("%d/s", e.Rate))
+	// withRequests adds the runs of one pipeline whose broker requests were counted.
+	withRequests := func(prefix string, fixed []E2EResult, p *PipelineResult) {
+		for _, e := range fixed {
+			if e.KafkaRequests != nil {
+				runs, names = append(runs, e), append(names, fmt.Sprintf("%s%d/s", prefix, e.Rate))
+			}
 		}
-	}
-	if p := res.Pipeline; p != nil {
+		if p == nil {
+			return
+		}
 		for _, e := range p.Steps {
 			if e.KafkaRequests != nil {
-				runs, names = append(runs, e), append(names, fmt.Sprintf("ladder %d/s", e.Rate))
+				runs, names = append(runs, e), append(names, fmt.Sprintf("%sladder %d/s", prefix, e.Rate))
 			}
 		}
 	}
+	withRequests("", res.EndToEnd, res.Pipeline)
 	if inc := res.Incumbent; inc != nil {
-		for _, e := range inc.EndToEnd {
-			if e.KafkaRequests != nil {
-				runs, names = append(runs, e), append(names, fmt.Sprintf("incumbent %d/s", e.Rate))
-			}
-		}
-		if p := inc.Pipeline; p != nil {
-			for _, e := range p.Steps {
-				if e.KafkaRequests != nil {
-					runs, names = append(runs, e), append(names, fmt.Sprintf("incumbent ladder %d/s", e.Rate))
-				}
-			}
-		}
+		withRequests("incumbent ", inc.EndToEnd, inc.Pipeline)
 	}
 	if len(runs) > 0 {
 		w("Requests the Kafka broker received per delivered event, by API key (its RequestMetrics RequestsPerSec counts before and after each run; both roles, plus the broker's own controller traffic):\n\n")
