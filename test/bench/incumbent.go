@@ -46,7 +46,6 @@ func (r *runner) incumbent(ctx context.Context) error {
 		return fmt.Errorf("the incumbent's jars are not built (run `bash hack/incumbent.sh build` first): %w", err)
 	}
 	home = strings.TrimSpace(home)
-	source, _ := os.ReadFile(filepath.Join(home, "source"))
 	if err := r.kafka.createTopic(ctx, incumbentTopic, partitions); err != nil {
 		return err
 	}
@@ -79,7 +78,7 @@ func (r *runner) incumbent(ctx context.Context) error {
 	}
 	res := &IncumbentResult{
 		Name:         "Knative Kafka broker data plane (receiver-loom + dispatcher-loom), local JVMs",
-		Source:       strings.TrimSpace(string(source)),
+		Source:       readTrim(filepath.Join(home, "source")),
 		ReadySeconds: round(time.Since(launched).Seconds(), 2),
 		Note: "its own ConfigMap's client properties and its Deployments' environment and JVM flags (the dispatcher's heap sized from its 1000Mi limit); " +
 			"metrics and tracing off (no config-observability), no Kubernetes API; one Trigger without a filter, unordered, no retries configured",
