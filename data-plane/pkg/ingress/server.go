@@ -40,15 +40,22 @@ func (i *Ingress) HTTPServer() *http.Server {
 // next request costs its client nothing to reopen — and is refused (closed) only when none is idle.
 // Limiting the listener instead would let a crowd of idle connections block every new client
 // until they time out. Silent new connections are bounded by the server's ReadHeaderTimeout.
+//
+// It holds one entry per open connection and nothing per request: every request on a keep-alive
+// connection goes active and idle again, so anything kept per transition would grow with the
+// traffic. Finding the longest-idle connection scans the entries, at most max of them, and only
+// when a connection comes in over the bound.
 type connLimiter struct {
-	max   int
-	mu    sync.Mutex
-	conns map[net.Conn]bool // true while idle
-	idle  []net.Conn        // idle connections, oldest first (may hold stale entries)
+	max int
+	mu  sync.Mutex
+	// conns maps each open connection to when it went idle, on the seq clock; 0 while it is
+	// new or in a request.
+	conns map[net.Conn]uint64
+	seq   uint64
 }
 
 func newConnLimiter(max int) *connLimiter {
-	return &connLimiter{max: max, conns: map[net.Conn]bool{}}
+	return &connLimiter{max: max, conns: map[net.Conn]uint64{}}
 }
 
 // track is the server's ConnState hook.
@@ -57,7 +64,7 @@ func (l *connLimiter) track(c net.Conn, state http.ConnState) {
 	l.mu.Lock()
 	switch state {
 	case http.StateNew:
-		l.conns[c] = false
+		l.conns[c] = 0
 		if len(l.conns) > l.max {
 			evict = l.oldestIdle()
 			if evict == nil {
@@ -65,10 +72,10 @@ func (l *connLimiter) track(c net.Conn, state http.ConnState) {
 			}
 		}
 	case http.StateActive:
-		l.conns[c] = false
+		l.conns[c] = 0
 	case http.StateIdle:
-		l.conns[c] = true
-		l.idle = append(l.idle, c)
+		l.seq++
+		l.conns[c] = l.seq
 	case http.StateClosed, http.StateHijacked:
 		delete(l.conns, c)
 	}
@@ -78,16 +85,20 @@ func (l *connLimiter) track(c net.Conn, state http.ConnState) {
 	}
 }
 
-// oldestIdle pops the idle connection that went idle first, skipping entries that are no longer
-// idle (they became active or closed since); nil when none is idle. The caller holds mu.
+// oldestIdle returns the connection that has been idle the longest, marked as no longer idle so it
+// is not chosen twice while it closes; nil when none is idle. The caller holds mu.
 func (l *connLimiter) oldestIdle() net.Conn {
-	for len(l.idle) > 0 {
-		c := l.idle[0]
-		l.idle = l.idle[1:]
-		if idle, open := l.conns[c]; open && idle {
-			l.conns[c] = false // being closed: not a candidate twice
-			return c
+	var (
+		oldest net.Conn
+		since  uint64
+	)
+	for c, idle := range l.conns {
+		if idle != 0 && (oldest == nil || idle < since) {
+			oldest, since = c, idle
 		}
 	}
-	return nil
+	if oldest != nil {
+		l.conns[oldest] = 0
+	}
+	return oldest
 }

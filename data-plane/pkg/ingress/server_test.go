@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -96,4 +97,64 @@ func TestConnLimiterEvictsTheOldestIdleConnection(t *testing.T) {
 	if !closedByServer(c, bufio.NewReader(c)) {
 		t.Error("a connection beyond the bound with none idle was kept open")
 	}
+}
+
+// Every request on a keep-alive connection takes it from idle to active and back: the limiter
+// must hold one entry per connection however many requests pass, or a busy ingress grows without
+// bound. The idle order still follows the latest request of each connection.
+func TestConnLimiterHoldsOneEntryPerConnectionAcrossRequests(t *testing.T) {
+	l := newConnLimiter(2)
+	a, b := fakeConn(t), fakeConn(t)
+	l.track(a, http.StateNew)
+	l.track(b, http.StateNew)
+	const requests = 100_000
+	before := heapInUse()
+	for range requests {
+		l.track(a, http.StateActive)
+		l.track(a, http.StateIdle)
+	}
+	// Anything kept per request (16 bytes of a net.Conn alone) would be 1.6 MB by now.
+	if grown := int64(heapInUse()) - int64(before); grown > 256<<10 {
+		t.Errorf("the heap grew %d bytes over %d requests on one connection; the limiter keeps something per request", grown, requests)
+	}
+	l.track(b, http.StateActive)
+	l.track(b, http.StateIdle) // b went idle after a's last request
+	l.mu.Lock()
+	held := len(l.conns)
+	l.mu.Unlock()
+	if held != 2 {
+		t.Fatalf("the limiter holds %d connections, want 2", held)
+	}
+	c := fakeConn(t)
+	l.track(c, http.StateNew)
+	l.mu.Lock()
+	_, aOpen := l.conns[a]
+	l.mu.Unlock()
+	if !aOpen {
+		t.Fatal("the limiter forgot connection a before it closed")
+	}
+	// a is the longest idle: its eviction closes it.
+	if _, err := a.Write([]byte("x")); err == nil {
+		t.Error("the longest-idle connection (a) was not evicted by a third one over the bound of 2")
+	}
+	if _, err := b.Write([]byte("x")); err != nil {
+		t.Errorf("connection b, idle more recently than a, was evicted: %v", err)
+	}
+}
+
+// heapInUse is the live heap after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// fakeConn is one end of an in-memory connection whose other end swallows what is written.
+func fakeConn(t *testing.T) net.Conn {
+	t.Helper()
+	c, peer := net.Pipe()
+	go func() { _, _ = io.Copy(io.Discard, peer) }()
+	t.Cleanup(func() { _ = c.Close(); _ = peer.Close() })
+	return c
 }
