@@ -15,6 +15,10 @@ import (
 
 const partitions = 10
 
+// ingressProfileRate is the rate of scenario 1's profiled step (BENCH_PPROF): near the ingress's
+// saturation on the 2-core machine, below the bare server's.
+const ingressProfileRate = 20000
+
 // brokerResource is one broker on topic with an ingress path and the given egresses.
 func (r *runner) brokerResource(uid, topic string, ingress bool, egresses ...contract.Egress) contract.Resource {
 	res := contract.Resource{UID: uid, Kind: contract.KindBroker, Namespace: "bench", Name: uid,
@@ -87,7 +91,11 @@ func (r *runner) ingress(ctx context.Context) error {
 	if err := writeContract(file, &contract.Contract{Generation: 1, Resources: []contract.Resource{r.brokerResource(uid, topic, true)}}); err != nil {
 		return err
 	}
-	dp, err := r.startDataplane("ingress", "ingress", file)
+	var extra []string
+	if r.opts.PprofDir != "" {
+		extra = append(extra, "--pprof")
+	}
+	dp, err := r.startDataplane("ingress", "ingress", file, extra...)
 	if err != nil {
 		return err
 	}
@@ -102,7 +110,9 @@ func (r *runner) ingress(ctx context.Context) error {
 	il.broker = r.kafka
 	il.attack(ctx, "warm", 500, 2*time.Second, false)
 	for _, rate := range r.profile.FixedRates {
+		profiles := r.profileRoles(ctx, "ingress-"+strconv.Itoa(rate), r.profile.FixedDuration.Std(), dp)
 		st := il.attack(ctx, "fixed-"+strconv.Itoa(rate), rate, r.profile.FixedDuration.Std(), false, dp.Proc)
+		st.Profiles = profiles()
 		r.logf("  ingress at %d/s: %.0f accepted/s, p50 %.2f p99 %.2f p99.9 %.2f ms, %.0f ev/cpu-s", rate, st.AcceptedPerSec,
 			st.Latency.P50, st.Latency.P99, st.Latency.P999, st.EventsPerCPUSecond)
 		res.Fixed = append(res.Fixed, st)
@@ -110,6 +120,14 @@ func (r *runner) ingress(ctx context.Context) error {
 		sleepCtx(ctx, time.Second)
 	}
 	res.Ingress = r.ladder(ctx, il, "ingress", dp.Proc)
+	if r.opts.PprofDir != "" {
+		// Where the CPU goes near saturation, where requests batch: one more step, profiled.
+		profiles := r.profileRoles(ctx, "ingress-"+strconv.Itoa(ingressProfileRate), r.profile.FixedDuration.Std(), dp)
+		st := il.attack(ctx, "profile", ingressProfileRate, r.profile.FixedDuration.Std(), false, dp.Proc)
+		st.Profiles = profiles()
+		r.logf("  ingress at %d/s (profiled): %.0f accepted/s, p99 %.2f ms, %.0f ev/cpu-s", ingressProfileRate, st.AcceptedPerSec, st.Latency.P99, st.EventsPerCPUSecond)
+		res.Profiled = &st
+	}
 	if res.LoadMemory, err = dp.Memory(); err != nil {
 		return err
 	}

@@ -28,6 +28,8 @@ type Step struct {
 	EventsPerCPUSecond float64  `json:"eventsPerCpuSecond,omitempty"`
 	Memory             *Memory  `json:"memory,omitempty"`
 	Procs              []string `json:"procs,omitempty"`
+	// Profiles are the CPU profiles taken of the target during the step (BENCH_PPROF).
+	Profiles []string `json:"profiles,omitempty"`
 	// BrokerCPUSeconds is the Kafka broker's CPU over the step (-1 when unknown; absent for
 	// targets that do not write to Kafka), and EventsPerCPUSecondInclBroker divides accepted
 	// events by the target's CPU plus the broker's.

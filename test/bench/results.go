@@ -77,6 +77,8 @@ type IngressResult struct {
 	Fixed      []Step `json:"fixed"`
 	IdleMemory Memory `json:"idleMemory"`
 	LoadMemory Memory `json:"loadMemory"`
+	// Profiled is the extra step run near saturation when profiles were asked for (BENCH_PPROF).
+	Profiled *Step `json:"profiled,omitempty"`
 }
 
 // Drain is one backlog drained to the subscriber.
