@@ -44,7 +44,7 @@ func (s *Sender) attempt(ctx context.Context, r request, timeout time.Duration) 
 	start := time.Now()
 	resp, err := s.client.Do(req)
 	if err != nil {
-		s.metrics.attempt(r.egress, r.role, 0, time.Since(start))
+		r.series.attempt(r.role, 0, time.Since(start))
 		return attempt{err: fmt.Errorf("sending event: %w", err)}
 	}
 	defer func() {
@@ -65,14 +65,29 @@ func (s *Sender) attempt(ctx context.Context, r request, timeout time.Duration) 
 	} else if r.role == roleSubscriber {
 		a.reply = s.readReply(ctx, r, resp)
 	}
-	s.metrics.attempt(r.egress, r.role, resp.StatusCode, time.Since(start))
+	r.series.attempt(r.role, resp.StatusCode, time.Since(start))
 	return a
 }
 
+// requestHeaders is room for a delivery's headers: the CloudEvents attributes and extensions,
+// Content-Type, Prefer, Kn-Namespace and trace context.
+const requestHeaders = 12
+
 // newRequest builds a binary-mode POST of r.event with the spec's headers.
 func (s *Sender) newRequest(ctx context.Context, r request) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, nil)
-	if err != nil {
+	var (
+		req *http.Request
+		err error
+	)
+	if r.parsed != nil {
+		// As http.NewRequestWithContext(ctx, POST, r.url, nil) would build it, without parsing
+		// r.url again, with room for the CloudEvents headers, and with Host left empty (it is the
+		// URL's host either way): a Host set makes http.Client copy the URL on every request.
+		req = (&http.Request{
+			Method: http.MethodPost, URL: r.parsed, Header: make(http.Header, requestHeaders),
+			Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		}).WithContext(ctx)
+	} else if req, err = http.NewRequestWithContext(ctx, http.MethodPost, r.url, nil); err != nil {
 		return nil, fmt.Errorf("building request to %q: %w", r.url, err)
 	}
 	if err := cehttp.WriteRequest(ctx, binding.ToMessage(r.event), req); err != nil {

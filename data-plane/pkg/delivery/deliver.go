@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -25,11 +26,13 @@ const (
 type request struct {
 	event     *event.Event
 	url       string
+	parsed    *url.URL // url parsed (Sender.Prepare); nil: parse url per attempt
 	delivery  contract.Delivery
 	header    http.Header
 	namespace string
 	egress    string
 	role      role
+	series    *egressSeries
 }
 
 // Deliver posts e to t.URL with t's retries and, when they are exhausted, posts e with the error
@@ -37,9 +40,12 @@ type request struct {
 // ends first, Deliver returns promptly with Outcome Failed and
 // Err == ctx.Err(); the caller must not commit the event then.
 func (s *Sender) Deliver(ctx context.Context, e *event.Event, t Target) Result {
+	if t.series == nil {
+		t.series = s.metrics.forEgress(t.Egress)
+	}
 	res, last := s.send(ctx, request{
-		event: e, url: t.URL, delivery: t.Delivery, header: t.Header,
-		namespace: t.Namespace, egress: t.Egress, role: roleSubscriber,
+		event: e, url: t.URL, parsed: t.url, delivery: t.Delivery, header: t.Header,
+		namespace: t.Namespace, egress: t.Egress, role: roleSubscriber, series: t.series,
 	})
 	switch {
 	case res.Outcome == Delivered:
@@ -52,7 +58,7 @@ func (s *Sender) Deliver(ctx context.Context, e *event.Event, t Target) Result {
 	default:
 		res = s.deadLetter(ctx, e, t, t.URL, res, last)
 	}
-	s.metrics.outcome(t.Egress, res.Outcome)
+	t.series.outcome(res.Outcome)
 	return res
 }
 
@@ -75,8 +81,8 @@ const (
 // refuses the event for good (another 4xx, a malformed URL) ends it as Failed, logged.
 func (s *Sender) deadLetter(ctx context.Context, e *event.Event, t Target, dest string, res Result, last attempt) Result {
 	req := request{
-		event: s.withErrorExtensions(e, dest, last), url: t.DeadLetter, delivery: t.Delivery, header: t.Header,
-		namespace: t.Namespace, egress: t.Egress, role: roleDeadLetter,
+		event: s.withErrorExtensions(e, dest, last), url: t.DeadLetter, parsed: t.deadLetter, delivery: t.Delivery,
+		header: t.Header, namespace: t.Namespace, egress: t.Egress, role: roleDeadLetter, series: t.series,
 	}
 	for round := 1; ; round++ {
 		dres, dlast := s.send(ctx, req)
@@ -119,6 +125,9 @@ func (s *Sender) deadLetter(ctx context.Context, e *event.Event, t Target, dest 
 // knativeerrordata = the error), as an undeliverable event would. Without a dead-letter sink, or
 // when that fails too, the outcome is Failed and logged. If ctx ends first, Err == ctx.Err().
 func (s *Sender) DeadLetterReply(ctx context.Context, e *event.Event, t Target, replyDest string, code int, replyErr error) Result {
+	if t.series == nil {
+		t.series = s.metrics.forEgress(t.Egress)
+	}
 	res := Result{Outcome: Failed, StatusCode: code, Err: fmt.Errorf("routing the reply to %s: %w", replyDest, replyErr)}
 	if t.DeadLetter == "" {
 		s.logger.Warn("reply failed, no dead letter sink", zap.String("egress", t.Egress),
@@ -126,7 +135,7 @@ func (s *Sender) DeadLetterReply(ctx context.Context, e *event.Event, t Target, 
 	} else {
 		res = s.deadLetter(ctx, e, t, replyDest, res, attempt{status: code, err: replyErr, body: []byte(replyErr.Error())})
 	}
-	s.metrics.outcome(t.Egress, res.Outcome)
+	t.series.outcome(res.Outcome)
 	return res
 }
 
@@ -134,7 +143,7 @@ func (s *Sender) DeadLetterReply(ctx context.Context, e *event.Event, t Target, 
 // reply URL, where a failed reply is retried on its own. h (may be nil) holds extra headers, e.g.
 // Kn-Namespace and trace context. Send does not ask for nor parse a reply: Result.Reply is nil.
 func (s *Sender) Send(ctx context.Context, e *event.Event, url string, d contract.Delivery, h http.Header) Result {
-	res, _ := s.send(ctx, request{event: e, url: url, delivery: d, header: h, role: roleReply})
+	res, _ := s.send(ctx, request{event: e, url: url, delivery: d, header: h, role: roleReply, series: s.metrics.forEgress("")})
 	if res.Outcome != Delivered && ctx.Err() != nil {
 		res.Err = ctx.Err()
 	}

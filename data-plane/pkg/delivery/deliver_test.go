@@ -26,6 +26,8 @@ import (
 type recorded struct {
 	Header http.Header
 	Body   []byte
+	// Host and URI are the request's Host header and request-target.
+	Host, URI string
 }
 
 // server is an httptest subscriber answering with respond(n) for its n-th request (0-based).
@@ -42,7 +44,7 @@ func newServer(t *testing.T, respond func(n int, w http.ResponseWriter, r *http.
 		body, _ := io.ReadAll(r.Body)
 		s.mu.Lock()
 		n := len(s.reqs)
-		s.reqs = append(s.reqs, recorded{Header: r.Header.Clone(), Body: body})
+		s.reqs = append(s.reqs, recorded{Header: r.Header.Clone(), Body: body, Host: r.Host, URI: r.RequestURI})
 		s.mu.Unlock()
 		respond(n, w, r)
 	}))

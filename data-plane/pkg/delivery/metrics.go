@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,9 +20,8 @@ type metrics struct {
 	// outcomes counts Deliver results by egress and outcome.
 	outcomes *prometheus.CounterVec
 
-	// attemptSeries and outcomeSeries hold the series already used (see attempt).
-	attemptSeries sync.Map // attemptKey → *attemptSeries
-	outcomeSeries sync.Map // outcomeKey → prometheus.Counter
+	// series holds each egress label's series (see egressSeries).
+	series sync.Map // egress label → *egressSeries
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -63,45 +63,83 @@ func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
 	return c
 }
 
-// The series each delivery updates are looked up once and kept: a lookup by label values hashes
-// every value and takes the vector's lock, three times a delivery, and formats the status code.
-// Like the vectors themselves, the cache keeps a series for as long as the process runs.
+// The series each delivery updates are looked up once per egress and kept (egressSeries): a
+// lookup by label values hashes every value and takes the vector's lock, three times a delivery,
+// and formats the status code. Like the vectors themselves, the cache keeps an egress's series for
+// as long as the process runs.
 
-type attemptKey struct {
+// roles indexes an egressSeries's per-role series.
+var roles = [...]role{roleSubscriber, roleDeadLetter, roleReply}
+
+func (r role) index() int {
+	switch r {
+	case roleDeadLetter:
+		return 1
+	case roleReply:
+		return 2
+	default:
+		return 0
+	}
+}
+
+// egressSeries holds the series of one egress label, each made on first use so that an egress
+// shows only the roles, codes and outcomes it met.
+type egressSeries struct {
+	m      *metrics
 	egress string
-	role   role
-	code   int
+	// codes holds, per role, the attempts counter of the code last answered: one code (2xx)
+	// answers almost every attempt, and another one replaces it.
+	codes [len(roles)]atomic.Pointer[codeCounter]
+	// latency holds, per role, the duration histogram.
+	latency [len(roles)]atomic.Pointer[observer]
+	// outcomes holds, per Outcome (1-based), the events counter.
+	outcomes [int(Failed)]atomic.Pointer[counter]
 }
 
-type attemptSeries struct {
-	count   prometheus.Counter
-	latency prometheus.Observer
+type codeCounter struct {
+	code  int
+	count prometheus.Counter
 }
 
-type outcomeKey struct {
-	egress  string
-	outcome Outcome
-}
+type observer struct{ prometheus.Observer }
 
-func (m *metrics) attempt(egress string, r role, code int, d time.Duration) {
-	k := attemptKey{egress, r, code}
-	v, ok := m.attemptSeries.Load(k)
-	if !ok {
-		v, _ = m.attemptSeries.LoadOrStore(k, &attemptSeries{
-			count:   m.attempts.WithLabelValues(egress, string(r), strconv.Itoa(code)),
-			latency: m.latency.WithLabelValues(egress, string(r)),
-		})
+type counter struct{ prometheus.Counter }
+
+// forEgress returns the series of egress, made once.
+func (m *metrics) forEgress(egress string) *egressSeries {
+	if v, ok := m.series.Load(egress); ok {
+		return v.(*egressSeries)
 	}
-	a := v.(*attemptSeries)
-	a.count.Inc()
-	a.latency.Observe(d.Seconds())
+	v, _ := m.series.LoadOrStore(egress, &egressSeries{m: m, egress: egress})
+	return v.(*egressSeries)
 }
 
-func (m *metrics) outcome(egress string, o Outcome) {
-	k := outcomeKey{egress, o}
-	v, ok := m.outcomeSeries.Load(k)
-	if !ok {
-		v, _ = m.outcomeSeries.LoadOrStore(k, m.outcomes.WithLabelValues(egress, o.String()))
+func (e *egressSeries) attempt(r role, code int, d time.Duration) {
+	i := r.index()
+	c := e.codes[i].Load()
+	if c == nil || c.code != code {
+		c = &codeCounter{code: code, count: e.m.attempts.WithLabelValues(e.egress, string(r), strconv.Itoa(code))}
+		e.codes[i].Store(c)
 	}
-	v.(prometheus.Counter).Inc()
+	c.count.Inc()
+	o := e.latency[i].Load()
+	if o == nil {
+		o = &observer{e.m.latency.WithLabelValues(e.egress, string(r))}
+		e.latency[i].Store(o)
+	}
+	o.Observe(d.Seconds())
+}
+
+func (e *egressSeries) outcome(o Outcome) {
+	i := int(o) - 1
+	if i < 0 || i >= len(e.outcomes) {
+		e.m.outcomes.WithLabelValues(e.egress, o.String()).Inc()
+		return
+	}
+	c := e.outcomes[i].Load()
+	if c == nil {
+		c = &counter{e.m.outcomes.WithLabelValues(e.egress, o.String())}
+		e.outcomes[i].Store(c)
+	}
+	c.Inc()
 }

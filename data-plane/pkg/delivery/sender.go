@@ -21,6 +21,8 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -92,6 +94,37 @@ type Target struct {
 	Egress string
 	// Header holds extra headers to send (e.g. traceparent, tracestate); may be nil.
 	Header http.Header
+
+	// Set by Sender.Prepare: the parsed URL and DeadLetter (nil: parsed per request) and the
+	// egress's metric series (nil: looked up per delivery).
+	url, deadLetter *url.URL
+	series          *egressSeries
+}
+
+// Prepare returns t with what every delivery to it would otherwise work out again: its URLs
+// parsed and its metric series looked up. A caller delivering many events to one destination
+// prepares its Target once and delivers copies of it, setting Header per event as it likes; the
+// other fields of a prepared Target must not change (a changed URL would still go to the old one).
+func (s *Sender) Prepare(t Target) Target {
+	t.url, t.deadLetter = parseURL(t.URL), parseURL(t.DeadLetter)
+	t.series = s.metrics.forEgress(t.Egress)
+	return t
+}
+
+// parseURL parses raw as http.NewRequest would, or returns nil when it cannot (or raw is empty):
+// the request is then built from raw, and fails there with the reason.
+func parseURL(raw string) *url.URL {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil
+	}
+	if strings.LastIndex(u.Host, ":") > strings.LastIndex(u.Host, "]") {
+		u.Host = strings.TrimSuffix(u.Host, ":") // an empty port, dropped as http.NewRequest does
+	}
+	return u
 }
 
 // Result reports how a delivery ended.

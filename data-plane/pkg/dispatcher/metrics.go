@@ -2,9 +2,13 @@ package dispatcher
 
 import (
 	"errors"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"knkafka.dev/data-plane/pkg/delivery"
 )
 
 // Outcomes counted by the dispatched metric, besides delivery's Outcome names.
@@ -89,10 +93,10 @@ type egressMetrics struct {
 	all      *metrics
 	inFlight prometheus.Gauge
 	lag      prometheus.Gauge
-	// outcomes caches the dispatched counter of each outcome seen (string → prometheus.Counter):
+	// outcomes caches the dispatched counter of each outcome seen, in outcomeNames' order:
 	// looking a series up by its labels hashes them, and a lane of a Trigger filtering a busy
 	// topic counts an outcome for every record of it.
-	outcomes sync.Map
+	outcomes [len(outcomeNames)]atomic.Pointer[counter]
 	// forgotten, guarded by all.mu, makes forget count once.
 	forgotten bool
 }
@@ -109,13 +113,25 @@ func (m *metrics) forEgress(label string) *egressMetrics {
 	}
 }
 
+// outcomeNames are the outcomes egressMetrics caches a counter for.
+var outcomeNames = [...]string{
+	delivery.Delivered.String(), delivery.DeadLettered.String(), delivery.Failed.String(),
+	outcomeFiltered, outcomeUndecodable, outcomeReplyFailed,
+}
+
+type counter struct{ prometheus.Counter }
+
 func (m *egressMetrics) outcome(o string) {
-	if c, ok := m.outcomes.Load(o); ok {
-		c.(prometheus.Counter).Inc()
+	i := slices.Index(outcomeNames[:], o)
+	if i < 0 {
+		m.all.dispatched.WithLabelValues(m.label, o).Inc()
 		return
 	}
-	c := m.all.dispatched.WithLabelValues(m.label, o)
-	m.outcomes.Store(o, c)
+	c := m.outcomes[i].Load()
+	if c == nil {
+		c = &counter{m.all.dispatched.WithLabelValues(m.label, o)}
+		m.outcomes[i].Store(c)
+	}
 	c.Inc()
 }
 

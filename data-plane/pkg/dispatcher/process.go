@@ -35,8 +35,10 @@ type processor struct {
 	// fallback logger per call.
 	filterCtx context.Context
 	sender    *delivery.Sender
-	replies   producer
-	metrics   *egressMetrics
+	// target is where every event of the egress goes, prepared once (delivery.Sender.Prepare).
+	target  delivery.Target
+	replies producer
+	metrics *egressMetrics
 	// halt stops the egress after a panic (set by the egress; nil in unit tests).
 	halt      func(reason string)
 	panicOnce sync.Once
@@ -57,8 +59,15 @@ func newProcessor(logger *zap.Logger, res *contract.Resource, eg *contract.Egres
 		topic:     res.Topic,
 		filterCtx: logging.WithLogger(context.Background(), logger.Sugar()),
 		sender:    s,
-		replies:   replies,
-		metrics:   m,
+		target: s.Prepare(delivery.Target{
+			URL:        eg.Destination,
+			DeadLetter: eg.DeadLetter,
+			Delivery:   eg.Delivery,
+			Namespace:  eg.Namespace,
+			Egress:     label,
+		}),
+		replies: replies,
+		metrics: m,
 	}, nil
 }
 
@@ -150,14 +159,8 @@ func (p *processor) process(ctx context.Context, r *kgo.Record) (completed bool)
 			h.Set(cekafka.HeaderTraceState, ts)
 		}
 	}
-	t := delivery.Target{
-		URL:        p.egress.Destination,
-		DeadLetter: p.egress.DeadLetter,
-		Delivery:   p.egress.Delivery,
-		Namespace:  p.egress.Namespace,
-		Egress:     p.label,
-		Header:     h,
-	}
+	t := p.target
+	t.Header = h
 	res := p.sender.Deliver(ctx, e, t)
 	if res.Outcome == delivery.Failed && ctx.Err() != nil {
 		return false

@@ -1,0 +1,127 @@
+package delivery
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"knkafka.dev/control-plane/pkg/contract"
+)
+
+// parseURL must give exactly the URL and Host http.NewRequest would, or nil so that the request
+// is built (and fails) as before.
+func TestParseURLMatchesNewRequest(t *testing.T) {
+	for _, raw := range []string{
+		"http://example.com",
+		"http://example.com/",
+		"http://example.com:/a/b?c=d&e=%2F#frag",
+		"https://user:pw@example.com:8443/p%20q",
+		"http://[::1]:/x",
+		"http://[::1]:8080/x",
+		"http://10.0.0.1:80/a;b",
+		"http://example.com/a?b",
+		"ftp://example.com/x",
+		"/relative",
+		"http://bad host/",
+		"http://example.com/%zz",
+		"",
+	} {
+		got := parseURL(raw)
+		req, err := http.NewRequest(http.MethodPost, raw, nil)
+		if err != nil || req.URL.Host == "" || (req.URL.Scheme != "http" && req.URL.Scheme != "https") {
+			if got != nil {
+				t.Errorf("parseURL(%q) = %v, want nil (NewRequest: %v)", raw, got, err)
+			}
+			continue
+		}
+		if got == nil {
+			t.Errorf("parseURL(%q) = nil, want %v", raw, req.URL)
+			continue
+		}
+		userinfo := cmp.Comparer(func(a, b *url.Userinfo) bool { return a.String() == b.String() })
+		if diff := cmp.Diff(*req.URL, *got, userinfo); diff != "" {
+			t.Errorf("parseURL(%q) (-NewRequest +got):\n%s", raw, diff)
+		}
+		if got.Host != req.Host {
+			t.Errorf("parseURL(%q).Host = %q, NewRequest's Host = %q", raw, got.Host, req.Host)
+		}
+	}
+}
+
+// A prepared Target sends the same requests as the plain one — to its subscriber and, after the
+// retries, to its dead-letter sink — and counts into the same series.
+func TestPreparedTargetDeliversAsThePlainOne(t *testing.T) {
+	sub := newServer(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n%2 == 1 { // the second try of each delivery fails, then it is dead-lettered
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	dls := newServer(t, status(http.StatusAccepted))
+	reg := prometheus.NewRegistry()
+	s, _ := newTestSender(t, WithRegistry(reg))
+	addr := strings.TrimPrefix(sub.URL, "http://")
+	plain := Target{
+		URL: "http://" + addr + "/path/x?q=1&r=%2F", DeadLetter: dls.URL + "/dls",
+		Namespace: "ns", Egress: "ns/t", Delivery: contract.Delivery{Retry: 0},
+	}
+	prepared := s.Prepare(plain)
+	if prepared.url == nil || prepared.deadLetter == nil || prepared.series == nil {
+		t.Fatalf("Prepare left the target unprepared: %+v", prepared)
+	}
+	for _, tg := range []Target{plain, prepared} {
+		if res := s.Deliver(context.Background(), newEvent(), tg); res.Outcome != Delivered {
+			t.Fatalf("first delivery: %v (%v)", res.Outcome, res.Err)
+		}
+		if res := s.Deliver(context.Background(), newEvent(), tg); res.Outcome != DeadLettered {
+			t.Fatalf("second delivery: %v (%v)", res.Outcome, res.Err)
+		}
+	}
+	reqs := sub.requests()
+	if len(reqs) != 4 {
+		t.Fatalf("subscriber got %d requests, want 4", len(reqs))
+	}
+	for i := range 2 {
+		a, b := reqs[i], reqs[i+2]
+		if a.Host != addr || a.URI != "/path/x?q=1&r=%2F" {
+			t.Errorf("plain request %d went to host %q, %q", i, a.Host, a.URI)
+		}
+		if diff := cmp.Diff(a, b); diff != "" {
+			t.Errorf("request %d (-plain +prepared):\n%s", i, diff)
+		}
+	}
+	dl := dls.requests()
+	if len(dl) != 2 {
+		t.Fatalf("dead-letter sink got %d requests, want 2", len(dl))
+	}
+	if diff := cmp.Diff(dl[0], dl[1]); diff != "" {
+		t.Errorf("dead-lettered request (-plain +prepared):\n%s", diff)
+	}
+	if dl[1].URI != "/dls" {
+		t.Errorf("prepared dead letter went to %q, want /dls", dl[1].URI)
+	}
+	for _, c := range []struct {
+		labels []string
+		want   float64
+	}{
+		{[]string{"ns/t", "subscriber", "202"}, 2},
+		{[]string{"ns/t", "subscriber", "500"}, 2},
+		{[]string{"ns/t", "dead_letter", "202"}, 2},
+	} {
+		if got := testutil.ToFloat64(s.metrics.attempts.WithLabelValues(c.labels...)); got != c.want {
+			t.Errorf("requests_total%v = %v, want %v", c.labels, got, c.want)
+		}
+	}
+	for o, want := range map[string]float64{"delivered": 2, "dead_lettered": 2} {
+		if got := testutil.ToFloat64(s.metrics.outcomes.WithLabelValues("ns/t", o)); got != want {
+			t.Errorf("events_total{outcome=%s} = %v, want %v", o, got, want)
+		}
+	}
+}
