@@ -65,8 +65,7 @@ func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
 
 // The series each delivery updates are looked up once per egress and kept (egressSeries): a
 // lookup by label values hashes every value and takes the vector's lock, three times a delivery,
-// and formats the status code. Like the vectors themselves, the cache keeps an egress's series for
-// as long as the process runs.
+// and formats the status code. They are kept until Sender.Forget drops them with the egress.
 
 // roles indexes an egressSeries's per-role series.
 var roles = [...]role{roleSubscriber, roleDeadLetter, roleReply}
@@ -142,4 +141,13 @@ func (e *egressSeries) outcome(o Outcome) {
 		e.outcomes[i].Store(c)
 	}
 	c.Inc()
+}
+
+// forget drops egress's series from the cache and the collectors.
+func (m *metrics) forget(egress string) {
+	m.series.Delete(egress)
+	l := prometheus.Labels{"egress": egress}
+	m.attempts.DeletePartialMatch(l)
+	m.latency.DeletePartialMatch(l)
+	m.outcomes.DeletePartialMatch(l)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"knkafka.dev/control-plane/pkg/contract"
 )
@@ -123,5 +124,51 @@ func TestPreparedTargetDeliversAsThePlainOne(t *testing.T) {
 		if got := testutil.ToFloat64(s.metrics.outcomes.WithLabelValues("ns/t", o)); got != want {
 			t.Errorf("events_total{outcome=%s} = %v, want %v", o, got, want)
 		}
+	}
+}
+
+// Forget drops one egress's series and only those; deliveries made for it afterwards count afresh.
+func TestForgetDropsTheSeriesOfOneEgress(t *testing.T) {
+	sub := newServer(t, status(http.StatusAccepted))
+	s, _ := newTestSender(t)
+	a := s.Prepare(Target{URL: sub.URL, Egress: "ns/a"})
+	b := Target{URL: sub.URL, Egress: "ns/b"}
+	for _, tg := range []Target{a, a, b} {
+		if res := s.Deliver(context.Background(), newEvent(), tg); res.Outcome != Delivered {
+			t.Fatalf("delivery to %s: %v (%v)", tg.Egress, res.Outcome, res.Err)
+		}
+	}
+	count := func(egress string) int {
+		n := 0
+		for _, c := range []prometheus.Collector{s.metrics.attempts, s.metrics.latency, s.metrics.outcomes} {
+			ch := make(chan prometheus.Metric, 16)
+			c.Collect(ch)
+			close(ch)
+			for m := range ch {
+				var pb dto.Metric
+				if err := m.Write(&pb); err != nil {
+					t.Fatal(err)
+				}
+				for _, l := range pb.GetLabel() {
+					if l.GetName() == "egress" && l.GetValue() == egress {
+						n++
+					}
+				}
+			}
+		}
+		return n
+	}
+	if ca, cb := count("ns/a"), count("ns/b"); ca != 3 || cb != 3 {
+		t.Fatalf("series before Forget: ns/a %d, ns/b %d, want 3 each (requests, latency, events)", ca, cb)
+	}
+	s.Forget("ns/a")
+	if ca, cb := count("ns/a"), count("ns/b"); ca != 0 || cb != 3 {
+		t.Fatalf("series after Forget(ns/a): ns/a %d, ns/b %d, want 0 and 3", ca, cb)
+	}
+	if res := s.Deliver(context.Background(), newEvent(), s.Prepare(Target{URL: sub.URL, Egress: "ns/a"})); res.Outcome != Delivered {
+		t.Fatalf("delivery after Forget: %v (%v)", res.Outcome, res.Err)
+	}
+	if got := testutil.ToFloat64(s.metrics.outcomes.WithLabelValues("ns/a", "delivered")); got != 1 {
+		t.Errorf("events_total{egress=ns/a,outcome=delivered} = %v after Forget and one delivery, want 1", got)
 	}
 }

@@ -111,6 +111,12 @@ func (s *Sender) Prepare(t Target) Target {
 	return t
 }
 
+// Forget drops the metric series of egress (the Target.Egress label), once nothing delivers for it
+// any more: without it, every egress that ever existed would keep its series, and a process whose
+// Triggers come and go would grow without bound. A Target prepared before keeps counting into
+// series no longer exported; one made or prepared after starts them afresh.
+func (s *Sender) Forget(egress string) { s.metrics.forget(egress) }
+
 // parseURL parses raw as http.NewRequest would, or returns nil when it cannot (or raw is empty):
 // the request is then built from raw, and fails there with the reason.
 func parseURL(raw string) *url.URL {

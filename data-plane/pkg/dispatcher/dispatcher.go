@@ -85,6 +85,9 @@ func New(logger *zap.Logger, sender *delivery.Sender, opts ...Option) *Dispatche
 	}
 	cfg.workers = newWorkerPool(maxIdleWorkers)
 	m := newMetrics(cfg.registry)
+	if sender != nil {
+		m.onForget = sender.Forget
+	}
 	perEgress := cfg.memoryPerEgress
 	if perEgress <= 0 {
 		perEgress = cfg.memoryBudget / egressShareDivisor

@@ -37,6 +37,9 @@ type metrics struct {
 	// series' children, so a label's series are deleted only when its last egress forgets them.
 	mu    sync.Mutex
 	users map[string]int
+	// onForget, when set, is called with a label whose last egress stopped (under mu), so that
+	// the delivery metrics of the label go too (the Dispatcher's Sender.Forget).
+	onForget func(label string)
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -150,4 +153,7 @@ func (m *egressMetrics) forget() {
 	m.all.inFlight.DeleteLabelValues(m.label)
 	m.all.lag.DeleteLabelValues(m.label)
 	m.all.dispatched.DeletePartialMatch(prometheus.Labels{"egress": m.label})
+	if m.all.onForget != nil {
+		m.all.onForget(m.label)
+	}
 }
