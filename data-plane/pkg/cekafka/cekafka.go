@@ -83,7 +83,7 @@ func EncodeValidated(e *event.Event) (*kgo.Record, error) {
 		return nil, fmt.Errorf("encoding cloudevent: unsupported specversion %q", e.SpecVersion())
 	}
 	names := headerNames[v.String()]
-	exts := e.Extensions()
+	exts := extensions(e.Context)
 	n := len(names) + len(exts) + 1
 	r := &kgo.Record{Value: e.Data()}
 	// All header values share one buffer; ends[i] is where the value of header i stops. The
@@ -152,7 +152,7 @@ func EncodeStructured(e *event.Event) (*kgo.Record, error) {
 		Value:   value,
 		Headers: []kgo.RecordHeader{{Key: HeaderContentType, Value: []byte(format.JSON.MediaType())}},
 	}
-	if key, ok := e.Extensions()[PartitionKeyExtension]; ok {
+	if key, ok := extensions(e.Context)[PartitionKeyExtension]; ok {
 		s, err := types.Format(key)
 		if err != nil {
 			return nil, fmt.Errorf("encoding cloudevent extension %s: %w", PartitionKeyExtension, err)

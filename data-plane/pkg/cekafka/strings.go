@@ -34,7 +34,7 @@ func CheckStrings(e *event.Event) error {
 			return fmt.Errorf("attribute %s: %w", a.name, err)
 		}
 	}
-	for name, v := range c.GetExtensions() {
+	for name, v := range extensions(c) {
 		s, err := types.Format(v)
 		if err != nil {
 			return fmt.Errorf("extension %s: %w", name, err)
@@ -75,4 +75,18 @@ func isNoncharacter(r rune) bool { return r >= 0xfdd0 && r <= 0xfdef || r&0xfffe
 func validRuneAt(s string, i int) bool {
 	_, size := utf8.DecodeRuneInString(s[i:])
 	return size == 3
+}
+
+// extensions returns the extensions of c for reading. EventContextV1.GetExtensions copies them into
+// a new map on every call (and its value receiver copies the whole context first); a v1.0 context
+// is read in place instead.
+func extensions(c event.EventContext) map[string]any {
+	switch v1 := c.(type) {
+	case *event.EventContextV1:
+		return v1.Extensions
+	case nil:
+		return nil
+	default:
+		return c.GetExtensions()
+	}
 }
