@@ -101,6 +101,27 @@ func TestMarkdownListsEveryCheck(t *testing.T) {
 	}
 }
 
+// With a second ladder each, the saturation check compares the better ladder of the ingress with
+// the better ladder of the bare server, and the Markdown names both ladders' figures.
+func TestSaturationIsTheBetterOfTwoLadders(t *testing.T) {
+	res := &Results{Profile: profiles["short"], Ingress: &IngressResult{
+		Ingress:       Ladder{SaturationPerSec: 7000},
+		IngressAgain:  &Ladder{SaturationPerSec: 8500},
+		BareHTTP:      Ladder{SaturationPerSec: 10000},
+		BareHTTPAgain: &Ladder{SaturationPerSec: 9000},
+	}}
+	res.computeChecks()
+	md := Markdown(res)
+	if !strings.Contains(md, "| ingress saturation vs bare HTTP server | 8,500 ev/s | 10,000 |") {
+		t.Errorf("the check does not compare the better ladders (8,500 of the ingress, 10,000 of the bare server):\n%s", md)
+	}
+	for _, want := range []string{"**10,000 ev/s** (better of two ladders: 10,000 and 9,000)", "**8,500 ev/s** (better of two ladders: 7,000 and 8,500)"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the Markdown misses %q", want)
+		}
+	}
+}
+
 func TestNum(t *testing.T) {
 	for v, want := range map[float64]string{0: "0", 1.234: "1.23", 12.34: "12.3", 123.4: "123", 1234567: "1,234,567", -2500: "-2,500"} {
 		if got := num(v); got != want {

@@ -82,7 +82,8 @@ func (r *runner) ingress(ctx context.Context) error {
 	bl.attack(ctx, "warm", 500, 2*time.Second, false)
 	res.BareHTTPFixed = append(res.BareHTTPFixed, bl.attack(ctx, "bare-1k", 1000, r.profile.FixedDuration.Std(), false, bare))
 	res.BareHTTP = r.ladder(ctx, bl, "bare", bare)
-	bare.Stop()
+	// The bare server keeps running for its second ladder, after the ingress's first.
+	defer bare.Stop()
 	r.plots.throughput = append(r.plots.throughput, series{"bare net/http 202", res.BareHTTP.Steps})
 
 	// The ingress.
@@ -120,6 +121,12 @@ func (r *runner) ingress(ctx context.Context) error {
 		sleepCtx(ctx, time.Second)
 	}
 	res.Ingress = r.ladder(ctx, il, "ingress", dp.Proc)
+	// Each ladder once more, the bare server's first, over their top steps: the machine's
+	// speed drifts over minutes, and one ladder each could compare a fast minute with a slow one.
+	bareAgain := r.ladderFrom(ctx, bl, "bare-again", r.repeatFrom(res.BareHTTP), bare)
+	res.BareHTTPAgain = &bareAgain
+	ingressAgain := r.ladderFrom(ctx, il, "ingress-again", r.repeatFrom(res.Ingress), dp.Proc)
+	res.IngressAgain = &ingressAgain
 	if r.opts.PprofDir != "" {
 		// Where the CPU goes near saturation, where requests batch: one more step, profiled.
 		profiles := r.profileRoles(ctx, "ingress-"+strconv.Itoa(ingressProfileRate), r.profile.FixedDuration.Std(), dp)

@@ -149,8 +149,13 @@ type Ladder struct {
 
 // ladder raises the rate by the profile's factor until a step is not sustained.
 func (r *runner) ladder(ctx context.Context, l *loader, phase string, procs ...*Proc) Ladder {
+	return r.ladderFrom(ctx, l, phase, float64(r.profile.LadderStart), procs...)
+}
+
+// ladderFrom is ladder starting at rate start.
+func (r *runner) ladderFrom(ctx context.Context, l *loader, phase string, start float64, procs ...*Proc) Ladder {
 	var lad Ladder
-	rate := float64(r.profile.LadderStart)
+	rate := start
 	for i := 0; ctx.Err() == nil && int(rate) <= r.profile.LadderMax; i++ {
 		st := l.attack(ctx, phase+"-"+strconv.Itoa(i), int(rate), r.profile.StepDuration.Std(), false, procs...)
 		r.logf("  %s at %d/s: %.0f accepted/s, %.2f%% ok, p99 %.2f ms, %.0f ev/cpu-s", phase, st.Offered,
@@ -173,4 +178,19 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
+}
+
+// repeatFrom is where a second ladder after lad starts: two steps below the one that saturated,
+// so that it measures the top of the ladder again without climbing all of it.
+func (r *runner) repeatFrom(lad Ladder) float64 {
+	rate := float64(r.profile.LadderStart)
+	for i, st := range lad.Steps {
+		if st.Offered == lad.AtSaturation.Offered {
+			for range max(i-2, 0) {
+				rate *= r.profile.LadderFactor
+			}
+			break
+		}
+	}
+	return rate
 }

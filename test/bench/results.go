@@ -79,6 +79,23 @@ type IngressResult struct {
 	LoadMemory Memory `json:"loadMemory"`
 	// Profiled is the extra step run near saturation when profiles were asked for (BENCH_PPROF).
 	Profiled *Step `json:"profiled,omitempty"`
+	// BareHTTPAgain and IngressAgain climb the top of each ladder a second time, after both
+	// first ladders (see BareSaturation).
+	BareHTTPAgain *Ladder `json:"bareHttpAgain,omitempty"`
+	IngressAgain  *Ladder `json:"ingressAgain,omitempty"`
+}
+
+// BareSaturation is the bare server's saturation: the better of its two ladders.
+func (in *IngressResult) BareSaturation() float64 { return better(in.BareHTTP, in.BareHTTPAgain) }
+
+// IngressSaturation is the ingress's saturation: the better of its two ladders.
+func (in *IngressResult) IngressSaturation() float64 { return better(in.Ingress, in.IngressAgain) }
+
+func better(first Ladder, again *Ladder) float64 {
+	if again == nil {
+		return first.SaturationPerSec
+	}
+	return max(first.SaturationPerSec, again.SaturationPerSec)
 }
 
 // Drain is one backlog drained to the subscriber.
@@ -394,8 +411,8 @@ const (
 func (res *Results) computeChecks() {
 	var cs []Check
 	if in := res.Ingress; in != nil {
-		cs = append(cs, atLeast("ingress saturation vs bare HTTP server", "ev/s", in.Ingress.SaturationPerSec, in.BareHTTP.SaturationPerSec, srcCeiling, 0.8))
-		cs = append(cs, info("ingress saturation vs franz-go produce", "ev/s", in.Ingress.SaturationPerSec, in.ProduceCeiling.RecordsPerSec, srcCeiling))
+		cs = append(cs, atLeast("ingress saturation vs bare HTTP server", "ev/s", in.IngressSaturation(), in.BareSaturation(), srcCeiling, 0.8))
+		cs = append(cs, info("ingress saturation vs franz-go produce", "ev/s", in.IngressSaturation(), in.ProduceCeiling.RecordsPerSec, srcCeiling))
 		if s, ok := stepAt(in.Fixed, 1000); ok {
 			cs = append(cs, info("ingress p99 at 1k/s vs Java", "ms", s.Latency.P99, javaIngressP99At1k, srcJava))
 			cs = append(cs, atLeast("ingress ev/CPU-s at 1k/s vs Java", "ev/cpu-s", s.EventsPerCPUSecond, javaIngressEvCPU1k, srcJava, 2))
@@ -443,7 +460,7 @@ func (res *Results) computeChecks() {
 		cs = append(cs, info("start-up → first delivery vs Java", "s", r.StartupSeconds, javaStartupSeconds, srcJava))
 	}
 	if p := res.Peer; p != nil && res.Ingress != nil {
-		cs = append(cs, info("ingress saturation vs Knative IMC (in-memory)", "ev/s", res.Ingress.Ingress.SaturationPerSec, p.Ladder.SaturationPerSec, srcKnative))
+		cs = append(cs, info("ingress saturation vs Knative IMC (in-memory)", "ev/s", res.Ingress.IngressSaturation(), p.Ladder.SaturationPerSec, srcKnative))
 		if p.E2E != nil {
 			for _, e := range res.EndToEnd {
 				if e.Rate == 1000 {
