@@ -2,10 +2,15 @@ package delivery
 
 import (
 	"context"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -170,5 +175,54 @@ func TestForgetDropsTheSeriesOfOneEgress(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(s.metrics.outcomes.WithLabelValues("ns/a", "delivered")); got != 1 {
 		t.Errorf("events_total{egress=ns/a,outcome=delivered} = %v after Forget and one delivery, want 1", got)
+	}
+}
+
+// Every answer a subscriber gives — 202 without a body, a reply, a plain body, an error with a body
+// (retried) — leaves the connection to the next delivery: the Sender reads what it must and the
+// transport keeps the connection alive.
+func TestDeliveriesKeepOneConnectionAlive(t *testing.T) {
+	var opened atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		switch r.URL.Path {
+		case "/reply":
+			w.Header().Set("Ce-Id", "r-1")
+			w.Header().Set("Ce-Source", "/reply")
+			w.Header().Set("Ce-Type", "dev.knkafka.reply")
+			w.Header().Set("Ce-Specversion", "1.0")
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"re":"ply"}`)
+		case "/text":
+			_, _ = io.WriteString(w, "fine, thanks")
+		case "/error":
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, strings.Repeat("e", 10<<10))
+		default:
+			w.WriteHeader(http.StatusAccepted)
+		}
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	s := NewSender(nil, withSleep(func(context.Context, time.Duration) error { return nil }))
+	for i := range 20 {
+		for _, path := range []string{"/accepted", "/reply", "/text", "/error"} {
+			res := s.Deliver(context.Background(), newEvent(), Target{URL: srv.URL + path, Egress: "ns/t", Delivery: contract.Delivery{Retry: 1}})
+			want := Delivered
+			if path == "/error" {
+				want = Failed
+			}
+			if res.Outcome != want || (path == "/reply") != (res.Reply != nil) {
+				t.Fatalf("round %d %s: outcome %v reply %v, want %v", i, path, res.Outcome, res.Reply, want)
+			}
+		}
+	}
+	if n := opened.Load(); n != 1 {
+		t.Fatalf("100 sequential deliveries opened %d connections, want 1", n)
 	}
 }
