@@ -36,24 +36,31 @@ func (r *runner) dispatcher(ctx context.Context) error {
 	}
 	r.logf("  franz-go consume: %.0f rec/s", res.ConsumeCeiling.RecordsPerSec)
 
-	// The bare HTTP client against the same subscriber.
-	r.sink.Reset("c", n, 0)
-	cl, err := r.procs.start("http-client", r.self, "http-client", "--url", r.sink.URL+"/client", "--n", strconv.Itoa(n),
-		"--concurrency", strconv.Itoa(r.profile.MaxInFlight), "--phase", "c", "--size", strconv.Itoa(r.profile.EventSize))
-	if err != nil {
-		return err
+	// The bare HTTP client against the same subscriber: net/http's (issue 16's ceiling), then the
+	// same client on the dispatcher's transport.
+	for _, c := range []struct {
+		transport string
+		into      *Drain
+	}{{"net/http", &res.BareClient}, {"h1transport", &res.BareClientH1}} {
+		r.sink.Reset("c", n, 0)
+		cl, err := r.procs.start("http-client", r.self, "http-client", "--url", r.sink.URL+"/client", "--n", strconv.Itoa(n),
+			"--concurrency", strconv.Itoa(r.profile.MaxInFlight), "--phase", "c", "--size", strconv.Itoa(r.profile.EventSize),
+			"--transport", c.transport)
+		if err != nil {
+			return err
+		}
+		select {
+		case <-cl.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Minute):
+			return fmt.Errorf("bare HTTP client did not finish within 10 minutes")
+		}
+		*c.into = r.drainFrom("bare HTTP client ("+c.transport+")", n, time.Time{})
+		c.into.CPUSeconds = round(cl.exitCPU(), 2)
+		c.into.EventsPerCPUSecond = perSecond(float64(n), c.into.CPUSeconds)
+		r.logf("  bare HTTP client (%s): %.0f ev/s", c.transport, c.into.PerSec)
 	}
-	select {
-	case <-cl.done:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(10 * time.Minute):
-		return fmt.Errorf("bare HTTP client did not finish within 10 minutes")
-	}
-	res.BareClient = r.drainFrom("bare HTTP client", n, time.Time{})
-	res.BareClient.CPUSeconds = round(cl.exitCPU(), 2)
-	res.BareClient.EventsPerCPUSecond = perSecond(float64(n), res.BareClient.CPUSeconds)
-	r.logf("  bare HTTP client: %.0f ev/s", res.BareClient.PerSec)
 
 	// The dispatcher, following a contract that swaps one egress per order.
 	file := r.contractFile("dispatcher")

@@ -24,6 +24,8 @@ import (
 	"knative.dev/eventing/pkg/kncloudevents"
 	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
+
+	"knkafka.dev/data-plane/pkg/h1transport"
 )
 
 // Helpers are the roles the driver runs as child processes of its own binary, so that each
@@ -62,7 +64,8 @@ type ClientResult struct {
 
 // httpClient is the dispatcher ceiling: a bare Go HTTP client posting n binary-mode events with
 // the given concurrency, as the dispatcher's delivery would (same headers, keep-alive pool sized
-// to the concurrency), with no Kafka, filter or offset tracking.
+// to the concurrency), with no Kafka, filter or offset tracking; through net/http's Transport, or
+// through the dispatcher's own (--transport h1transport).
 func httpClient(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("http-client", flag.ContinueOnError)
 	url := fs.String("url", "", "subscriber URL")
@@ -70,14 +73,22 @@ func httpClient(ctx context.Context, args []string) error {
 	conc := fs.Int("concurrency", 100, "requests in flight")
 	phase := fs.String("phase", "client", "event id prefix")
 	size := fs.Int("size", 1024, "payload bytes")
+	transport := fs.String("transport", "net/http", "net/http (the ceiling issue 16 names), or h1transport (the dispatcher's own)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	tr := &http.Transport{
+	var tr http.RoundTripper = &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:        *conc,
 		MaxIdleConnsPerHost: *conc,
 		IdleConnTimeout:     90 * time.Second,
+	}
+	switch *transport {
+	case "net/http":
+	case "h1transport":
+		tr = &h1transport.Transport{Fallback: tr, MaxIdleConnsPerHost: *conc}
+	default:
+		return fmt.Errorf("--transport %q: want net/http or h1transport", *transport)
 	}
 	cl := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	body := payload(*size)

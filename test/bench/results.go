@@ -129,9 +129,12 @@ type DispatcherResult struct {
 	Preload        ProduceResult `json:"preload"`
 	ConsumeCeiling ConsumeResult `json:"consumeCeiling"`
 	BareClient     Drain         `json:"bareClient"`
-	Modes          []Drain       `json:"modes"`
-	IdleMemory     Memory        `json:"idleMemory"`
-	LoadMemory     Memory        `json:"loadMemory"`
+	// BareClientH1 is the same client on the dispatcher's own transport (h1transport): the
+	// ceiling for what the dispatcher adds beyond its HTTP exchanges.
+	BareClientH1 Drain   `json:"bareClientH1"`
+	Modes        []Drain `json:"modes"`
+	IdleMemory   Memory  `json:"idleMemory"`
+	LoadMemory   Memory  `json:"loadMemory"`
 }
 
 // E2EResult is scenario 3 at one rate.
