@@ -139,7 +139,7 @@ func (t *Transport) pool(req *http.Request) (*hostPool, error) {
 	if v, ok := t.hosts.Load(req.URL.Host); ok {
 		return v.(*hostPool), nil
 	}
-	p := &hostPool{t: t, addr: canonicalAddr(req.URL)}
+	p := &hostPool{t: t, key: req.URL.Host, addr: canonicalAddr(req.URL)}
 	if t.Proxy != nil {
 		u, err := t.Proxy(req)
 		if err != nil {
@@ -147,7 +147,11 @@ func (t *Transport) pool(req *http.Request) (*hostPool, error) {
 		}
 		p.proxied = u != nil
 	}
-	v, _ := t.hosts.LoadOrStore(req.URL.Host, p)
+	v, loaded := t.hosts.LoadOrStore(p.key, p)
+	if !loaded && p.proxied {
+		// It holds no connections to expire: forget it after as long, asking Proxy again then.
+		time.AfterFunc(t.idleTimeout(), func() { t.hosts.CompareAndDelete(p.key, p) })
+	}
 	return v.(*hostPool), nil
 }
 
@@ -195,9 +199,11 @@ func closeBody(req *http.Request) {
 	}
 }
 
-// hostPool holds one host's idle connections, most recently used last.
+// hostPool holds one host's idle connections, most recently used last. A pool whose last idle
+// connection expired leaves Transport.hosts, so that hosts no longer delivered to cost nothing.
 type hostPool struct {
 	t       *Transport
+	key     string // url.URL.Host
 	addr    string
 	proxied bool
 
@@ -252,7 +258,11 @@ func (p *hostPool) expire() {
 	if len(p.idle) > 0 {
 		// The oldest remaining connection expires first.
 		p.timer = time.AfterFunc(max(time.Until(p.idle[0].idleSince.Add(timeout)), time.Millisecond), p.expire)
+		return
 	}
+	// A request that found this pool before it left may still put a connection into it: that
+	// connection is not reused, and the timer put arms closes it.
+	p.t.hosts.CompareAndDelete(p.key, p)
 }
 
 // closeIdle closes the idle connections idle since before cutoff; all of them for a zero cutoff.

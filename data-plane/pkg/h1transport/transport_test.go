@@ -391,6 +391,20 @@ func TestIdleConnectionsExpireAndArePerHostBounded(t *testing.T) {
 	if c := tr.closed.Load(); c != 5 {
 		t.Fatalf("%d connections closed 5 s after a 300 ms idle timeout, want 5", c)
 	}
+	if n := hosts(tr); n != 0 {
+		t.Fatalf("%d host pools left once their connections expired, want 0", n)
+	}
+	// A new request makes a new pool.
+	post(t, cl, context.Background(), srv.URL, "x", nil)
+	if n := hosts(tr); n != 1 {
+		t.Fatalf("%d host pools after a new request, want 1", n)
+	}
+}
+
+func hosts(tr *Transport) int {
+	n := 0
+	tr.hosts.Range(func(any, any) bool { n++; return true })
+	return n
 }
 
 func TestWhatItDoesNotServeGoesToTheFallback(t *testing.T) {
@@ -430,8 +444,28 @@ func TestWhatItDoesNotServeGoesToTheFallback(t *testing.T) {
 			t.Fatalf("%s %v: fallback %v (status %d), want %v", c.url, c.header, got, resp.StatusCode, c.fallback)
 		}
 	}
+	// The proxied host's pool holds no connections; it is forgotten after the idle timeout.
+	if n := hosts(tr); n != 2 {
+		t.Fatalf("%d host pools, want 2 (the direct and the proxied host)", n)
+	}
+	tr2 := &Transport{Fallback: rec, IdleConnTimeout: 100 * time.Millisecond, Proxy: func(*http.Request) (*url.URL, error) {
+		return url.Parse("http://proxy.invalid:3128")
+	}}
+	resp, err := (&http.Client{Transport: tr2}).Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for hosts(tr2) != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := hosts(tr2); n != 0 {
+		t.Fatalf("a proxied host's pool stayed %v after a 100 ms idle timeout", 5*time.Second)
+	}
+
 	// Without a fallback such a request fails clearly.
-	_, err := (&http.Client{Transport: &Transport{}}).Get(strings.Replace(srv.URL, "http:", "https:", 1))
+	_, err = (&http.Client{Transport: &Transport{}}).Get(strings.Replace(srv.URL, "http:", "https:", 1))
 	if !errors.Is(err, errNoFallback) {
 		t.Fatalf("error %v, want %v", err, errNoFallback)
 	}
