@@ -7,7 +7,8 @@
 // request and response between them and the caller over channels; for a 1 KiB POST answered 202
 // that machinery costs about as much CPU as the rest of the exchange (see docs/benchmarks.md).
 // Everything this transport does not do itself — https, requests through a proxy, CONNECT,
-// upgrades, 100-continue — goes to a fallback transport, so behaviour there is net/http's.
+// upgrades, 100-continue, bodies over 64 KiB or of unknown length — goes to a fallback transport,
+// so behaviour there is net/http's.
 // Redirects, cookies and URL credentials stay with the http.Client in front of it.
 package h1transport
 
@@ -39,6 +40,12 @@ const (
 	// bufferSize is each connection's read and write buffer: a delivery's headers and a 1 KiB
 	// event fit in one write.
 	bufferSize = 4 << 10
+	// maxBodyBytes is the largest request body this transport writes itself. It writes a request
+	// whole before reading the answer, which is safe while the request fits in the sockets'
+	// buffers: a server answering early (a 413) without reading a larger body would leave the
+	// write blocked until the deadline, where net/http's Transport, reading while it writes,
+	// returns the answer. Larger bodies, and bodies of unknown length, go to Fallback.
+	maxBodyBytes = 64 << 10
 	// peekAfter is how long a connection sits idle before it is checked for the peer's close.
 	peekAfter = 2 * time.Millisecond
 	// max1xxResponses bounds the informational responses skipped before the final one, as
@@ -49,7 +56,8 @@ const (
 // Transport is an http.RoundTripper; its zero value is usable once Fallback is set (requests it
 // does not serve itself fail without one). It is safe for concurrent use.
 type Transport struct {
-	// Fallback serves https, proxied, CONNECT, upgrade and 100-continue requests.
+	// Fallback serves https, proxied, CONNECT, upgrade and 100-continue requests, and those
+	// whose body is over 64 KiB or of unknown length.
 	Fallback http.RoundTripper
 	// Proxy, when set, is asked once per scheme and host (as net/http's Transport asks per
 	// request, with the same answer for a host while the environment does not change); hosts
@@ -81,7 +89,9 @@ var errNoFallback = errors.New("h1transport: no fallback transport for this requ
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL == nil || req.URL.Scheme != "http" || req.URL.Host == "" || req.Method == http.MethodConnect ||
-		len(req.Header["Upgrade"]) > 0 || len(req.Header["Expect"]) > 0 {
+		len(req.Header["Upgrade"]) > 0 || len(req.Header["Expect"]) > 0 ||
+		req.ContentLength < 0 || req.ContentLength > maxBodyBytes ||
+		(req.ContentLength == 0 && req.Body != nil && req.Body != http.NoBody) { // 0 with a body: unknown
 		return t.fallback(req)
 	}
 	if err := validHeader(req.Header); err != nil {

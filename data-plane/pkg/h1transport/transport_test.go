@@ -428,10 +428,22 @@ func TestWhatItDoesNotServeGoesToTheFallback(t *testing.T) {
 		{proxied.URL, nil, true},
 		{srv.URL, http.Header{"Expect": {"100-continue"}}, true},
 		{srv.URL, http.Header{"Upgrade": {"websocket"}}, true},
+		{srv.URL, http.Header{"X-Body": {"64 KiB"}}, false},
+		{srv.URL, http.Header{"X-Body": {"64 KiB + 1"}}, true},
+		{srv.URL, http.Header{"X-Body": {"unknown length"}}, true},
 	}
 	for _, c := range cases {
 		before := rec.n.Load()
-		req, _ := http.NewRequest(http.MethodPost, c.url, bytes.NewReader([]byte("x")))
+		var body io.Reader = bytes.NewReader([]byte("x"))
+		switch c.header.Get("X-Body") {
+		case "64 KiB":
+			body = bytes.NewReader(make([]byte, 64<<10))
+		case "64 KiB + 1":
+			body = bytes.NewReader(make([]byte, 64<<10+1))
+		case "unknown length":
+			body = io.MultiReader(strings.NewReader("x"))
+		}
+		req, _ := http.NewRequest(http.MethodPost, c.url, body)
 		for k, v := range c.header {
 			req.Header[k] = v
 		}
