@@ -298,6 +298,7 @@ func (p *hostPool) closeIdle(cutoff time.Time) {
 func (p *hostPool) roundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	c := p.get()
+	reused := c != nil
 	if c == nil {
 		nc, err := p.t.dial(ctx, p.addr)
 		if err != nil {
@@ -306,15 +307,62 @@ func (p *hostPool) roundTrip(req *http.Request) (*http.Response, error) {
 		}
 		c = newConn(p, nc)
 	}
+	resp, err := c.roundTrip(ctx, req)
+	if err != nil && reused && c.silent && replayable(req) && ctx.Err() == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		// The peer closed a kept-alive connection as the request went out (its idle timeout
+		// struck between our last use and this one) and answered nothing: the request goes
+		// again, once, on a new connection. net/http's Transport does so for requests it may
+		// replay; a delivery may be repeated (at least once) and this one was not answered.
+		if req, err = rewound(req); err != nil {
+			return nil, err
+		}
+		nc, derr := p.t.dial(ctx, p.addr)
+		if derr != nil {
+			closeBody(req)
+			return nil, derr
+		}
+		c = newConn(p, nc)
+		resp, err = c.roundTrip(ctx, req)
+	}
+	if err != nil {
+		return nil, contextError(ctx, err)
+	}
+	return resp, nil
+}
+
+// replayable says whether req's body can be sent again.
+func replayable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+// rewound is a copy of req with its body from the start.
+func rewound(req *http.Request) (*http.Request, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return req, nil
+	}
+	b, err := req.GetBody()
+	if err != nil {
+		return nil, err
+	}
+	r := *req
+	r.Body = b
+	return &r, nil
+}
+
+// roundTrip makes one exchange on c under ctx. On error c is closed, and c.silent says whether
+// nothing of an answer had arrived.
+func (c *conn) roundTrip(ctx context.Context, req *http.Request) (*http.Response, error) {
 	if err := c.begin(ctx); err != nil {
 		closeBody(req)
 		c.close()
 		return nil, err
 	}
+	received := c.lr.received
 	resp, err := c.exchange(req)
 	if err != nil {
+		c.silent = c.lr.received == received
 		c.close()
-		return nil, contextError(ctx, err)
+		return nil, err
 	}
 	reusable := !resp.Close && !req.Close && (resp.ContentLength >= 0 || isChunked(resp))
 	if resp.Body == http.NoBody || resp.Body == nil {
@@ -350,6 +398,8 @@ type conn struct {
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
+	// silent is set when an exchange failed before any byte of an answer arrived.
+	silent bool
 	// stop unregisters the current exchange's context watch; nil when its context cannot end.
 	stop func() bool
 }
@@ -474,16 +524,19 @@ func (c *conn) exchange(req *http.Request) (*http.Response, error) {
 	return nil, errors.New("h1transport: too many informational responses")
 }
 
-// limitReader reads from r, failing once n bytes were read while n ≥ 0.
+// limitReader reads from r, failing once n bytes were read while n ≥ 0, and counts the bytes.
 type limitReader struct {
-	r   io.Reader
-	n   int64
-	hit bool
+	r        io.Reader
+	n        int64
+	hit      bool
+	received int64
 }
 
 func (l *limitReader) Read(b []byte) (int, error) {
 	if l.n < 0 {
-		return l.r.Read(b)
+		n, err := l.r.Read(b)
+		l.received += int64(n)
+		return n, err
 	}
 	if l.n == 0 {
 		l.hit = true
@@ -494,6 +547,7 @@ func (l *limitReader) Read(b []byte) (int, error) {
 	}
 	n, err := l.r.Read(b)
 	l.n -= int64(n)
+	l.received += int64(n)
 	return n, err
 }
 

@@ -539,3 +539,40 @@ func TestInvalidHeadersAreRejectedAsNetHTTPDoes(t *testing.T) {
 		t.Fatalf("%d requests with invalid headers reached the server", n)
 	}
 }
+
+func TestARequestOnAConnectionClosedUnderItIsSentAgainOnce(t *testing.T) {
+	// The server answers one request per connection and closes it without saying so; the next
+	// request follows at once (no peek), meets the closed connection, and is sent again on a new
+	// one — when its body can be replayed.
+	u, accepted := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if readRequest(t, br) {
+			_, _ = io.WriteString(c, "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+		}
+	})
+	cl := newClient(t, &Transport{})
+	for i := range 20 {
+		resp, _ := post(t, cl, context.Background(), u, "event", nil)
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("request %d: status %d", i, resp.StatusCode)
+		}
+	}
+	if n := accepted.Load(); n != 20 {
+		t.Fatalf("%d connections for 20 requests, want 20", n)
+	}
+
+	// A body that cannot be replayed is not sent again: the error is returned.
+	failed := 0
+	for range 20 {
+		req, _ := http.NewRequest(http.MethodPost, u, nil)
+		req.Body, req.ContentLength = io.NopCloser(strings.NewReader("event")), 5
+		resp, err := cl.Do(req)
+		if err != nil {
+			failed++
+			continue
+		}
+		_ = resp.Body.Close()
+	}
+	if failed == 0 {
+		t.Fatal("no request with a body that cannot be replayed failed on a closed connection")
+	}
+}
