@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/binding"
@@ -42,7 +44,7 @@ func (s *Sender) attempt(ctx context.Context, r request, timeout time.Duration) 
 		return attempt{err: err, permanent: true}
 	}
 	start := time.Now()
-	resp, err := s.client.Do(req)
+	resp, err := s.do(req)
 	if err != nil {
 		r.series.attempt(r.role, 0, time.Since(start))
 		return attempt{err: fmt.Errorf("sending event: %w", err)}
@@ -67,6 +69,63 @@ func (s *Sender) attempt(ctx context.Context, r request, timeout time.Duration) 
 	}
 	r.series.attempt(r.role, resp.StatusCode, time.Since(start))
 	return a
+}
+
+// do sends req. http.Client adds three things to its transport: an Authorization header from
+// credentials in the URL, redirects followed, and errors wrapped in *url.Error. A request to a URL
+// without credentials goes straight to the Sender's own transport, which spares the client's copy
+// of the headers kept for redirects (a few per cent of a delivery); an answer that redirects is
+// then dropped and the request made again through the client, which follows it as before (the
+// redirecting URL sees the request twice).
+func (s *Sender) do(req *http.Request) (*http.Response, error) {
+	if s.direct == nil || req.URL.User != nil {
+		return s.client.Do(req)
+	}
+	resp, err := s.direct.RoundTrip(req)
+	if err != nil {
+		return nil, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.String(), Err: err}
+	}
+	if !redirects(resp) {
+		return resp, nil
+	}
+	_, _ = io.CopyN(io.Discard, resp.Body, maxDrainBytes)
+	_ = resp.Body.Close()
+	again, err := rewound(req)
+	if err != nil {
+		return nil, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.String(), Err: err}
+	}
+	return s.client.Do(again)
+}
+
+// redirects says whether http.Client would follow resp.
+func redirects(resp *http.Response) bool {
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return resp.Header.Get("Location") != ""
+	}
+	return false
+}
+
+// rewound is a copy of req whose body starts again.
+func rewound(req *http.Request) (*http.Request, error) {
+	r := req.Clone(req.Context())
+	if req.GetBody != nil {
+		b, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = b
+	}
+	return r, nil
+}
+
+// urlErrorOp is the Op http.Client gives its errors: the method, capitalised as net/http does.
+func urlErrorOp(method string) string {
+	if method == "" {
+		return "Get"
+	}
+	return method[:1] + strings.ToLower(method[1:])
 }
 
 // requestHeaders is room for a delivery's headers: the CloudEvents attributes and extensions,

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -224,5 +225,63 @@ func TestDeliveriesKeepOneConnectionAlive(t *testing.T) {
 	}
 	if n := opened.Load(); n != 1 {
 		t.Fatalf("100 sequential deliveries opened %d connections, want 1", n)
+	}
+}
+
+// What http.Client adds to the transport stays when deliveries bypass it: redirects are followed
+// (the body sent again), credentials in the URL become an Authorization header, and a network
+// error is a *url.Error naming the method and URL.
+func TestDeliveriesKeepWhatTheHTTPClientAdds(t *testing.T) {
+	type seen struct{ path, auth, body string }
+	got := make(chan seen, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{r.URL.Path, r.Header.Get("Authorization"), string(b)}
+		if r.URL.Path == "/old" {
+			http.Redirect(w, r, "/new", http.StatusTemporaryRedirect)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	s := NewSender(nil)
+	drain := func() []seen {
+		var out []seen
+		for {
+			select {
+			case v := <-got:
+				out = append(out, v)
+			default:
+				return out
+			}
+		}
+	}
+
+	res := s.Deliver(context.Background(), newEvent(), Target{URL: srv.URL + "/old", Egress: "ns/t"})
+	if res.Outcome != Delivered || res.StatusCode != http.StatusAccepted {
+		t.Fatalf("through a 307: %v %d", res.Outcome, res.StatusCode)
+	}
+	if reqs := drain(); len(reqs) < 2 || reqs[len(reqs)-1] != (seen{"/new", "", `{"hello":"world"}`}) {
+		t.Fatalf("requests %+v, want the event to reach /new", reqs)
+	}
+
+	u := strings.Replace(srv.URL, "http://", "http://user:secret@", 1) + "/auth"
+	if res := s.Deliver(context.Background(), newEvent(), Target{URL: u, Egress: "ns/t"}); res.Outcome != Delivered {
+		t.Fatalf("with credentials in the URL: %v", res.Outcome)
+	}
+	if reqs := drain(); len(reqs) != 1 || reqs[0].auth != "Basic dXNlcjpzZWNyZXQ=" {
+		t.Fatalf("requests %+v, want one with the URL's credentials as basic auth", reqs)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String() + "/gone"
+	_ = ln.Close()
+	res = s.Deliver(context.Background(), newEvent(), Target{URL: closed, Egress: "ns/t"})
+	var ue *url.Error
+	if res.Outcome == Delivered || !errors.As(res.Err, &ue) || ue.Op != "Post" || ue.URL != closed {
+		t.Fatalf("to a closed port: %v %v, want a *url.Error for Post %s", res.Outcome, res.Err, closed)
 	}
 }

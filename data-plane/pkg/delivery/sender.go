@@ -154,8 +154,11 @@ type Result struct {
 // Sender delivers events over HTTP. It is safe for concurrent use; use one per dispatcher process
 // so that all deliveries share one connection pool.
 type Sender struct {
-	logger            *zap.Logger
-	client            *http.Client
+	logger *zap.Logger
+	client *http.Client
+	// direct is the transport of the Sender's own client, which attempts call without the client
+	// when nothing the client adds is needed (see do); nil with WithHTTPClient.
+	direct            http.RoundTripper
 	timeout           time.Duration
 	maxErrorDataBytes int
 	registry          prometheus.Registerer
@@ -224,7 +227,8 @@ func NewSender(logger *zap.Logger, opts ...Option) *Sender {
 		o(s)
 	}
 	if s.client == nil {
-		s.client = &http.Client{Transport: newTransport()}
+		s.direct = newTransport()
+		s.client = &http.Client{Transport: s.direct}
 	}
 	s.metrics = newMetrics(s.registry)
 	return s
