@@ -300,15 +300,13 @@ func (p *hostPool) roundTrip(req *http.Request) (*http.Response, error) {
 	c := p.get()
 	reused := c != nil
 	if c == nil {
-		nc, err := p.t.dial(ctx, p.addr)
-		if err != nil {
-			closeBody(req)
+		var err error
+		if c, err = p.connect(ctx, req); err != nil {
 			return nil, err
 		}
-		c = newConn(p, nc)
 	}
-	resp, err := c.roundTrip(ctx, req)
-	if err != nil && reused && c.silent && replayable(req) && ctx.Err() == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+	resp, silent, err := c.roundTrip(ctx, req)
+	if err != nil && reused && silent && replayable(req) && ctx.Err() == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 		// The peer closed a kept-alive connection as the request went out (its idle timeout
 		// struck between our last use and this one) and answered nothing: the request goes
 		// again, once, on a new connection. net/http's Transport does so for requests it may
@@ -316,18 +314,26 @@ func (p *hostPool) roundTrip(req *http.Request) (*http.Response, error) {
 		if req, err = rewound(req); err != nil {
 			return nil, err
 		}
-		nc, derr := p.t.dial(ctx, p.addr)
-		if derr != nil {
-			closeBody(req)
-			return nil, derr
+		if c, err = p.connect(ctx, req); err != nil {
+			return nil, err
 		}
-		c = newConn(p, nc)
-		resp, err = c.roundTrip(ctx, req)
+		resp, _, err = c.roundTrip(ctx, req)
 	}
 	if err != nil {
 		return nil, contextError(ctx, err)
 	}
 	return resp, nil
+}
+
+// connect opens a new connection to p's host; on failure it closes req's body, as a RoundTrip
+// that fails must.
+func (p *hostPool) connect(ctx context.Context, req *http.Request) (*conn, error) {
+	nc, err := p.t.dial(ctx, p.addr)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	return newConn(p, nc), nil
 }
 
 // replayable says whether req's body can be sent again.
@@ -349,28 +355,27 @@ func rewound(req *http.Request) (*http.Request, error) {
 	return &r, nil
 }
 
-// roundTrip makes one exchange on c under ctx. On error c is closed, and c.silent says whether
-// nothing of an answer had arrived.
-func (c *conn) roundTrip(ctx context.Context, req *http.Request) (*http.Response, error) {
+// roundTrip makes one exchange on c under ctx. On error c is closed, and silent says whether no
+// byte of an answer had arrived.
+func (c *conn) roundTrip(ctx context.Context, req *http.Request) (resp *http.Response, silent bool, err error) {
 	if err := c.begin(ctx); err != nil {
 		closeBody(req)
 		c.close()
-		return nil, err
+		return nil, false, err
 	}
 	received := c.lr.received
-	resp, err := c.exchange(req)
-	if err != nil {
-		c.silent = c.lr.received == received
+	if resp, err = c.exchange(req); err != nil {
+		silent = c.lr.received == received
 		c.close()
-		return nil, err
+		return nil, silent, err
 	}
 	reusable := !resp.Close && !req.Close && (resp.ContentLength >= 0 || isChunked(resp))
 	if resp.Body == http.NoBody || resp.Body == nil {
 		c.end(reusable)
-		return resp, nil
+		return resp, false, nil
 	}
 	resp.Body = &body{rc: resp.Body, c: c, ctx: ctx, reusable: reusable}
-	return resp, nil
+	return resp, false, nil
 }
 
 // contextError is ctx's error when ctx ended err's exchange, and err otherwise. The connection's
@@ -398,8 +403,6 @@ type conn struct {
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
-	// silent is set when an exchange failed before any byte of an answer arrived.
-	silent bool
 	// stop unregisters the current exchange's context watch; nil when its context cannot end.
 	stop func() bool
 }
@@ -510,10 +513,10 @@ func (c *conn) exchange(req *http.Request) (*http.Response, error) {
 			}
 			return nil, fmt.Errorf("reading response: %w", err)
 		}
-		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			if resp.StatusCode == http.StatusSwitchingProtocols {
-				return nil, errors.New("h1transport: unexpected 101 Switching Protocols")
-			}
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			return nil, errors.New("h1transport: unexpected 101 Switching Protocols")
+		}
+		if resp.StatusCode >= 200 {
 			return resp, nil
 		}
 		// An informational response (100 Continue unasked, 103 Early Hints): the final one follows.
