@@ -42,23 +42,9 @@ func (r *runner) dispatcher(ctx context.Context) error {
 		transport string
 		into      *Drain
 	}{{"net/http", &res.BareClient}, {"h1transport", &res.BareClientH1}} {
-		r.sink.Reset("c", n, 0)
-		cl, err := r.procs.start("http-client", r.self, "http-client", "--url", r.sink.URL+"/client", "--n", strconv.Itoa(n),
-			"--concurrency", strconv.Itoa(r.profile.MaxInFlight), "--phase", "c", "--size", strconv.Itoa(r.profile.EventSize),
-			"--transport", c.transport)
-		if err != nil {
+		if *c.into, err = r.bareClient(ctx, n, c.transport); err != nil {
 			return err
 		}
-		select {
-		case <-cl.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(10 * time.Minute):
-			return fmt.Errorf("bare HTTP client did not finish within 10 minutes")
-		}
-		*c.into = r.drainFrom("bare HTTP client ("+c.transport+")", n, time.Time{})
-		c.into.CPUSeconds = round(cl.exitCPU(), 2)
-		c.into.EventsPerCPUSecond = perSecond(float64(n), c.into.CPUSeconds)
 		r.logf("  bare HTTP client (%s): %.0f ev/s", c.transport, c.into.PerSec)
 	}
 

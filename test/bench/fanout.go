@@ -59,23 +59,28 @@ func (r *runner) fanOut(ctx context.Context) error {
 	return nil
 }
 
-// fanOutBare runs the bare HTTP client posting n events to the subscriber and returns its rate.
-func (r *runner) fanOutBare(ctx context.Context, n int) (float64, error) {
+// bareClient runs the bare HTTP client (net/http's transport or h1transport) posting n events to
+// the subscriber with the in-flight limit as its concurrency: its drain and its CPU.
+func (r *runner) bareClient(ctx context.Context, n int, transport string) (Drain, error) {
 	r.sink.Reset("c", n, 0)
 	cl, err := r.procs.start("http-client", r.self, "http-client", "--url", r.sink.URL+"/client", "--n", strconv.Itoa(n),
-		"--concurrency", strconv.Itoa(r.profile.MaxInFlight), "--phase", "c", "--size", strconv.Itoa(r.profile.EventSize))
+		"--concurrency", strconv.Itoa(r.profile.MaxInFlight), "--phase", "c", "--size", strconv.Itoa(r.profile.EventSize),
+		"--transport", transport)
 	if err != nil {
-		return 0, err
+		return Drain{}, err
 	}
 	select {
 	case <-cl.done:
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return Drain{}, ctx.Err()
 	case <-time.After(10 * time.Minute):
 		cl.Stop()
-		return 0, fmt.Errorf("bare HTTP client did not finish within 10 minutes")
+		return Drain{}, fmt.Errorf("bare HTTP client did not finish within 10 minutes")
 	}
-	return r.drainFrom("bare HTTP client", n, time.Time{}).PerSec, nil
+	d := r.drainFrom("bare HTTP client ("+transport+")", n, time.Time{})
+	d.CPUSeconds = round(cl.exitCPU(), 2)
+	d.EventsPerCPUSecond = perSecond(float64(n), d.CPUSeconds)
+	return d, nil
 }
 
 func (r *runner) fanOutOne(ctx context.Context, m, n int) FanOutResult {
@@ -106,10 +111,11 @@ func (r *runner) fanOutOne(ctx context.Context, m, n int) FanOutResult {
 			return fail(err)
 		}
 	}
-	bare, err := r.fanOutBare(ctx, int(res.ExpectedDeliveries))
+	bareDrain, err := r.bareClient(ctx, int(res.ExpectedDeliveries), "net/http")
 	if err != nil {
 		return fail(fmt.Errorf("bare HTTP client: %w", err))
 	}
+	bare := bareDrain.PerSec
 	res.BareClientPerSec = bare
 
 	file := r.contractFile(fmt.Sprintf("fanout-%d", n))
