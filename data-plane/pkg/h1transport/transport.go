@@ -88,11 +88,26 @@ var errNoFallback = errors.New("h1transport: no fallback transport for this requ
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.roundTrip(req, time.Time{})
+}
+
+// RoundTripDeadline is RoundTrip bounded by deadline as well as by the request's context, until
+// the response body has been read to its end or closed, as if the request's context had that
+// deadline: a request it ends fails with context.DeadlineExceeded. It spares a caller that bounds
+// each request the context it would derive for it, with its timer and its registration with the
+// parent (a few per cent of a delivery, docs/benchmarks.md). Requests Fallback serves get that
+// context.
+func (t *Transport) RoundTripDeadline(req *http.Request, deadline time.Time) (*http.Response, error) {
+	return t.roundTrip(req, deadline)
+}
+
+// roundTrip serves req, bounded by deadline when it is not zero.
+func (t *Transport) roundTrip(req *http.Request, deadline time.Time) (*http.Response, error) {
 	if req.URL == nil || req.URL.Scheme != "http" || req.URL.Host == "" || req.Method == http.MethodConnect ||
 		len(req.Header["Upgrade"]) > 0 || len(req.Header["Expect"]) > 0 ||
 		req.ContentLength < 0 || req.ContentLength > maxBodyBytes ||
 		(req.ContentLength == 0 && req.Body != nil && req.Body != http.NoBody) { // 0 with a body: unknown
-		return t.fallback(req)
+		return t.fallbackBefore(req, deadline)
 	}
 	if err := validHeader(req.Header); err != nil {
 		closeBody(req)
@@ -104,9 +119,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if p.proxied {
-		return t.fallback(req)
+		return t.fallbackBefore(req, deadline)
 	}
-	return p.roundTrip(req)
+	return p.roundTrip(req, deadline)
 }
 
 // validHeader rejects the header field names and values net/http's Transport rejects: Request.Write
@@ -123,6 +138,34 @@ func validHeader(h http.Header) error {
 		}
 	}
 	return nil
+}
+
+// fallbackBefore has Fallback serve req, under a context with deadline unless that is zero. The
+// context ends when the response body is closed.
+func (t *Transport) fallbackBefore(req *http.Request, deadline time.Time) (*http.Response, error) {
+	if deadline.IsZero() {
+		return t.fallback(req)
+	}
+	ctx, cancel := context.WithDeadline(req.Context(), deadline)
+	resp, err := t.fallback(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelBody is a response body that ends its request's context once closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 func (t *Transport) fallback(req *http.Request) (*http.Response, error) {
@@ -293,10 +336,14 @@ func (p *hostPool) closeIdle(cutoff time.Time) {
 	}
 }
 
-// roundTrip writes req on a pooled or new connection and reads the response head. The response
-// body, when there is one, holds the connection until it is read to its end or closed.
-func (p *hostPool) roundTrip(req *http.Request) (*http.Response, error) {
+// roundTrip writes req on a pooled or new connection and reads the response head, by deadline
+// when it is not zero and by the context's. The response body, when there is one, holds the
+// connection until it is read to its end or closed.
+func (p *hostPool) roundTrip(req *http.Request, deadline time.Time) (*http.Response, error) {
 	ctx := req.Context()
+	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
+		deadline = d
+	}
 	c := p.get()
 	reused := c != nil
 	if c == nil {
@@ -305,7 +352,7 @@ func (p *hostPool) roundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	resp, silent, err := c.roundTrip(ctx, req)
+	resp, silent, err := c.roundTrip(ctx, deadline, req)
 	if err != nil && reused && silent && replayable(req) && ctx.Err() == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 		// The peer closed a kept-alive connection as the request went out (its idle timeout
 		// struck between our last use and this one) and answered nothing: the request goes
@@ -317,10 +364,10 @@ func (p *hostPool) roundTrip(req *http.Request) (*http.Response, error) {
 		if c, err = p.connect(ctx, req); err != nil {
 			return nil, err
 		}
-		resp, _, err = c.roundTrip(ctx, req)
+		resp, _, err = c.roundTrip(ctx, deadline, req)
 	}
 	if err != nil {
-		return nil, contextError(ctx, err)
+		return nil, contextError(ctx, deadline, err)
 	}
 	return resp, nil
 }
@@ -355,10 +402,10 @@ func rewound(req *http.Request) (*http.Request, error) {
 	return &r, nil
 }
 
-// roundTrip makes one exchange on c under ctx. On error c is closed, and silent says whether no
-// byte of an answer had arrived.
-func (c *conn) roundTrip(ctx context.Context, req *http.Request) (resp *http.Response, silent bool, err error) {
-	if err := c.begin(ctx); err != nil {
+// roundTrip makes one exchange on c under ctx, by deadline (zero: none). On error c is closed, and
+// silent says whether no byte of an answer had arrived.
+func (c *conn) roundTrip(ctx context.Context, deadline time.Time, req *http.Request) (resp *http.Response, silent bool, err error) {
+	if err := c.begin(ctx, deadline); err != nil {
 		closeBody(req)
 		c.close()
 		return nil, false, err
@@ -374,17 +421,18 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request) (resp *http.Res
 		c.end(reusable)
 		return resp, false, nil
 	}
-	resp.Body = &body{rc: resp.Body, c: c, ctx: ctx, reusable: reusable}
+	resp.Body = &body{rc: resp.Body, c: c, ctx: ctx, deadline: deadline, reusable: reusable}
 	return resp, false, nil
 }
 
-// contextError is ctx's error when ctx ended err's exchange, and err otherwise. The connection's
-// deadline is ctx's, and may pass a moment before ctx notices.
-func contextError(ctx context.Context, err error) error {
+// contextError is ctx's error when ctx ended err's exchange, context.DeadlineExceeded when
+// deadline (not zero: the connection's) did, and err otherwise. A context's deadline may pass on
+// the connection a moment before the context notices.
+func contextError(ctx context.Context, deadline time.Time, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return cerr
 	}
-	if d, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(d) {
+	if !deadline.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(deadline) {
 		return context.DeadlineExceeded
 	}
 	return err
@@ -450,13 +498,13 @@ func (c *conn) open() bool {
 	return n < 0 && errors.Is(err, syscall.EAGAIN)
 }
 
-// begin applies ctx's deadline to c and, when ctx can be cancelled, cuts c's I/O short once it is.
-func (c *conn) begin(ctx context.Context) error {
+// begin applies deadline (zero: none) to c and, when ctx can be cancelled, cuts c's I/O short
+// once it is.
+func (c *conn) begin(ctx context.Context, deadline time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	d, _ := ctx.Deadline()
-	if err := c.nc.SetDeadline(d); err != nil {
+	if err := c.nc.SetDeadline(deadline); err != nil {
 		return err
 	}
 	if ctx.Done() != nil {
@@ -560,6 +608,7 @@ type body struct {
 	rc       io.ReadCloser
 	c        *conn
 	ctx      context.Context
+	deadline time.Time
 	reusable bool
 	mu       sync.Mutex
 	// err is what every Read returns once the body has ended: io.EOF, the error that ended it,
@@ -581,7 +630,7 @@ func (b *body) Read(p []byte) (int, error) {
 		b.c.end(b.reusable)
 	case err != nil:
 		b.c.close()
-		err = contextError(b.ctx, err)
+		err = contextError(b.ctx, b.deadline, err)
 		b.err = err
 	}
 	return n, err

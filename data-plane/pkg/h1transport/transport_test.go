@@ -576,3 +576,111 @@ func TestARequestOnAConnectionClosedUnderItIsSentAgainOnce(t *testing.T) {
 		t.Fatal("no request with a body that cannot be replayed failed on a closed connection")
 	}
 }
+
+// ctxRecorder answers 299 and keeps the context of the last request it served.
+type ctxRecorder struct {
+	mu  sync.Mutex
+	ctx context.Context
+}
+
+func (c *ctxRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.ctx = r.Context()
+	c.mu.Unlock()
+	return &http.Response{StatusCode: 299, Body: io.NopCloser(strings.NewReader("fallback")), Request: r, Header: http.Header{}}, nil
+}
+
+// RoundTripDeadline bounds the exchange and the body by its deadline as a context deadline would
+// (the earlier of the two wins), without the context; a request for the fallback gets a context
+// with the deadline, which ends once its body is closed.
+func TestADeadlineBoundsTheExchangeAsAContextWould(t *testing.T) {
+	release := make(chan struct{})
+	srv, cc := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slowbody" {
+			w.WriteHeader(http.StatusOK)
+			_, _ = io.WriteString(w, "start")
+			w.(http.Flusher).Flush()
+		}
+		if r.URL.Path != "/fast" {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+		}
+	})
+	defer close(release)
+	rec := &ctxRecorder{}
+	tr := &Transport{Fallback: rec}
+	t.Cleanup(tr.CloseIdleConnections)
+	roundTrip := func(ctx context.Context, path string, deadline time.Time) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+path, strings.NewReader("x"))
+		return tr.RoundTripDeadline(req, deadline)
+	}
+
+	start := time.Now()
+	if _, err := roundTrip(context.Background(), "/slow", time.Now().Add(100*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("a 100 ms deadline ended the request after %v", d)
+	}
+
+	// A context's earlier deadline wins over a later one given.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	if _, err := roundTrip(ctx, "/slow", time.Now().Add(time.Hour)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("a context's 100 ms deadline ended the request after %v", d)
+	}
+
+	// The deadline holds while the body is read.
+	resp, err := roundTrip(context.Background(), "/slowbody", time.Now().Add(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = io.ReadAll(resp.Body); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("reading a body past the deadline: %v, want context.DeadlineExceeded", err)
+	}
+	_ = resp.Body.Close()
+
+	// Cancelling the context still ends the exchange.
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if _, err := roundTrip(ctx, "/slow", time.Now().Add(time.Hour)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+
+	// None of those connections is reused; a request within its deadline goes through on a new one.
+	resp, err = roundTrip(context.Background(), "/fast", time.Now().Add(time.Hour))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("fast request: %v, %v", resp, err)
+	}
+	_ = resp.Body.Close()
+	if n := cc.opened.Load(); n != 5 {
+		t.Fatalf("%d connections opened, want 5", n)
+	}
+
+	// The fallback's request carries the deadline, until its body is closed.
+	deadline := time.Now().Add(time.Hour)
+	req, _ := http.NewRequest(http.MethodPost, strings.Replace(srv.URL, "http:", "https:", 1), strings.NewReader("x"))
+	if resp, err = tr.RoundTripDeadline(req, deadline); err != nil || resp.StatusCode != 299 {
+		t.Fatalf("fallback: %v, %v", resp, err)
+	}
+	rec.mu.Lock()
+	fctx := rec.ctx
+	rec.mu.Unlock()
+	if d, ok := fctx.Deadline(); !ok || !d.Equal(deadline) {
+		t.Errorf("the fallback's request has deadline %v (%v), want %v", d, ok, deadline)
+	}
+	if b, err := io.ReadAll(resp.Body); err != nil || string(b) != "fallback" || fctx.Err() != nil {
+		t.Fatalf("fallback body %q, %v; context %v before Close", b, err, fctx.Err())
+	}
+	_ = resp.Body.Close()
+	if fctx.Err() == nil {
+		t.Error("the fallback request's context outlived its body")
+	}
+}
