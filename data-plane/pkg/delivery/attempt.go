@@ -36,15 +36,12 @@ type attempt struct {
 // attempt makes one request bounded by timeout and reads what the response is needed for. The
 // body is always closed; it is drained (up to maxDrainBytes) so the connection can be reused.
 func (s *Sender) attempt(ctx context.Context, r request, timeout time.Duration) attempt {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
 	req, err := s.newRequest(ctx, r)
 	if err != nil {
 		return attempt{err: err, permanent: true}
 	}
 	start := time.Now()
-	resp, err := s.do(req)
+	resp, done, err := s.do(req, start.Add(timeout))
 	if err != nil {
 		r.series.attempt(r.role, 0, time.Since(start))
 		return attempt{err: fmt.Errorf("sending event: %w", err)}
@@ -54,6 +51,7 @@ func (s *Sender) attempt(ctx context.Context, r request, timeout time.Duration) 
 			_, _ = io.CopyN(io.Discard, resp.Body, maxDrainBytes)
 		}
 		_ = resp.Body.Close()
+		done()
 	}()
 
 	a := attempt{status: resp.StatusCode}
@@ -71,31 +69,46 @@ func (s *Sender) attempt(ctx context.Context, r request, timeout time.Duration) 
 	return a
 }
 
-// do sends req. http.Client adds three things to its transport: an Authorization header from
+// do sends req, bounded by deadline until the response body is closed; done must be called once
+// it is. http.Client adds three things to its transport: an Authorization header from
 // credentials in the URL, redirects followed, and errors wrapped in *url.Error. A request to a URL
-// without credentials goes straight to the Sender's own transport, which spares the client's copy
-// of the headers kept for redirects (a few per cent of a delivery); an answer that redirects is
-// then dropped and the request made again through the client, which follows it as before (the
-// redirecting URL sees the request twice).
-func (s *Sender) do(req *http.Request) (*http.Response, error) {
+// without credentials goes straight to the Sender's own transport, bounded by deadline without a
+// context of its own, which spares the client's copy of the headers kept for redirects and the
+// context's timer (a few per cent of a delivery each); an answer that redirects is then dropped
+// and the request made again through the client, which follows it as before (the redirecting URL
+// sees the request twice).
+func (s *Sender) do(req *http.Request, deadline time.Time) (resp *http.Response, done func(), err error) {
 	if s.direct == nil || req.URL.User != nil {
-		return s.client.Do(req)
+		return s.viaClient(req, deadline)
 	}
-	resp, err := s.direct.RoundTrip(req)
+	resp, err = s.direct.RoundTripDeadline(req, deadline)
 	if err != nil {
-		return nil, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.String(), Err: err}
+		return nil, nothing, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.String(), Err: err}
 	}
 	if !redirects(resp) {
-		return resp, nil
+		return resp, nothing, nil
 	}
 	_, _ = io.CopyN(io.Discard, resp.Body, maxDrainBytes)
 	_ = resp.Body.Close()
 	again, err := rewound(req)
 	if err != nil {
-		return nil, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.String(), Err: err}
+		return nil, nothing, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.String(), Err: err}
 	}
-	return s.client.Do(again)
+	return s.viaClient(again, deadline)
 }
+
+// viaClient sends req through the Sender's client under a context with deadline.
+func (s *Sender) viaClient(req *http.Request, deadline time.Time) (*http.Response, func(), error) {
+	ctx, cancel := context.WithDeadline(req.Context(), deadline)
+	resp, err := s.client.Do(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, nothing, err
+	}
+	return resp, cancel, nil
+}
+
+func nothing() {}
 
 // redirects says whether http.Client would follow resp.
 func redirects(resp *http.Response) bool {
@@ -132,7 +145,7 @@ func urlErrorOp(method string) string {
 // Content-Type, Prefer, Kn-Namespace and trace context.
 const requestHeaders = 12
 
-// newRequest builds a binary-mode POST of r.event with the spec's headers.
+// newRequest builds a binary-mode POST of r.event with the spec's headers, or of r.encoded.
 func (s *Sender) newRequest(ctx context.Context, r request) (*http.Request, error) {
 	var (
 		req *http.Request
@@ -140,31 +153,47 @@ func (s *Sender) newRequest(ctx context.Context, r request) (*http.Request, erro
 	)
 	if r.parsed != nil {
 		// As http.NewRequestWithContext(ctx, POST, r.url, nil) would build it, without parsing
-		// r.url again, with room for the CloudEvents headers, and with Host left empty (it is the
-		// URL's host either way): a Host set makes http.Client copy the URL on every request.
+		// r.url again, and with Host left empty (it is the URL's host either way): a Host set
+		// makes http.Client copy the URL on every request.
 		req = (&http.Request{
-			Method: http.MethodPost, URL: r.parsed, Header: make(http.Header, requestHeaders),
+			Method: http.MethodPost, URL: r.parsed,
 			Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		}).WithContext(ctx)
 	} else if req, err = http.NewRequestWithContext(ctx, http.MethodPost, r.url, nil); err != nil {
 		return nil, fmt.Errorf("building request to %q: %w", r.url, err)
 	}
-	if err := cehttp.WriteRequest(ctx, binding.ToMessage(r.event), req); err != nil {
-		return nil, fmt.Errorf("encoding event %q: %w", r.event.ID(), err)
+	if r.encoded != nil {
+		r.encoded.fill(req)
+		return req, nil
 	}
-	for k, vs := range r.header {
+	if req.Header == nil {
+		req.Header = make(http.Header, requestHeaders)
+	}
+	if err := writeEvent(ctx, req, r.event, r.header, r.namespace, r.role); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// writeEvent puts e into req in binary mode, then the extra headers h, Kn-Namespace (unless
+// namespace is "") and, for a subscriber, Prefer: reply.
+func writeEvent(ctx context.Context, req *http.Request, e *event.Event, h http.Header, namespace string, to role) error {
+	if err := cehttp.WriteRequest(ctx, binding.ToMessage(e), req); err != nil {
+		return fmt.Errorf("encoding event %q: %w", e.ID(), err)
+	}
+	for k, vs := range h {
 		for _, v := range vs {
 			req.Header.Add(k, v)
 		}
 	}
-	if r.namespace != "" {
-		req.Header.Set(headerKnNamespace, r.namespace)
+	if namespace != "" {
+		req.Header.Set(headerKnNamespace, namespace)
 	}
-	if r.role == roleSubscriber {
+	if to == roleSubscriber {
 		// Knative asks every subscriber for a reply, whether or not one will be routed.
 		req.Header.Set(headerPrefer, "reply")
 	}
-	return req, nil
+	return nil
 }
 
 // errReplyTooLarge reports a 2xx body over maxReplyBytes.

@@ -33,6 +33,8 @@ type request struct {
 	egress    string
 	role      role
 	series    *egressSeries
+	// encoded, when set, is event's request (Encode), sent as it is.
+	encoded *Encoded
 }
 
 // Deliver posts e to t.URL with t's retries and, when they are exhausted, posts e with the error
@@ -40,12 +42,17 @@ type request struct {
 // ends first, Deliver returns promptly with Outcome Failed and
 // Err == ctx.Err(); the caller must not commit the event then.
 func (s *Sender) Deliver(ctx context.Context, e *event.Event, t Target) Result {
+	return s.deliver(ctx, e, nil, t)
+}
+
+// deliver is Deliver, with e's subscriber requests sent as enc when enc is not nil.
+func (s *Sender) deliver(ctx context.Context, e *event.Event, enc *Encoded, t Target) Result {
 	if t.series == nil {
 		t.series = s.metrics.forEgress(t.Egress)
 	}
 	res, last := s.send(ctx, request{
 		event: e, url: t.URL, parsed: t.url, delivery: t.Delivery, header: t.Header,
-		namespace: t.Namespace, egress: t.Egress, role: roleSubscriber, series: t.series,
+		namespace: t.Namespace, egress: t.Egress, role: roleSubscriber, series: t.series, encoded: enc,
 	})
 	switch {
 	case res.Outcome == Delivered:

@@ -157,7 +157,7 @@ type Sender struct {
 	client *http.Client
 	// direct is the transport of the Sender's own client, which attempts call without the client
 	// when nothing the client adds is needed (see do); nil with WithHTTPClient.
-	direct            http.RoundTripper
+	direct            *h1transport.Transport
 	timeout           time.Duration
 	maxErrorDataBytes int
 	registry          prometheus.Registerer
@@ -238,7 +238,7 @@ func NewSender(logger *zap.Logger, opts ...Option) *Sender {
 // fifth to a third less client CPU per request than net/http's Transport); https, proxied ones and
 // large bodies go to a net/http Transport. Both keep up to 1,000 idle connections per host: the default transport keeps only 2,
 // so a busy egress would open and close a connection for most requests.
-func newTransport() http.RoundTripper {
+func newTransport() *h1transport.Transport {
 	std := &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: (&net.Dialer{

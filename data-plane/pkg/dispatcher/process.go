@@ -161,7 +161,12 @@ func (p *processor) process(ctx context.Context, r *kgo.Record) (completed bool)
 	}
 	t := p.target
 	t.Header = h
-	res := p.sender.Deliver(ctx, e, t)
+	var res delivery.Result
+	if enc := p.encoded(r, e, h); enc != nil {
+		res = p.sender.DeliverEncoded(ctx, enc, t)
+	} else {
+		res = p.sender.Deliver(ctx, e, t)
+	}
 	if res.Outcome == delivery.Failed && ctx.Err() != nil {
 		return false
 	}
@@ -170,6 +175,24 @@ func (p *processor) process(ctx context.Context, r *kgo.Record) (completed bool)
 		return true
 	}
 	return p.reply(ctx, e, res.Reply, t)
+}
+
+// encoded returns e, the event of r, encoded once for every lane that delivers it (see
+// sharedRecord.encoded); nil for a record this lane reads alone, for a KafkaSource's (each source
+// makes its own event of a record), or when the encoding has another namespace than this lane's
+// (lanes of different namespaces reading one topic).
+func (p *processor) encoded(r *kgo.Record, e *event.Event, h http.Header) *delivery.Encoded {
+	if p.decode != nil {
+		return nil
+	}
+	sr := sharedOf(r)
+	if sr == nil {
+		return nil
+	}
+	if enc := sr.encoded(e, p.target.Namespace, h); enc != nil && enc.Namespace() == p.target.Namespace {
+		return enc
+	}
+	return nil
 }
 
 // reply routes a subscriber's reply, retried as deliveries are. A reply that cannot be routed

@@ -2,6 +2,7 @@ package dispatcher
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"sync/atomic"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"knkafka.dev/data-plane/pkg/cekafka"
+	"knkafka.dev/data-plane/pkg/delivery"
 	"knkafka.dev/data-plane/pkg/dispatcher/membudget"
 )
 
@@ -17,7 +19,8 @@ import (
 // reader that fetched it; refs counts its holders (the reader while it hands the record on, and
 // each lane it was handed to), and the last one to let go gives the bytes back. The CloudEvent in
 // it is decoded at most once, by the first lane that needs it, and then only read: filters and
-// deliveries of every lane share it (delivery clones it before adding dead-letter extensions).
+// deliveries of every lane share it (delivery clones it before adding dead-letter extensions), and
+// so do their requests to subscribers, encoded once too.
 //
 // Lanes see only rec; sharedOf finds the sharedRecord behind it through rec.Context, which
 // franz-go leaves unset on fetched records.
@@ -31,6 +34,9 @@ type sharedRecord struct {
 	decodeOnce sync.Once
 	ev         *event.Event
 	err        error
+
+	encodeOnce sync.Once
+	enc        *delivery.Encoded
 }
 
 // recordContext is the Context of a sharedRecord's rec: nothing but a way back to it.
@@ -73,4 +79,12 @@ func (sr *sharedRecord) unref() {
 func (sr *sharedRecord) event() (*event.Event, error) {
 	sr.decodeOnce.Do(func() { sr.ev, sr.err = cekafka.Decode(&sr.rec) })
 	return sr.ev, sr.err
+}
+
+// encoded encodes the record's event for subscribers the first time a lane delivers it, with the
+// lane's namespace and the record's trace headers h, and returns that encoding to every lane after
+// it; nil when the event cannot be encoded (each lane's own delivery then reports why).
+func (sr *sharedRecord) encoded(e *event.Event, namespace string, h http.Header) *delivery.Encoded {
+	sr.encodeOnce.Do(func() { sr.enc, _ = delivery.Encode(e, namespace, h) })
+	return sr.enc
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"knkafka.dev/control-plane/pkg/contract"
+	"knkafka.dev/data-plane/pkg/cekafka"
 	"knkafka.dev/test/kafkatest"
 )
 
@@ -594,5 +595,70 @@ func TestSharedReaderReplicaWithoutPartitionsIsReady(t *testing.T) {
 	defer own.mu.Unlock()
 	if own.counts["a owned"]+own.counts["b owned"]-own.counts["a released"]-own.counts["b released"] != 1 {
 		t.Errorf("the partition is not owned by exactly one replica: %v", own.counts)
+	}
+}
+
+// Lanes sharing a reader share each event's encoded request too, yet every subscriber gets the
+// headers its own delivery would carry: its egress's Kn-Namespace (lanes of two namespaces read one
+// topic here), the record's trace context, Prefer: reply, and the event's attributes and data.
+func TestSharedReadsEncodeEachEventForEveryNamespace(t *testing.T) {
+	servers := kafkatest.Bootstrap(t)
+	topic := kafkatest.CreateTopic(t, servers, 2)
+	d := newDispatcher(t)
+	subs := map[string]*subscriber{}
+	var egs []contract.Egress
+	for _, name := range []string{"a", "b", "elsewhere"} {
+		subs[name] = newSubscriber(t, nil)
+		eg := newEgress(t, name, subs[name].URL, withInitialOffset(contract.OffsetEarliest))
+		if name == "elsewhere" {
+			eg.Namespace = "other"
+		}
+		egs = append(egs, eg)
+	}
+	apply(t, d, newContract(servers, topic, egs...))
+	waitReady(t, d, egs[0].UID, egs[1].UID, egs[2].UID)
+
+	const events = 40
+	p := newProducer(t, servers)
+	traceparent := func(i int) string { return fmt.Sprintf("00-0af7651916cd43dd8448eb211c8031%02d-b7ad6b7169203331-01", i) }
+	for i := range events {
+		r, err := cekafka.Encode(newEvent(fmt.Sprintf("e-%d", i), "t"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Topic, r.Partition = topic, int32(i%2)
+		cekafka.SetTraceHeaders(r, traceparent(i), "")
+		produceRecord(t, p, r)
+	}
+	for name, s := range subs {
+		eventually(t, name+" receives every event", func() bool { return len(s.ids()) == events })
+	}
+	byID := func(s *subscriber) map[string]received {
+		m := map[string]received{}
+		for _, r := range s.received() {
+			m[r.id] = r
+		}
+		return m
+	}
+	a, b, elsewhere := byID(subs["a"]), byID(subs["b"]), byID(subs["elsewhere"])
+	for i := range events {
+		id := fmt.Sprintf("e-%d", i)
+		for name, c := range map[string]struct {
+			r  received
+			ns string
+		}{"a": {a[id], "test"}, "b": {b[id], "test"}, "elsewhere": {elsewhere[id], "other"}} {
+			h := c.r.header
+			if h.Get("Kn-Namespace") != c.ns || h.Get("Traceparent") != traceparent(i) || h.Get("Prefer") != "reply" || h.Get("Ce-Id") != id {
+				t.Errorf("%s got %s with Kn-Namespace %q, Traceparent %q, Prefer %q, Ce-Id %q; want %q, %q, reply, %q",
+					name, id, h.Get("Kn-Namespace"), h.Get("Traceparent"), h.Get("Prefer"), h.Get("Ce-Id"), c.ns, traceparent(i), id)
+			}
+		}
+		ha, hb := a[id].header.Clone(), b[id].header.Clone()
+		if diff := cmp.Diff(ha, hb); diff != "" {
+			t.Errorf("%s: lanes of one namespace got different headers (-a +b):\n%s", id, diff)
+		}
+		if diff := cmp.Diff(a[id].event.Data(), elsewhere[id].event.Data()); diff != "" {
+			t.Errorf("%s: data differs between namespaces (-test +other):\n%s", id, diff)
+		}
 	}
 }
