@@ -181,3 +181,27 @@ func TestPipelineChecksAndTablesUseAllThreeProcesses(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCounter(t *testing.T) {
+	const text = `# HELP knkafka_dispatcher_lane_catch_ups_total Partitions of an egress that left a shared reader.
+# TYPE knkafka_dispatcher_lane_catch_ups_total counter
+knkafka_dispatcher_lane_catch_ups_total{event="detach"} 12
+knkafka_dispatcher_lane_catch_ups_total{event="rejoin"} 7
+knkafka_dispatcher_lane_catch_ups_totals{event="detach"} 99
+knkafka_dispatcher_shared_readers 1
+`
+	for _, c := range []struct {
+		name, labels string
+		want         float64
+	}{
+		{"knkafka_dispatcher_lane_catch_ups_total", `event="detach"`, 12},
+		{"knkafka_dispatcher_lane_catch_ups_total", `event="rejoin"`, 7},
+		{"knkafka_dispatcher_shared_readers", "", 1},
+		{"knkafka_dispatcher_lane_catch_ups_total", `event="other"`, 0},
+	} {
+		got, err := parseCounter(strings.NewReader(text), c.name, c.labels)
+		if err != nil || got != c.want {
+			t.Errorf("parseCounter(%s{%s}) = %v, %v; want %v", c.name, c.labels, got, err, c.want)
+		}
+	}
+}

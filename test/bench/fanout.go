@@ -48,9 +48,9 @@ func (r *runner) fanOut(ctx context.Context) error {
 			r.res.Errors = append(r.res.Errors, fmt.Sprintf("fanout %d triggers: %s", n, f.Error))
 		}
 		r.logf("  %d triggers: all ready after %.1fs; %d/%d deliveries, %.0f delivered/s (%.2f× bare client), cpu %.1f s + broker %.1f s, "+
-			"RSS idle %.0f peak %.0f MiB, connections idle %d peak %d, %d bytes fetched (%.2f× of 1 trigger) %s",
+			"RSS idle %.0f peak %.0f MiB, connections idle %d peak %d, detaches %d rejoins %d, %d bytes fetched (%.2f× of 1 trigger) %s",
 			n, f.AllReadySeconds, f.Delivered, f.ExpectedDeliveries, f.DeliveredPerSec, f.VsBareClient, f.CPUSeconds, f.BrokerCPUSeconds,
-			f.IdleRSSMiB, f.PeakRSSMiB, f.IdleConns, f.PeakConns, f.BytesFetched, f.BytesFetchedVsOne, f.Error)
+			f.IdleRSSMiB, f.PeakRSSMiB, f.IdleConns, f.PeakConns, f.Detaches, f.Rejoins, f.BytesFetched, f.BytesFetchedVsOne, f.Error)
 		r.procs.stopAll()
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -174,6 +174,16 @@ func (r *runner) fanOutOne(ctx context.Context, m, n int) FanOutResult {
 	}, func() int64 { return r.sink.PathTotal() })
 	cpu, _ := dp.CPUSeconds()
 	res.BrokerCPUSeconds = bu.stop()
+	for _, c := range []struct {
+		event string
+		into  *int64
+	}{{"detach", &res.Detaches}, {"rejoin", &res.Rejoins}} {
+		if v, err := dp.counter(ctx, "knkafka_dispatcher_lane_catch_ups_total", `event="`+c.event+`"`); err == nil {
+			*c.into = int64(v)
+		} else {
+			r.logf("  lane catch-ups (%s) unknown: %v", c.event, err)
+		}
+	}
 	if bytesErr == nil {
 		if bytes1, err := r.kafka.bytesOut(ctx); err == nil {
 			res.BytesFetched = bytes1 - bytes0

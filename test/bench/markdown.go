@@ -110,11 +110,11 @@ func Markdown(res *Results) string {
 			"The backlog shrinks for large N so that at most %s records are read in all; bytes fetched are compared with the 1-trigger step's per backlog event. "+
 			"The bare client posts as many events to the same subscriber with the in-flight limit as its concurrency. "+
 			"Dispatcher CPU is the draining dispatcher's whole life (start-up included); broker CPU is the Kafka JVM's from that launch to the last delivery (group joins included).\n\n", num(maxFanOutReads))
-		w("| triggers | backlog | deliveries | all ready s | delivered/s | vs bare client | RSS idle / peak MiB | connections idle / peak | bytes fetched | vs 1 trigger | dispatcher CPU s | broker CPU s | deliveries/CPU-s incl. broker | note |\n" +
-			"|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		w("| triggers | backlog | deliveries | all ready s | delivered/s | vs bare client | RSS idle / peak MiB | connections idle / peak | detaches / rejoins | bytes fetched | vs 1 trigger | dispatcher CPU s | broker CPU s | deliveries/CPU-s incl. broker | note |\n" +
+			"|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, f := range res.FanOut {
-			w("| %d | %d | %d/%d | %.1f | %s | %.2f× | %.1f / %.1f | %d / %d | %s | %.2f× | %.1f | %s | %s | %s |\n", f.Triggers, f.Events, f.Delivered, f.ExpectedDeliveries,
-				f.AllReadySeconds, num(f.DeliveredPerSec), f.VsBareClient, f.IdleRSSMiB, f.PeakRSSMiB, f.IdleConns, f.PeakConns,
+			w("| %d | %d | %d/%d | %.1f | %s | %.2f× | %.1f / %.1f | %d / %d | %d / %d | %s | %.2f× | %.1f | %s | %s | %s |\n", f.Triggers, f.Events, f.Delivered, f.ExpectedDeliveries,
+				f.AllReadySeconds, num(f.DeliveredPerSec), f.VsBareClient, f.IdleRSSMiB, f.PeakRSSMiB, f.IdleConns, f.PeakConns, f.Detaches, f.Rejoins,
 				bytesMiB(f.BytesFetched), f.BytesFetchedVsOne, f.CPUSeconds, cpuOrDash(f.BrokerCPUSeconds), orDash(f.DeliveriesPerCPUSecondInclBroker), f.Error)
 		}
 		w("\n")

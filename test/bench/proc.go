@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -259,6 +260,37 @@ func (d *dataplane) status(ctx context.Context) (contract.Status, error) {
 	defer resp.Body.Close()
 	err = json.NewDecoder(resp.Body).Decode(&st)
 	return st, err
+}
+
+// counter reads one series of the data plane's /metrics: name with exactly labels (as written in
+// the exposition, e.g. `event="detach"`); 0 when the series does not exist yet.
+func (d *dataplane) counter(ctx context.Context, name, labels string) (float64, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.admin+"/metrics", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("/metrics: %s", resp.Status)
+	}
+	return parseCounter(resp.Body, name, labels)
+}
+
+// parseCounter finds the series name{labels} in a Prometheus text exposition.
+func parseCounter(r io.Reader, name, labels string) (float64, error) {
+	series := name + "{" + labels + "} "
+	if labels == "" {
+		series = name + " "
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), series); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, sc.Err()
 }
 
 // waitReady waits until the data plane applied gen and serves the listed ingresses and egresses.

@@ -275,6 +275,11 @@ type FanOutResult struct {
 	// listener: idle, and at most while draining (sampled every 200 ms).
 	IdleConns int `json:"idleConns"`
 	PeakConns int `json:"peakConns"`
+	// Detaches and Rejoins count a lane's partitions leaving the shared reader to catch up on
+	// their own and coming back during the drain (knkafka_dispatcher_lane_catch_ups_total); each
+	// detached partition reads through a client of its own, so they explain extra connections.
+	Detaches int64 `json:"detaches"`
+	Rejoins  int64 `json:"rejoins"`
 	// BytesFetched is the broker's count of record bytes it returned to consumers during the
 	// drain (BrokerTopicMetrics BytesOutPerSec); BytesFetchedVsOne divides it per backlog event
 	// by the 1-trigger step's.
