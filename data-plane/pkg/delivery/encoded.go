@@ -42,9 +42,14 @@ func Encode(e *event.Event, namespace string, extra http.Header) (*Encoded, erro
 	if req.Body != nil {
 		enc.hasBody = true
 		if req.Body != http.NoBody {
-			b, err := io.ReadAll(req.Body) // the event's data, in memory
+			b, err := io.ReadAll(req.Body)
 			if err != nil {
 				return nil, err
+			}
+			if d := e.Data(); bytes.Equal(b, d) {
+				// The event's own bytes (binary mode sends the data as it is): no second copy
+				// lives as long as the encoding, which a fan-out keeps until its last lane is done.
+				b = d
 			}
 			enc.body = b
 		}

@@ -60,6 +60,9 @@ func TestDeliverEncodedSendsWhatDeliverSends(t *testing.T) {
 					if enc.Namespace() != ns {
 						t.Errorf("Namespace() = %q, want %q", enc.Namespace(), ns)
 					}
+					if d := e.Data(); len(d) > 0 && (len(enc.body) != len(d) || &enc.body[0] != &d[0]) {
+						t.Error("the encoding holds a copy of the event's data instead of the data itself")
+					}
 					// The Target's own namespace and header give way to the encoded ones.
 					other := tg
 					other.Namespace, other.Header = "elsewhere", http.Header{"X-Other": {"1"}}
