@@ -97,13 +97,13 @@ func TestKafkaConnsCountsThisProcesssConnectionsToAPort(t *testing.T) {
 func TestMarkdownShowsTheFanOutFiguresAndUnknownBrokerCPU(t *testing.T) {
 	res := &Results{FanOut: []FanOutResult{
 		{Triggers: 1, Events: 5000, ExpectedDeliveries: 5000, Delivered: 5000, BytesFetched: 3 << 20, BytesFetchedVsOne: 1,
-			IdleConns: 4, PeakConns: 5, IdleRSSMiB: 31, PeakRSSMiB: 54, BrokerCPUSeconds: 0.25, CPUSeconds: 0.5, DeliveriesPerCPUSecondInclBroker: 6667},
+			IdleConns: 4, PeakConns: 5, Detaches: 12, Rejoins: 11, IdleRSSMiB: 31, PeakRSSMiB: 54, BrokerCPUSeconds: 0.25, CPUSeconds: 0.5, DeliveriesPerCPUSecondInclBroker: 6667},
 		{Triggers: 10, Events: 5000, ExpectedDeliveries: 5000, Delivered: 5000, BrokerCPUSeconds: -1},
 	}}
 	md := Markdown(res)
 	for _, want := range []string{
-		"| 1 | 5000 | 5000/5000 | 0.0 | 0 | 0.00× | 31.0 / 54.0 | 4 / 5 | 3.0 MiB | 1.00× | 0.5 | 0.25 | 6,667 |  |",
-		"| 10 | 5000 | 5000/5000 | 0.0 | 0 | 0.00× | 0.0 / 0.0 | 0 / 0 | – | 0.00× | 0.0 | – | – |  |",
+		"| 1 | 5000 | 5000/5000 | 0.0 | 0 | 0.00× | 31.0 / 54.0 | 4 / 5 | 12 / 11 | 3.0 MiB | 1.00× | 0.5 | 0.25 | 6,667 |  |",
+		"| 10 | 5000 | 5000/5000 | 0.0 | 0 | 0.00× | 0.0 / 0.0 | 0 / 0 | 0 / 0 | – | 0.00× | 0.0 | – | – |  |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("Markdown lacks the row\n%s\nin\n%s", want, md)
@@ -202,6 +202,21 @@ knkafka_dispatcher_shared_readers 1
 		got, err := parseCounter(strings.NewReader(text), c.name, c.labels)
 		if err != nil || got != c.want {
 			t.Errorf("parseCounter(%s{%s}) = %v, %v; want %v", c.name, c.labels, got, err, c.want)
+		}
+	}
+}
+
+func TestFanOutBacklog(t *testing.T) {
+	for _, c := range []struct{ events, minDeliveries, n, want int }{
+		{5000, 50000, 1, 50000},   // one trigger takes every event
+		{5000, 50000, 10, 50000},  // ten triggers: each event reaches one
+		{5000, 50000, 100, 5000},  // a hundred: each event reaches ten
+		{5000, 50000, 1000, 2000}, // capped by maxFanOutReads
+		{1000, 0, 10, 1000},       // no minimum
+		{5000, 50005, 1, 50000},   // a multiple of fanOutTypes
+	} {
+		if got := fanOutBacklog(c.events, c.minDeliveries, c.n); got != c.want {
+			t.Errorf("fanOutBacklog(%d, %d, %d) = %d, want %d", c.events, c.minDeliveries, c.n, got, c.want)
 		}
 	}
 }

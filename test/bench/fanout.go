@@ -33,8 +33,7 @@ const (
 func (r *runner) fanOut(ctx context.Context) error {
 	var one *FanOutResult
 	for _, n := range r.profile.FanOut {
-		m := min(r.profile.FanOutEvents, maxFanOutReads/n)
-		m -= m % fanOutTypes
+		m := fanOutBacklog(r.profile.FanOutEvents, r.profile.FanOutMinDeliveries, n)
 		f := r.fanOutOne(ctx, m, n)
 		if one == nil && n == 1 && f.Error == "" {
 			one = &f
@@ -57,6 +56,16 @@ func (r *runner) fanOut(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// fanOutBacklog is the backlog of a step with n triggers: events, or more when that makes fewer
+// than minDeliveries (each event reaches one trigger in ten, and at least one), but never more
+// than maxFanOutReads records read over all triggers; a multiple of fanOutTypes.
+func fanOutBacklog(events, minDeliveries, n int) int {
+	perEvent := max(n/fanOutTypes, 1)
+	m := max(events, (minDeliveries+perEvent-1)/perEvent)
+	m = min(m, maxFanOutReads/n)
+	return m - m%fanOutTypes
 }
 
 // bareClient runs the bare HTTP client (net/http's transport or h1transport) posting n events to

@@ -107,9 +107,9 @@ func Markdown(res *Results) string {
 		w("## 4. Fan-out: one broker, N triggers each filtering on one of %d event types, draining a backlog\n\n", fanOutTypes)
 		w("Each step launches a dispatcher on an empty topic and measures it idle once every trigger is Ready (all ready s: launch → every trigger Ready), stops it, writes the backlog, and launches a second dispatcher that drains it. "+
 			"The dispatcher reads the topic once through a shared reader that feeds every trigger's lane (each lane commits under its own consumer group), so bytes fetched and connections should not grow with N; --separate-reads gives every trigger its own consumer, as Knative's Kafka broker does. "+
-			"The backlog shrinks for large N so that at most %s records are read in all; bytes fetched are compared with the 1-trigger step's per backlog event. "+
+			"The backlog shrinks for large N so that at most %s records are read in all, and grows for small N so that a step makes at least %s deliveries; bytes fetched are compared with the 1-trigger step's per backlog event. "+
 			"The bare client posts as many events to the same subscriber with the in-flight limit as its concurrency. "+
-			"Dispatcher CPU is the draining dispatcher's whole life (start-up included); broker CPU is the Kafka JVM's from that launch to the last delivery (group joins included).\n\n", num(maxFanOutReads))
+			"Dispatcher CPU is the draining dispatcher's whole life (start-up included); broker CPU is the Kafka JVM's from that launch to the last delivery (group joins included).\n\n", num(maxFanOutReads), num(float64(res.Profile.FanOutMinDeliveries)))
 		w("| triggers | backlog | deliveries | all ready s | delivered/s | vs bare client | RSS idle / peak MiB | connections idle / peak | detaches / rejoins | bytes fetched | vs 1 trigger | dispatcher CPU s | broker CPU s | deliveries/CPU-s incl. broker | note |\n" +
 			"|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, f := range res.FanOut {

@@ -28,9 +28,12 @@ type Profile struct {
 	// ladder stops at the first step that does not pass (pipelinePassed).
 	PipelineRates []int    `json:"pipelineRates"`
 	PipelineStep  Duration `json:"pipelineStep"`
-	// FanOut lists trigger counts; FanOutEvents is the backlog they drain.
-	FanOut       []int `json:"fanOut"`
-	FanOutEvents int   `json:"fanOutEvents"`
+	// FanOut lists trigger counts; FanOutEvents is the backlog they drain, grown for few triggers
+	// so that a step makes at least FanOutMinDeliveries (a drain of 5,000 deliveries is over in a
+	// quarter of a second, and measures mostly its start).
+	FanOut              []int `json:"fanOut"`
+	FanOutEvents        int   `json:"fanOutEvents"`
+	FanOutMinDeliveries int   `json:"fanOutMinDeliveries,omitempty"`
 	// IdleTriggers is the trigger count of the idle footprint.
 	IdleTriggers int `json:"idleTriggers"`
 	// ReactivityRepeats is how many contract changes are timed.
@@ -52,7 +55,7 @@ var profiles = map[string]Profile{
 		FixedRates: []int{1000, 5000}, FixedDuration: Duration(8 * time.Second),
 		BacklogEvents: 50000, E2ERates: []int{1000, 8000}, E2EDuration: Duration(20 * time.Second),
 		PipelineRates: pipelineRates, PipelineStep: Duration(5 * time.Second),
-		FanOut: []int{1, 10, 100, 1000}, FanOutEvents: 5000, IdleTriggers: 1000, ReactivityRepeats: 5,
+		FanOut: []int{1, 10, 100, 1000}, FanOutEvents: 5000, FanOutMinDeliveries: 50000, IdleTriggers: 1000, ReactivityRepeats: 5,
 		MaxInFlight: 100, EventSize: 1024,
 	},
 	// smoke checks the driver end to end in a minute or two; its figures mean little.
@@ -69,7 +72,7 @@ var profiles = map[string]Profile{
 		FixedRates: []int{1000, 5000}, FixedDuration: Duration(30 * time.Second),
 		BacklogEvents: 200000, E2ERates: []int{1000, 8000}, E2EDuration: Duration(60 * time.Second),
 		PipelineRates: pipelineRates, PipelineStep: Duration(10 * time.Second),
-		FanOut: []int{1, 10, 100, 1000}, FanOutEvents: 10000, IdleTriggers: 1000, ReactivityRepeats: 5,
+		FanOut: []int{1, 10, 100, 1000}, FanOutEvents: 10000, FanOutMinDeliveries: 100000, IdleTriggers: 1000, ReactivityRepeats: 5,
 		MaxInFlight: 100, EventSize: 1024,
 	},
 }
