@@ -348,7 +348,7 @@ func (p *hostPool) roundTrip(req *http.Request, deadline time.Time) (*http.Respo
 	reused := c != nil
 	if c == nil {
 		var err error
-		if c, err = p.connect(ctx, req); err != nil {
+		if c, err = p.connect(ctx, deadline, req); err != nil {
 			return nil, err
 		}
 	}
@@ -361,7 +361,7 @@ func (p *hostPool) roundTrip(req *http.Request, deadline time.Time) (*http.Respo
 		if req, err = rewound(req); err != nil {
 			return nil, err
 		}
-		if c, err = p.connect(ctx, req); err != nil {
+		if c, err = p.connect(ctx, deadline, req); err != nil {
 			return nil, err
 		}
 		resp, _, err = c.roundTrip(ctx, deadline, req)
@@ -372,9 +372,14 @@ func (p *hostPool) roundTrip(req *http.Request, deadline time.Time) (*http.Respo
 	return resp, nil
 }
 
-// connect opens a new connection to p's host; on failure it closes req's body, as a RoundTrip
-// that fails must.
-func (p *hostPool) connect(ctx context.Context, req *http.Request) (*conn, error) {
+// connect opens a new connection to p's host by deadline (zero: none); on failure it closes req's
+// body, as a RoundTrip that fails must.
+func (p *hostPool) connect(ctx context.Context, deadline time.Time, req *http.Request) (*conn, error) {
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
 	nc, err := p.t.dial(ctx, p.addr)
 	if err != nil {
 		closeBody(req)

@@ -684,3 +684,23 @@ func TestADeadlineBoundsTheExchangeAsAContextWould(t *testing.T) {
 		t.Error("the fallback request's context outlived its body")
 	}
 }
+
+// A connection that takes long to open is bounded by RoundTripDeadline's deadline too.
+func TestADeadlineBoundsTheDial(t *testing.T) {
+	tr := &Transport{Fallback: failingRoundTripper{t}, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Second):
+			return nil, errors.New("the dial was not bounded")
+		}
+	}}
+	req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:1/", strings.NewReader("x"))
+	start := time.Now()
+	if _, err := tr.RoundTripDeadline(req, time.Now().Add(100*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("a 100 ms deadline ended the dial after %v", d)
+	}
+}
