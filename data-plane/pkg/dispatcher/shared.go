@@ -258,7 +258,13 @@ func (r *sharedReader) run(ctx context.Context) {
 	r.mu.Unlock()
 	go r.resolveLoop(ctx)
 	for {
-		fs := cl.PollRecords(ctx, r.cfg.maxPollRecords)
+		// Everything franz-go buffered (one fetch response: MaxConcurrentFetches), not a poll's
+		// worth: a lane that fills pauses its partition, and franz-go drops a paused partition's
+		// buffered records and fetches them again on resume. With 100-record polls a single
+		// Trigger draining a backlog of well-compressed events fetched every record eight times.
+		// Polled records still enter the budget one by one (hand), and until then they are what
+		// franz-go would have held buffered.
+		fs := cl.PollRecords(ctx, -1)
 		if ctx.Err() != nil || fs.IsClientClosed() {
 			cl.AllowRebalance()
 			return
