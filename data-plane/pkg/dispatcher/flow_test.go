@@ -219,3 +219,36 @@ func TestRepliesReachTheTopicAndTheReplyURL(t *testing.T) {
 		t.Fatal("the reply never reached the broker topic")
 	}
 }
+
+// A reply goes on with the trace context of the record that caused it, whether the request was
+// encoded once for every lane (two Triggers share the record here) or not.
+func TestRepliesCarryTheRecordsTraceContext(t *testing.T) {
+	servers := kafkatest.Bootstrap(t)
+	topic := kafkatest.CreateTopic(t, servers, 1)
+	const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	answer := func(w http.ResponseWriter, r received) int { return replyWith(w, "reply-to-"+r.id, "reply.type") }
+	replySink := newSubscriber(t, nil)
+	d := newDispatcher(t)
+	var egs []contract.Egress
+	for _, name := range []string{"first", "second"} {
+		egs = append(egs, newEgress(t, name, newSubscriber(t, answer).URL,
+			withReply(contract.Reply{Kind: contract.ReplyURL, URL: replySink.URL})))
+	}
+	apply(t, d, newContract(servers, topic, egs...))
+	waitReady(t, d, egs[0].UID, egs[1].UID)
+
+	r, err := cekafka.Encode(newEvent("q1", "request"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Topic = topic
+	cekafka.SetTraceHeaders(r, traceparent, "k=v")
+	produceRecord(t, newProducer(t, servers), r)
+	eventually(t, "both replies at the reply URL", func() bool { return replySink.count() == 2 })
+	for _, got := range replySink.received() {
+		if got.header.Get("Traceparent") != traceparent || got.header.Get("Tracestate") != "k=v" {
+			t.Errorf("reply %s carried Traceparent %q, Tracestate %q; want the record's", got.id,
+				got.header.Get("Traceparent"), got.header.Get("Tracestate"))
+		}
+	}
+}

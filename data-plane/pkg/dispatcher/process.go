@@ -149,22 +149,13 @@ func (p *processor) process(ctx context.Context, r *kgo.Record) (completed bool)
 	if e == nil {
 		return true
 	}
-	var h http.Header
-	if tp, ts := cekafka.TraceHeaders(r); tp != "" || ts != "" {
-		h = http.Header{}
-		if tp != "" {
-			h.Set(cekafka.HeaderTraceParent, tp)
-		}
-		if ts != "" {
-			h.Set(cekafka.HeaderTraceState, ts)
-		}
-	}
 	t := p.target
-	t.Header = h
 	var res delivery.Result
-	if enc := p.encoded(r, e, h); enc != nil {
+	if enc := p.encoded(r, e); enc != nil {
+		// The encoding carries the record's trace headers, made once for every lane.
 		res = p.sender.DeliverEncoded(ctx, enc, t)
 	} else {
+		t.Header = traceHeader(r)
 		res = p.sender.Deliver(ctx, e, t)
 	}
 	if res.Outcome == delivery.Failed && ctx.Err() != nil {
@@ -174,6 +165,9 @@ func (p *processor) process(ctx context.Context, r *kgo.Record) (completed bool)
 	if res.Outcome != delivery.Delivered || res.Reply == nil {
 		return true
 	}
+	if t.Header == nil {
+		t.Header = traceHeader(r) // the reply carries the trace context on
+	}
 	return p.reply(ctx, e, res.Reply, t)
 }
 
@@ -181,7 +175,7 @@ func (p *processor) process(ctx context.Context, r *kgo.Record) (completed bool)
 // sharedRecord.encoded); nil for a record this lane reads alone, for a KafkaSource's (each source
 // makes its own event of a record), or when the encoding has another namespace than this lane's
 // (lanes of different namespaces reading one topic).
-func (p *processor) encoded(r *kgo.Record, e *event.Event, h http.Header) *delivery.Encoded {
+func (p *processor) encoded(r *kgo.Record, e *event.Event) *delivery.Encoded {
 	if p.decode != nil {
 		return nil
 	}
@@ -189,10 +183,26 @@ func (p *processor) encoded(r *kgo.Record, e *event.Event, h http.Header) *deliv
 	if sr == nil {
 		return nil
 	}
-	if enc := sr.encoded(e, p.target.Namespace, h); enc != nil && enc.Namespace() == p.target.Namespace {
+	if enc := sr.encoded(e, p.target.Namespace); enc != nil && enc.Namespace() == p.target.Namespace {
 		return enc
 	}
 	return nil
+}
+
+// traceHeader is r's trace context (traceparent, tracestate) as request headers; nil without any.
+func traceHeader(r *kgo.Record) http.Header {
+	tp, ts := cekafka.TraceHeaders(r)
+	if tp == "" && ts == "" {
+		return nil
+	}
+	h := http.Header{}
+	if tp != "" {
+		h.Set(cekafka.HeaderTraceParent, tp)
+	}
+	if ts != "" {
+		h.Set(cekafka.HeaderTraceState, ts)
+	}
+	return h
 }
 
 // reply routes a subscriber's reply, retried as deliveries are. A reply that cannot be routed

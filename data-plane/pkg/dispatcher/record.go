@@ -2,7 +2,6 @@ package dispatcher
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"sync/atomic"
 
@@ -82,9 +81,9 @@ func (sr *sharedRecord) event() (*event.Event, error) {
 }
 
 // encoded encodes the record's event for subscribers the first time a lane delivers it, with the
-// lane's namespace and the record's trace headers h, and returns that encoding to every lane after
+// lane's namespace and the record's trace headers, and returns that encoding to every lane after
 // it; nil when the event cannot be encoded (each lane's own delivery then reports why).
-func (sr *sharedRecord) encoded(e *event.Event, namespace string, h http.Header) *delivery.Encoded {
-	sr.encodeOnce.Do(func() { sr.enc, _ = delivery.Encode(e, namespace, h) })
+func (sr *sharedRecord) encoded(e *event.Event, namespace string) *delivery.Encoded {
+	sr.encodeOnce.Do(func() { sr.enc, _ = delivery.Encode(e, namespace, traceHeader(&sr.rec)) })
 	return sr.enc
 }
