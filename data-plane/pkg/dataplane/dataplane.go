@@ -191,7 +191,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
-	serve := func(name, addr string, srv *http.Server) (*http.Server, error) {
+	serve := func(name, addr string, srv server) (server, error) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("%s listening on %s: %w", name, addr, err)
@@ -206,7 +206,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}()
 		return srv, nil
 	}
-	var servers []*http.Server
+	var servers []server
 	admin, err := serve("admin", orDefault(cfg.AdminAddr, ":9090"),
 		&http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute})
 	if err != nil {
@@ -215,7 +215,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	servers = append(servers, admin)
 	if s.ingress != nil {
-		in, err := serve("ingress", orDefault(cfg.IngressAddr, ":8080"), s.ingress.HTTPServer())
+		in, err := serve("ingress", orDefault(cfg.IngressAddr, ":8080"), s.ingress.Server())
 		if err != nil {
 			_ = admin.Close()
 			_ = s.close(ctx)
@@ -405,4 +405,11 @@ func (s *Server) adminHandler() http.Handler {
 		w.WriteHeader(http.StatusOK)
 	})
 	return mux
+}
+
+// server is what Run serves on a listener and stops: net/http's Server (admin) or the ingress's.
+type server interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
 }

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -47,9 +46,8 @@ func readStatus(t *testing.T, c net.Conn) int {
 func TestSlowClientsCostOnlyTheBytesTheySent(t *testing.T) {
 	servers := fakeKafka(t)
 	i := newIngress(t, testContract(servers), MaxInFlightBytes(4<<20), BodyTimeout(2*time.Second))
-	srv := httptest.NewServer(i)
-	t.Cleanup(srv.Close)
-	addr := strings.TrimPrefix(srv.URL, "http://")
+	url := startServer(t, i, newConnLimiter(DefaultMaxConns))
+	addr := strings.TrimPrefix(url, "http://")
 
 	var slow []net.Conn
 	for range 64 {
@@ -61,7 +59,7 @@ func TestSlowClientsCostOnlyTheBytesTheySent(t *testing.T) {
 	if used := i.bodies.used.Load(); used > 64*firstChunk {
 		t.Errorf("64 slow requests hold %d bytes of the budget, want at most %d", used, 64*firstChunk)
 	}
-	resp, err := http.DefaultClient.Do(binaryRequestTo(t, srv.URL+"/ns1/b1", testEvent(t, event.CloudEventsVersionV1, "ok")))
+	resp, err := http.DefaultClient.Do(binaryRequestTo(t, url+"/ns1/b1", testEvent(t, event.CloudEventsVersionV1, "ok")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +78,8 @@ func TestSlowClientsCostOnlyTheBytesTheySent(t *testing.T) {
 func TestByteBudgetAnswers503AtOnce(t *testing.T) {
 	servers := fakeKafka(t)
 	i := newIngress(t, testContract(servers), MaxInFlightBytes(firstChunk), BodyTimeout(5*time.Second))
-	srv := httptest.NewServer(i)
-	t.Cleanup(srv.Close)
-	addr := strings.TrimPrefix(srv.URL, "http://")
+	url := startServer(t, i, newConnLimiter(DefaultMaxConns))
+	addr := strings.TrimPrefix(url, "http://")
 	holder := slowClient(t, addr, 1<<20, "ab")
 	eventually(t, "the first request holds the whole budget", func() bool { return i.bodies.used.Load() == firstChunk })
 
@@ -101,13 +98,12 @@ func TestByteBudgetAnswers503AtOnce(t *testing.T) {
 func TestRequestBoundAnswers503(t *testing.T) {
 	servers := fakeKafka(t)
 	i := newIngress(t, testContract(servers), MaxRequests(2), BodyTimeout(5*time.Second))
-	srv := httptest.NewServer(i)
-	t.Cleanup(srv.Close)
-	addr := strings.TrimPrefix(srv.URL, "http://")
+	url := startServer(t, i, newConnLimiter(DefaultMaxConns))
+	addr := strings.TrimPrefix(url, "http://")
 	slowClient(t, addr, 100, "ab")
 	slowClient(t, addr, 100, "ab")
 	eventually(t, "two requests in flight", func() bool { return i.requests.used.Load() == 2 })
-	resp, err := http.DefaultClient.Do(binaryRequestTo(t, srv.URL+"/ns1/b1", testEvent(t, event.CloudEventsVersionV1, "third")))
+	resp, err := http.DefaultClient.Do(binaryRequestTo(t, url+"/ns1/b1", testEvent(t, event.CloudEventsVersionV1, "third")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,15 +118,14 @@ func TestRequestBoundAnswers503(t *testing.T) {
 func TestClientHangUpDoesNotFailOthers(t *testing.T) {
 	servers := fakeKafka(t)
 	i := newIngress(t, testContract(servers))
-	srv := httptest.NewServer(i)
-	t.Cleanup(srv.Close)
+	url := startServer(t, i, newConnLimiter(DefaultMaxConns))
 	var wg sync.WaitGroup
 	codes := make(chan int, 200)
 	for n := range 200 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req := binaryRequestTo(t, srv.URL+"/ns1/b1", testEvent(t, event.CloudEventsVersionV1, fmt.Sprint(n)))
+			req := binaryRequestTo(t, url+"/ns1/b1", testEvent(t, event.CloudEventsVersionV1, fmt.Sprint(n)))
 			if n%2 == 0 {
 				// Every other client gives up almost at once.
 				client := &http.Client{Timeout: time.Millisecond}
@@ -215,11 +210,8 @@ func TestPanicForOneResourceIs500ForItAlone(t *testing.T) {
 // Headers over the bound are refused by the server before any handler runs.
 func TestOversizedHeadersAreRefused(t *testing.T) {
 	i := newIngress(t, testContract(fakeKafka(t)))
-	srv := httptest.NewUnstartedServer(i)
-	srv.Config.MaxHeaderBytes = i.HTTPServer().MaxHeaderBytes
-	srv.Start()
-	t.Cleanup(srv.Close)
-	req := binaryRequestTo(t, srv.URL+"/ns1/b1", testEvent(t, event.CloudEventsVersionV1, "big"))
+	url := startServer(t, i, newConnLimiter(DefaultMaxConns))
+	req := binaryRequestTo(t, url+"/ns1/b1", testEvent(t, event.CloudEventsVersionV1, "big"))
 	req.Header.Set("Ce-Big", strings.Repeat("x", DefaultMaxHeaderBytes+4096))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -5,6 +5,10 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"go.uber.org/zap"
+
+	"knkafka.dev/data-plane/pkg/h1server"
 )
 
 // Defaults of the ingress's HTTP server.
@@ -20,18 +24,24 @@ const (
 	DefaultReadHeaderTimeout = 10 * time.Second
 )
 
-// HTTPServer returns the server the ingress is meant to be served by: bounded headers, header and
+// Server returns the server the ingress is meant to be served by: bounded headers, header and
 // idle timeouts, and at most DefaultMaxConns connections, so thousands of idle or silent
 // connections cost bounded memory and never lock out other clients. (The body's timeout and byte
-// budget are the handler's own: see BodyTimeout and MaxInFlightBytes.)
-func (i *Ingress) HTTPServer() *http.Server {
-	limit := newConnLimiter(DefaultMaxConns)
-	return &http.Server{
+// budget are the handler's own: see BodyTimeout and MaxInFlightBytes.) It is an h1server: the
+// plain POSTs producers send are read and answered on each connection's own goroutine, everything
+// else is served by net/http.
+func (i *Ingress) Server() *h1server.Server {
+	return i.server(newConnLimiter(DefaultMaxConns))
+}
+
+func (i *Ingress) server(limit *connLimiter) *h1server.Server {
+	return &h1server.Server{
 		Handler:           i,
 		ReadHeaderTimeout: DefaultReadHeaderTimeout,
 		IdleTimeout:       DefaultIdleTimeout,
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
 		ConnState:         limit.track,
+		ErrorLog:          zap.NewStdLog(i.logger.Named("http")),
 	}
 }
 

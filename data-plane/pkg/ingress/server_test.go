@@ -6,12 +6,25 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 )
+
+// startServer serves i as the data plane does (Ingress.Server), with limit as its connection
+// bound, and returns its URL.
+func startServer(t *testing.T, i *Ingress, limit *connLimiter) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := i.server(limit)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String()
+}
 
 // request sends a POST with an empty body on c (keep-alive) and returns the status code.
 func request(t *testing.T, c net.Conn, r *bufio.Reader) int {
@@ -40,11 +53,7 @@ func closedByServer(c net.Conn, r *bufio.Reader) bool {
 // of waiting behind it; with none idle, the new connection is the one refused.
 func TestConnLimiterEvictsTheOldestIdleConnection(t *testing.T) {
 	i := newIngress(t, testContract(fakeKafka(t)))
-	srv := httptest.NewUnstartedServer(i)
-	srv.Config.ConnState = newConnLimiter(3).track
-	srv.Start()
-	t.Cleanup(srv.Close)
-	addr := strings.TrimPrefix(srv.URL, "http://")
+	addr := strings.TrimPrefix(startServer(t, i, newConnLimiter(3)), "http://")
 	dial := func() (net.Conn, *bufio.Reader) {
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
@@ -76,11 +85,7 @@ func TestConnLimiterEvictsTheOldestIdleConnection(t *testing.T) {
 
 	// Three connections busy in a request (headers sent, body pending): none idle to evict.
 	busy := newConnLimiter(3)
-	srv2 := httptest.NewUnstartedServer(i)
-	srv2.Config.ConnState = busy.track
-	srv2.Start()
-	t.Cleanup(srv2.Close)
-	addr2 := strings.TrimPrefix(srv2.URL, "http://")
+	addr2 := strings.TrimPrefix(startServer(t, i, busy), "http://")
 	for range 3 {
 		slowClient(t, addr2, 100, "ab")
 	}
