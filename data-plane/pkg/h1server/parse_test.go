@@ -47,6 +47,10 @@ func TestParseHeadTakesPlainRequestsAsNetHTTPDoes(t *testing.T) {
 		"POST /ns/b HTTP/1.1\r\nhost: x\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n" +
 			"Content-Length: 1048576\r\nUser-Agent: Go-http-client/1.1\r\nAccept-Encoding: gzip\r\n\r\n",
 		"POST /a;b=c/d@e:f$&+,=~ HTTP/1.1\r\nHost: x\r\nX-Odd: caf\xc3\xa9\r\n\r\n",
+		"POST /ns/b HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nAccept: */*\r\nContent-Length: 2\r\n\r\n",
+		"POST /ns/b HTTP/1.1\r\nHost: x\r\nconnection: Keep-Alive\r\n\r\n",
+		"POST /ns/b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		"POST /ns/b HTTP/1.1\r\nHost: x\r\nConnection: CLOSE\r\n\r\n",
 	}
 	for _, h := range taken {
 		req := parseHead([]byte(h))
@@ -74,7 +78,9 @@ func TestParseHeadTakesPlainRequestsAsNetHTTPDoes(t *testing.T) {
 		"POST /ns/b HTTP/1.1\r\nHost: a b\r\n\r\n",
 		"POST /ns/b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
 		"POST /ns/b HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
-		"POST /ns/b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		"POST /ns/b HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n\r\n",
+		"POST /ns/b HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, close\r\n\r\n",
+		"POST /ns/b HTTP/1.1\r\nHost: x\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n",
 		"POST /ns/b HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n\r\n",
 		"POST /ns/b HTTP/1.1\r\nHost: x\r\nPragma: no-cache\r\n\r\n",
 		"POST /ns/b HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",

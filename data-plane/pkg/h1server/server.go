@@ -8,7 +8,8 @@
 // stops it again when the handler returns; for a 1 KiB POST answered 202 that is about as much CPU
 // as the rest of the exchange (see docs/benchmarks.md). This server takes the plain case itself —
 // an HTTP/1.1 POST with an origin-form path, a Content-Length or no body, headers that fit in one
-// read buffer and nothing that asks for more than a request and a response — and hands every other
+// read buffer and nothing that asks for more than a request and a response (Connection: keep-alive
+// and close included) — and hands every other
 // connection, from the first request that is not plain, to a net/http Server with the same handler
 // and settings, the bytes it already read included. Behaviour there is net/http's.
 //
@@ -346,8 +347,8 @@ func headEnd(buf []byte) int {
 // parseHead returns the request whose line and headers head holds, if it is one this server
 // serves itself: what net/http's ReadRequest would make of the same bytes, with Body and
 // RemoteAddr left to the caller. Anything else — another method or version, a query or escapes
-// in the path, a transfer coding, Expect, Upgrade, Connection, Pragma, a folded, malformed or
-// repeated special header — is nil.
+// in the path, a transfer coding, Expect, Upgrade, a Connection other than keep-alive or close,
+// Pragma, a folded, malformed or repeated special header — is nil.
 func parseHead(head []byte) *http.Request {
 	s := string(head[:len(head)-2]) // one allocation holds every string of the request
 	line, rest, ok := cut(s)
@@ -384,7 +385,7 @@ func parseHead(head []byte) *http.Request {
 		Header:     h,
 		RequestURI: target,
 	}
-	var haveHost, haveLength bool
+	var haveHost, haveLength, haveConnection bool
 	for n := 0; rest != ""; n++ {
 		line, rest, _ = cut(rest)
 		colon := -1
@@ -418,7 +419,21 @@ func parseHead(head []byte) *http.Request {
 				return nil
 			}
 			haveLength, req.ContentLength = true, length
-		case "Transfer-Encoding", "Expect", "Upgrade", "Connection", "Pragma", "Http2-Settings", "Te", "Trailer":
+		case "Connection":
+			// Python's, Java's and Node's clients send keep-alive on every request; close asks
+			// for the connection to end after the response. Anything else (an upgrade) is left.
+			if haveConnection {
+				return nil
+			}
+			haveConnection = true
+			switch {
+			case asciiEqualFold(value, "keep-alive"):
+			case asciiEqualFold(value, "close"):
+				req.Close = true
+			default:
+				return nil
+			}
+		case "Transfer-Encoding", "Expect", "Upgrade", "Pragma", "Http2-Settings", "Te", "Trailer":
 			return nil
 		}
 		values[n] = value
@@ -432,6 +447,23 @@ func parseHead(head []byte) *http.Request {
 		return nil
 	}
 	return req
+}
+
+// asciiEqualFold reports whether s is t (lower case) in any case.
+func asciiEqualFold(s, t string) bool {
+	if len(s) != len(t) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if b != t[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // cut splits s at its first "\r\n".
@@ -497,7 +529,7 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 	}
 	w := &response{c: c}
 	c.srv.Handler.ServeHTTP(w, req)
-	keep = !c.srv.shutting.Load()
+	keep = !c.srv.shutting.Load() && !req.Close
 	if b != nil && b.n > 0 {
 		keep = keep && b.discard()
 	}
