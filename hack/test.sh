@@ -39,10 +39,12 @@ go test -race -count=1 -timeout 25m ${GOTEST_FLAGS:-} ./...
 
 # The parsers of untrusted input, fuzzed for a bounded time each (their seed corpora and any
 # regression inputs under testdata/fuzz already ran above): HTTP event parsing in every mode, the
+# ingress server's request heads (against net/http's parser), the
 # contract decoder, the local YAML loader, filter building and evaluation, and Kafka auth Secrets.
 fuzz_time=${FUZZTIME:-10s}
 for target in \
 	./data-plane/pkg/ingress:FuzzParseEvents \
+	./data-plane/pkg/h1server:FuzzParseHead \
 	./control-plane/pkg/contract:FuzzUnmarshal \
 	./local/resources:FuzzReadFile \
 	./data-plane/pkg/dispatcher:FuzzFilter \
