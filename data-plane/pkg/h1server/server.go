@@ -118,8 +118,10 @@ func (s *Server) Serve(ln net.Listener) error {
 			if s.shutting.Load() {
 				return http.ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() { // a transient failure such as EMFILE, as net/http retries it
+			// A transient failure (EMFILE, ECONNABORTED) is retried after a pause, as net/http
+			// does, rather than ending the server.
+			var te interface{ Temporary() bool }
+			if errors.As(err, &te) && te.Temporary() {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				time.Sleep(backoff)
 				continue

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -453,3 +455,37 @@ func TestPanicClosesOnlyItsConnection(t *testing.T) {
 type writerFunc func([]byte)
 
 func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
+
+// flakyListener fails its first accepts with a temporary error, as a listener out of file
+// descriptors does, then accepts from the real one.
+type flakyListener struct {
+	net.Listener
+	failures atomic.Int32
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if l.failures.Add(-1) >= 0 {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+// A listener out of file descriptors pauses the server, not ends it.
+func TestTemporaryAcceptErrorsAreRetried(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := &flakyListener{Listener: ln}
+	fl.failures.Store(3)
+	s := &Server{Handler: http.HandlerFunc(echo)}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(fl) }()
+	if ex := roundTrip(t, ln.Addr().String(), post, 1); !strings.HasPrefix(ex.responses[0], "202") {
+		t.Errorf("after temporary accept errors a request got %v", ex.responses)
+	}
+	_ = s.Close()
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		t.Errorf("Serve ended with %v, want ErrServerClosed after Close", err)
+	}
+}
