@@ -363,32 +363,25 @@ func TestShutdownWaitsForRequestsInProgress(t *testing.T) {
 	go func() { served <- s.Serve(ln) }()
 	addr := ln.Addr().String()
 
-	idle, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
+	// send opens a connection and writes raw on it; answered, it reads the response.
+	send := func(raw string, answered bool) (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		br := bufio.NewReader(c)
+		_, _ = io.WriteString(c, raw)
+		if answered {
+			if _, err := http.ReadResponse(br, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return c, br
 	}
-	defer func() { _ = idle.Close() }()
-	idleR := bufio.NewReader(idle)
-	_, _ = io.WriteString(idle, post)
-	if _, err := http.ReadResponse(idleR, nil); err != nil {
-		t.Fatal(err)
-	}
-	handed, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = handed.Close() }()
-	handedR := bufio.NewReader(handed)
-	_, _ = io.WriteString(handed, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
-	if _, err := http.ReadResponse(handedR, nil); err != nil {
-		t.Fatal(err)
-	}
-	busy, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = busy.Close() }()
-	_, _ = io.WriteString(busy, "POST /block HTTP/1.1\r\nHost: x\r\n\r\n")
+	idle, idleR := send(post, true)
+	handed, handedR := send("GET /x HTTP/1.1\r\nHost: x\r\n\r\n", true)
+	busy, _ := send("POST /block HTTP/1.1\r\nHost: x\r\n\r\n", false)
 	<-entered
 
 	shut := make(chan error, 1)
