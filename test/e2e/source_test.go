@@ -64,6 +64,7 @@ func testKafkaSourceToKnChannel(t *testing.T, s *suite) {
 	waitReady(t, 90*time.Second, "KafkaSource "+ns+"/"+source, kafkaSourceConditions(s, ns, source))
 	checkSinkURI(t, s, ns, source, channelAddress(ns, channel))
 	checkKubectlGetKafkaSource(t, s, ns, source, []string{topic})
+	checkScaleReplicas(t, s, ns, source, 1)
 
 	// 5. kn subscribes a subscriber to the KafkaChannel.
 	subscriber := newSink(t, "kafka-source01-subscriber")
@@ -387,6 +388,38 @@ func checkSinkURI(t *testing.T, s *suite, ns, name, want string) {
 // checkKubectlGetKafkaSource asks the apiserver for the KafkaSources of ns as a Table, as `kubectl
 // get kafkasource` does, and fails t unless it has kubectl's columns and the row of name shows
 // its topics and bootstrap servers and that it is Ready.
+// checkScaleReplicas checks the KafkaSource's scale subresource, as `kubectl scale` and autoscalers
+// read it: spec.consumers asked for and, the source being served, as many reported running.
+func checkScaleReplicas(t *testing.T, s *suite, ns, name string, want int32) {
+	t.Helper()
+	cfg := s.cluster.Config()
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(ctxFor(t, 30*time.Second), http.MethodGet,
+		strings.TrimSuffix(cfg.Host, "/")+"/apis/sources.knative.dev/v1beta1/namespaces/"+ns+"/kafkasources/"+name+"/scale", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var scale struct {
+		Spec   struct{ Replicas int32 } `json:"spec"`
+		Status struct{ Replicas int32 } `json:"status"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&scale); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET kafkasources/%s/scale: %s, %v", name, resp.Status, err)
+	}
+	if scale.Spec.Replicas != want || scale.Status.Replicas != want {
+		t.Errorf("KafkaSource %s/%s scale: spec.replicas %d, status.replicas %d; want %d and %d", ns, name,
+			scale.Spec.Replicas, scale.Status.Replicas, want, want)
+	}
+}
+
 func checkKubectlGetKafkaSource(t *testing.T, s *suite, ns, name string, topics []string) {
 	t.Helper()
 	cfg := s.cluster.Config()

@@ -255,6 +255,13 @@ func (r *Reconciler) served(ctx context.Context, ks *sourcesv1beta1.KafkaSource)
 		return controller.NewRequeueAfter(r.pollInterval)
 	}
 	ks.Status.MarkConsumerGroupReady()
+	// The scale subresource's status replicas, as the incumbent reports its placed consumers:
+	// once served, the consumers asked for are in effect (every dispatcher replica consumes the
+	// group on their behalf), so `kubectl scale` and autoscalers see their change take hold.
+	ks.Status.Consumers = sourcesv1beta1.DefaultConsumers
+	if ks.Spec.Consumers != nil {
+		ks.Status.Consumers = *ks.Spec.Consumers
+	}
 	return nil
 }
 

@@ -96,6 +96,15 @@ func TestReconcileKind(t *testing.T) {
 		wantResources: []contract.Resource{resource()}, wantEgresses: []setEgress{{sourceUID, egress()}},
 	}, {
 		TableRow: TableRow{
+			Name:              "a served source scaled to 3 consumers reports 3 in the scale subresource's status",
+			Key:               sourceKey,
+			Objects:           []runtime.Object{newSource(ready, func(ks *sourcesv1beta1.KafkaSource) { ks.Spec.Consumers = ptr.Int32(3) })},
+			WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: newSource(ready, func(ks *sourcesv1beta1.KafkaSource) { ks.Spec.Consumers, ks.Status.Consumers = ptr.Int32(3), 3 })}},
+		},
+		published: published, dataPlane: served,
+		wantResources: []contract.Resource{resource()}, wantEgresses: []setEgress{{sourceUID, egress()}},
+	}, {
+		TableRow: TableRow{
 			Name:    "an already reconciled source causes no writes",
 			Key:     sourceKey,
 			Objects: []runtime.Object{newSource(ready)},
@@ -499,7 +508,12 @@ func configParsed(ks *sourcesv1beta1.KafkaSource) { ks.Status.MarkConfigParsed()
 
 func sinkProvided(ks *sourcesv1beta1.KafkaSource) { ks.Status.MarkSink(sinkURI) }
 
-func consumerGroupReady(ks *sourcesv1beta1.KafkaSource) { ks.Status.MarkConsumerGroupReady() }
+// consumerGroupReady marks the group ready and reports spec.consumers as running, as a served
+// source does.
+func consumerGroupReady(ks *sourcesv1beta1.KafkaSource) {
+	ks.Status.MarkConsumerGroupReady()
+	ks.Status.Consumers = *ks.Spec.Consumers
+}
 
 func consumerGroupUnknown(reason, message string) func(*sourcesv1beta1.KafkaSource) {
 	return func(ks *sourcesv1beta1.KafkaSource) { ks.Status.MarkConsumerGroupUnknown(reason, "%s", message) }
