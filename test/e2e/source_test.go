@@ -385,12 +385,9 @@ func checkSinkURI(t *testing.T, s *suite, ns, name, want string) {
 	}
 }
 
-// checkKubectlGetKafkaSource asks the apiserver for the KafkaSources of ns as a Table, as `kubectl
-// get kafkasource` does, and fails t unless it has kubectl's columns and the row of name shows
-// its topics and bootstrap servers and that it is Ready.
-// checkScaleReplicas checks the KafkaSource's scale subresource, as `kubectl scale` and autoscalers
-// read it: spec.consumers asked for and, the source being served, as many reported running.
-func checkScaleReplicas(t *testing.T, s *suite, ns, name string, want int32) {
+// getKafkaSources sends an authenticated GET for the KafkaSources of ns, plus suffix ("/<name>/scale"),
+// accepting accept when it is not empty; the caller closes the response's body.
+func getKafkaSources(t *testing.T, s *suite, ns, suffix, accept string) *http.Response {
 	t.Helper()
 	cfg := s.cluster.Config()
 	client, err := rest.HTTPClientFor(cfg)
@@ -398,14 +395,25 @@ func checkScaleReplicas(t *testing.T, s *suite, ns, name string, want int32) {
 		t.Fatal(err)
 	}
 	req, err := http.NewRequestWithContext(ctxFor(t, 30*time.Second), http.MethodGet,
-		strings.TrimSuffix(cfg.Host, "/")+"/apis/sources.knative.dev/v1beta1/namespaces/"+ns+"/kafkasources/"+name+"/scale", nil)
+		strings.TrimSuffix(cfg.Host, "/")+"/apis/sources.knative.dev/v1beta1/namespaces/"+ns+"/kafkasources"+suffix, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return resp
+}
+
+// checkScaleReplicas checks the KafkaSource's scale subresource, as `kubectl scale` and autoscalers
+// read it: spec.consumers asked for and, the source being served, as many reported running.
+func checkScaleReplicas(t *testing.T, s *suite, ns, name string, want int32) {
+	t.Helper()
+	resp := getKafkaSources(t, s, ns, "/"+name+"/scale", "")
 	defer resp.Body.Close()
 	var scale struct {
 		Spec   struct{ Replicas int32 } `json:"spec"`
@@ -420,23 +428,12 @@ func checkScaleReplicas(t *testing.T, s *suite, ns, name string, want int32) {
 	}
 }
 
+// checkKubectlGetKafkaSource asks the apiserver for the KafkaSources of ns as a Table, as `kubectl
+// get kafkasource` does, and fails t unless it has kubectl's columns and the row of name shows
+// its topics and bootstrap servers and that it is Ready.
 func checkKubectlGetKafkaSource(t *testing.T, s *suite, ns, name string, topics []string) {
 	t.Helper()
-	cfg := s.cluster.Config()
-	client, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequestWithContext(ctxFor(t, 30*time.Second), http.MethodGet,
-		strings.TrimSuffix(cfg.Host, "/")+"/apis/sources.knative.dev/v1beta1/namespaces/"+ns+"/kafkasources", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := getKafkaSources(t, s, ns, "", "application/json;as=Table;v=v1;g=meta.k8s.io")
 	defer resp.Body.Close()
 	var table metav1.Table
 	if err := json.NewDecoder(resp.Body).Decode(&table); err != nil || resp.StatusCode != http.StatusOK || table.Kind != "Table" {
