@@ -53,7 +53,7 @@ func TestParseHeadTakesPlainRequestsAsNetHTTPDoes(t *testing.T) {
 		"POST /ns/b HTTP/1.1\r\nHost: x\r\nConnection: CLOSE\r\n\r\n",
 	}
 	for _, h := range taken {
-		req := parseHead([]byte(h))
+		req := parseHead(h)
 		if req == nil {
 			t.Errorf("%q left to net/http; want it taken here", h)
 			continue
@@ -98,7 +98,7 @@ func TestParseHeadTakesPlainRequestsAsNetHTTPDoes(t *testing.T) {
 		"POST /! HTTP/1.1\r\nHost: x\r\n\r\n",
 	}
 	for _, h := range left {
-		if req := parseHead([]byte(h)); req != nil {
+		if req := parseHead(h); req != nil {
 			t.Errorf("%q taken here; want it left to net/http", h)
 		}
 	}
@@ -131,14 +131,14 @@ func FuzzParseHead(f *testing.F) {
 		if end <= 0 {
 			return
 		}
-		head := []byte(s[:end])
+		head := s[:end]
 		req := parseHead(head)
 		if req == nil {
 			return
 		}
-		if strings.Count(string(head), "\r\n\r\n") != 1 {
+		if strings.Count(head, "\r\n\r\n") != 1 {
 			t.Fatalf("a head with a blank line inside was taken: %q", head)
 		}
-		sameAsNetHTTP(t, head, req)
+		sameAsNetHTTP(t, []byte(head), req)
 	})
 }

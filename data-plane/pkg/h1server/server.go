@@ -282,7 +282,7 @@ func (c *conn) serve() {
 			return
 		}
 		var req *http.Request
-		if head != nil && (srv.MaxHeaderBytes <= 0 || len(head) <= srv.MaxHeaderBytes) {
+		if head != "" && (srv.MaxHeaderBytes <= 0 || len(head) <= srv.MaxHeaderBytes) {
 			req = parseHead(head)
 		}
 		if req == nil {
@@ -297,15 +297,16 @@ func (c *conn) serve() {
 	}
 }
 
-// readHead returns the bytes of the next request's line and headers, up to and including the
-// blank line ending them, consumed from the reader and copied; nil (and nothing consumed) when
-// they do not fit in the buffer or use bare line feeds, for net/http to read.
-func (c *conn) readHead() ([]byte, error) {
+// readHead returns the next request's line and headers, up to and including the blank line
+// ending them, consumed from the reader and copied once into a string (every string of the
+// request is a slice of it); "" (and nothing consumed) when they do not fit in the buffer or use
+// bare line feeds, for net/http to read.
+func (c *conn) readHead() (string, error) {
 	// Line ends left after a POST's body, which net/http skips too (RFC 9112, section 2.2).
 	for {
 		b, err := c.br.Peek(1)
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		if b[0] != '\r' && b[0] != '\n' {
 			break
@@ -316,15 +317,14 @@ func (c *conn) readHead() ([]byte, error) {
 		n := c.br.Buffered()
 		buf, _ := c.br.Peek(n)
 		if end := headEnd(buf); end > 0 {
-			head := make([]byte, end)
-			copy(head, buf)
+			head := string(buf[:end])
 			_, _ = c.br.Discard(end)
 			return head, nil
 		} else if end < 0 || n == bufferSize {
-			return nil, nil
+			return "", nil
 		}
 		if _, err := c.br.Peek(n + 1); err != nil {
-			return nil, err
+			return "", err
 		}
 	}
 }
@@ -351,8 +351,8 @@ func headEnd(buf []byte) int {
 // RemoteAddr left to the caller. Anything else — another method or version, a query or escapes
 // in the path, a transfer coding, Expect, Upgrade, a Connection other than keep-alive or close,
 // Pragma, a folded, malformed or repeated special header — is nil.
-func parseHead(head []byte) *http.Request {
-	s := string(head[:len(head)-2]) // one allocation holds every string of the request
+func parseHead(head string) *http.Request {
+	s := head[:len(head)-2]
 	line, rest, ok := cut(s)
 	if !ok {
 		return nil
@@ -544,10 +544,10 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 // handOff gives the connection to net/http with what was read of it: head, when it was consumed
 // already, then what the reader holds; false
 // when the server is shutting down and the connection closes instead.
-func (c *conn) handOff(head []byte) bool {
+func (c *conn) handOff(head string) bool {
 	c.srv.setState(c, http.StateHijacked)
 	_ = c.rw.SetReadDeadline(time.Time{})
-	return c.srv.handoff.give(&bufferedConn{Conn: c.rw, head: head, r: c.br})
+	return c.srv.handoff.give(&bufferedConn{Conn: c.rw, head: []byte(head), r: c.br})
 }
 
 // body is a request body of known length read from the connection's buffer.
